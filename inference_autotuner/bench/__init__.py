@@ -1,0 +1,1 @@
+"""Load generation and measurement: traffic scenarios, the built-in streaming client, one Metrics model."""

@@ -1,0 +1,323 @@
+"""The built-in load generator: closed-loop, async, streaming, against any OpenAI-compatible server.
+
+`run_load` keeps `concurrency` requests in flight until `max_requests` were sent or `max_duration` seconds passed,
+then sends no more and lets the requests in flight finish (each may take up to `request_timeout` seconds; one that
+does not finish is recorded as an "incomplete" error). Warm-up requests go first and are not counted.
+
+Each request gets its own prompt of exactly the sampled input length (see prompts.py), built before the clock
+starts so that building prompts neither loads the server nor slows the client during the run. Times are
+time.perf_counter() seconds: `sent` just before the request is written, `first_token` at the first chunk with
+non-empty text, one `chunk_times` entry per such chunk, `end` after the last byte. Token counts come from the
+server's `usage` (prompt_tokens includes a chat template's tokens); where a server sends no usage they are counted
+with its tokenizer. Failures never raise: they become the request's `error` text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from ..errors import BenchmarkError
+from .metrics import GoodputSLO, RequestRecord, RunMetrics, compute_run_metrics
+from .prompts import PromptBuilder
+from .traffic import Scenario
+
+Endpoint = Literal["completions", "chat"]
+MAX_UNIQUE_PROMPTS = 2048
+"""Distinct prompts built per run; longer runs reuse them in turn (then prefix caches may hit)."""
+_BUILD_CONCURRENCY = 8
+_PATHS: dict[str, str] = {"completions": "/v1/completions", "chat": "/v1/chat/completions"}
+
+
+def normalize_base_url(base_url: str) -> str:
+	"""`http://host:port` for `http://host:port/`, `http://host:port/v1` and the like."""
+	url = base_url.strip().rstrip("/")
+	return url[: -len("/v1")] if url.endswith("/v1") else url
+
+
+async def fetch_model_name(base_url: str, *, timeout: float = 10.0) -> str | None:
+	"""The first model id the server lists at GET /v1/models; None when it lists none or cannot be asked."""
+	url = normalize_base_url(base_url) + "/v1/models"
+	try:
+		async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+			resp = await client.get(url)
+			if resp.status_code != 200:
+				return None
+			data = resp.json().get("data") or []
+			first = data[0].get("id") if data and isinstance(data[0], dict) else None
+			return first if isinstance(first, str) and first else None
+	except (httpx.HTTPError, ValueError, AttributeError):
+		return None
+
+
+@dataclass(slots=True)
+class _Planned:
+	input_tokens: int
+	output_tokens: int
+	variant: int
+	prompt: str | None = None
+
+
+def _error_text(exc: BaseException) -> str:
+	text = str(exc).strip()
+	return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
+
+
+class _Run:
+	"""State of one run_load call."""
+
+	def __init__(
+		self,
+		client: httpx.AsyncClient,
+		base_url: str,
+		endpoint: Endpoint,
+		body: dict[str, Any],
+		request_timeout: float,
+		model_tokenizer: str | None,
+	) -> None:
+		self.client = client
+		self.base_url = base_url
+		self.endpoint = endpoint
+		self.url = base_url + _PATHS[endpoint]
+		self.body = body
+		self.request_timeout = request_timeout
+		self.model_tokenizer = model_tokenizer
+		self.builder: PromptBuilder | None = None
+		self.records: list[RequestRecord] = []
+
+	async def get_builder(self) -> PromptBuilder:
+		if self.builder is None:
+			self.builder = await PromptBuilder.create(self.client, self.base_url, model_tokenizer=self.model_tokenizer)
+		return self.builder
+
+	async def prompt(self, item: _Planned) -> str:
+		if item.prompt is None:
+			builder = await self.get_builder()
+			item.prompt = await builder.build(
+				item.input_tokens, variant=item.variant, with_special=self.endpoint == "completions"
+			)
+		return item.prompt
+
+	async def prebuild(self, items: list[_Planned]) -> None:
+		"""Build every prompt before the clock starts. Transport errors are left for the requests to report."""
+		try:
+			await self.get_builder()
+		except httpx.HTTPError:
+			return
+		queue = iter(items)
+
+		async def work() -> None:
+			for item in queue:
+				try:
+					await self.prompt(item)
+				except httpx.HTTPError:
+					return
+
+		await asyncio.gather(*(work() for _ in range(min(_BUILD_CONCURRENCY, len(items)))))
+
+	def payload(self, item: _Planned, prompt: str) -> bytes:
+		body = dict(self.body)
+		body["max_tokens"] = item.output_tokens
+		body.setdefault("ignore_eos", True)
+		body["stream"] = True
+		body["stream_options"] = {"include_usage": True}
+		if self.endpoint == "chat":
+			body["messages"] = [{"role": "user", "content": prompt}]
+		else:
+			body["prompt"] = prompt
+		return json.dumps(body, ensure_ascii=False).encode()
+
+	async def one(self, item: _Planned) -> RequestRecord:
+		scheduled = time.perf_counter()
+		try:
+			prompt = await self.prompt(item)
+		except (httpx.HTTPError, BenchmarkError) as exc:
+			now = time.perf_counter()
+			return RequestRecord(scheduled=scheduled, sent=now, end=now, error=f"building the prompt: {_error_text(exc)}")
+		content = self.payload(item, prompt)
+		rec = RequestRecord(scheduled=scheduled, sent=time.perf_counter())
+		try:
+			async with asyncio.timeout(self.request_timeout):
+				await self._stream(rec, content)
+		except TimeoutError:
+			rec.error = f"incomplete: no complete response within {self.request_timeout:g} s"
+		except httpx.HTTPError as exc:
+			rec.error = _error_text(exc)
+		except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+			rec.error = f"bad response: {_error_text(exc)}"
+		if rec.error is None and rec.end is not None:
+			await self._fill_counts(rec, item)
+		return rec
+
+	async def _stream(self, rec: RequestRecord, content: bytes) -> None:
+		chunk_times = rec.chunk_times
+		texts: list[str] = []
+		chat = self.endpoint == "chat"
+		loads = json.loads
+		perf = time.perf_counter
+		rec.sent = perf()
+		async with self.client.stream(
+			"POST", self.url, content=content, headers={"content-type": "application/json"}
+		) as resp:
+			if resp.status_code != 200:
+				body = (await resp.aread()).decode("utf-8", "replace")
+				rec.end = perf()
+				rec.error = f"HTTP {resp.status_code}: {body[:200]}"
+				return
+			async for line in resp.aiter_lines():
+				if not line.startswith("data:"):
+					continue
+				now = perf()
+				data = line[5:].strip()
+				if data == "[DONE]":
+					break
+				obj = loads(data)
+				choices = obj.get("choices")
+				if choices:
+					choice = choices[0]
+					if chat:
+						delta = choice.get("delta") or {}
+						text = delta.get("content") or delta.get("reasoning_content")
+					else:
+						text = choice.get("text")
+					if text:
+						chunk_times.append(now)
+						texts.append(text)
+				usage = obj.get("usage")
+				if usage:
+					rec.input_tokens = int(usage.get("prompt_tokens") or 0)
+					rec.output_tokens = int(usage.get("completion_tokens") or 0)
+				if "error" in obj:
+					err = obj["error"]
+					msg = err.get("message", err) if isinstance(err, dict) else err
+					rec.error = f"stream error: {str(msg)[:200]}"
+		rec.end = perf()
+		if chunk_times:
+			rec.first_token = chunk_times[0]
+		elif rec.error is None:
+			rec.error = "no content received"
+		if rec.error is None and rec.output_tokens <= 0:
+			self._texts = texts  # counted by _fill_counts
+		else:
+			self._texts = []
+
+	async def _fill_counts(self, rec: RequestRecord, item: _Planned) -> None:
+		"""When the server sent no usage, count with its tokenizer (never estimate)."""
+		if rec.output_tokens > 0 and rec.input_tokens > 0:
+			return
+		try:
+			builder = await self.get_builder()
+			if rec.output_tokens <= 0:
+				rec.output_tokens = await builder.count_tokens("".join(self._texts))
+			if rec.input_tokens <= 0:
+				# the prompt was built to this exact count (the content only, for chat)
+				rec.input_tokens = item.input_tokens
+		except (httpx.HTTPError, BenchmarkError) as exc:
+			rec.error = f"no usage in the response and counting tokens failed: {_error_text(exc)}"
+
+
+async def run_load(
+	base_url: str,
+	*,
+	scenario: Scenario,
+	concurrency: int,
+	max_requests: int,
+	max_duration: float,
+	warmup_requests: int = 0,
+	endpoint: Endpoint = "completions",
+	model: str | None = None,
+	extra_body: dict[str, Any] | None = None,
+	goodput_slo: GoodputSLO | None = None,
+	seed: int = 0,
+	request_timeout: float = 300.0,
+	cancel: asyncio.Event | None = None,
+	progress: Callable[[int, int], None] | None = None,
+	model_tokenizer: str | None = None,
+) -> RunMetrics:
+	"""Drive one closed-loop run and measure it. max_duration and request_timeout are in seconds.
+
+	Never raises for what the server does (errors become records); raises BenchmarkError when prompts of an exact
+	length cannot be built (no /tokenize and no local tokenizer). When `cancel` is set the run stops at once and the
+	requests finished so far are measured (those in flight are dropped).
+	"""
+	if concurrency < 1:
+		raise ValueError("concurrency must be >= 1")
+	if endpoint not in _PATHS:
+		raise ValueError(f"unknown endpoint {endpoint!r}; valid: completions, chat")
+	base_url = normalize_base_url(base_url)
+	rng = random.Random(seed)
+	warm = [_Planned(*scenario.sample(rng), variant=PromptBuilder.new_variant()) for _ in range(warmup_requests)]
+	plan: list[_Planned] = []
+	for i in range(max_requests):
+		if i < MAX_UNIQUE_PROMPTS:
+			plan.append(_Planned(*scenario.sample(rng), variant=PromptBuilder.new_variant()))
+		else:
+			again = plan[i % MAX_UNIQUE_PROMPTS]
+			plan.append(_Planned(again.input_tokens, again.output_tokens, again.variant))
+	body: dict[str, Any] = {"model": model} if model else {}
+	body.update(extra_body or {})
+	for key in ("prompt", "messages", "stream", "stream_options"):
+		body.pop(key, None)
+
+	limits = httpx.Limits(max_connections=concurrency + _BUILD_CONCURRENCY, max_keepalive_connections=concurrency + 8)
+	timeout = httpx.Timeout(connect=min(30.0, request_timeout), read=request_timeout, write=request_timeout, pool=None)
+	async with httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False) as client:
+		run = _Run(client, base_url, endpoint, body, request_timeout, model_tokenizer)
+		task = asyncio.create_task(_drive(run, warm, plan, concurrency, max_duration, progress))
+		if cancel is None:
+			await task
+		else:
+			waiter = asyncio.create_task(cancel.wait())
+			await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+			waiter.cancel()
+			if not task.done():
+				task.cancel()
+			try:
+				await task
+			except asyncio.CancelledError:
+				if not cancel.is_set():
+					raise
+	return compute_run_metrics(run.records, scenario=str(scenario), concurrency=concurrency, goodput_slo=goodput_slo)
+
+
+async def _drive(
+	run: _Run,
+	warm: list[_Planned],
+	plan: list[_Planned],
+	concurrency: int,
+	max_duration: float,
+	progress: Callable[[int, int], None] | None,
+) -> None:
+	await run.prebuild(warm + plan[:MAX_UNIQUE_PROMPTS])
+	if warm:
+		pending = iter(warm)
+
+		async def warm_worker() -> None:
+			for item in pending:
+				await run.one(item)
+
+		await asyncio.gather(*(warm_worker() for _ in range(min(concurrency, len(warm)))))
+
+	total = len(plan)
+	state = {"next": 0}
+	deadline = time.perf_counter() + max_duration
+
+	async def worker() -> None:
+		while True:
+			i = state["next"]
+			if i >= total or time.perf_counter() >= deadline:
+				return
+			state["next"] = i + 1
+			rec = await run.one(plan[i])
+			run.records.append(rec)
+			if progress is not None:
+				progress(len(run.records), total)
+
+	await asyncio.gather(*(worker() for _ in range(min(concurrency, total))))

@@ -1,0 +1,127 @@
+"""Rich rendering for the CLI: the live tuning view and result tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .report import FIGURE_COLUMNS
+from .runner.events import Event
+
+STATUS_STYLE = {
+	"success": "green",
+	"failed": "red",
+	"infeasible": "yellow",
+	"interrupted": "magenta",
+	"running": "cyan",
+	"skipped": "dim",
+}
+
+
+def fmt(value: Any, scale: float = 1.0) -> str:
+	if value is None:
+		return "-"
+	if isinstance(value, float):
+		v = value * scale
+		return f"{v:.3g}" if abs(v) < 10 else f"{v:,.1f}"
+	return str(value)
+
+
+def fmt_params(params: dict[str, Any]) -> str:
+	return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def experiments_table(rows: list[dict[str, Any]], *, unit: str = "", best_number: int | None = None) -> Table:
+	table = Table(expand=False, show_lines=False, header_style="bold")
+	table.add_column("#", justify="right")
+	table.add_column("status")
+	table.add_column("parameters", overflow="fold", max_width=60)
+	table.add_column(f"objective ({unit})" if unit else "objective", justify="right")
+	for _key, title, _scale in FIGURE_COLUMNS[:6]:
+		table.add_column(title, justify="right")
+	table.add_column("time s", justify="right")
+	for r in rows:
+		fig = r.get("figures") or {}
+		style = STATUS_STYLE.get(r["status"], "")
+		mark = " *" if best_number is not None and r["number"] == best_number else ""
+		table.add_row(
+			f"{r['number']}{mark}",
+			f"[{style}]{r['status']}[/]",
+			fmt_params(r["params"]),
+			fmt(r.get("objective_value")),
+			*[fmt(fig.get(key), scale) for key, _t, scale in FIGURE_COLUMNS[:6]],
+			fmt(r.get("duration_s")),
+		)
+	return table
+
+
+class LiveView:
+	"""Holds the state the live view shows; update() takes runner events."""
+
+	def __init__(self, unit: str) -> None:
+		self.unit = unit
+		self.rows: list[dict[str, Any]] = []
+		self.messages: list[str] = []
+		self.progress = Progress(
+			SpinnerColumn(),
+			TextColumn("[bold]{task.description}"),
+			BarColumn(),
+			MofNCompleteColumn(),
+			TimeElapsedColumn(),
+		)
+		self.trials = self.progress.add_task("experiments", total=1)
+		self.run = self.progress.add_task("requests", total=1, visible=False)
+		self.status = "starting"
+		self.best_number: int | None = None
+		self.best_value: float | None = None
+		self.direction = "maximize"
+
+	def update(self, ev: Event) -> None:
+		kind = ev.get("type")
+		if kind == "task_started":
+			self.progress.update(self.trials, total=ev["max_iterations"], completed=ev["done"])
+		elif kind == "experiment_started":
+			self.status = f"experiment {ev['number']}: starting engine ({fmt_params(ev['params'])})"
+			self.rows.append({"number": ev["number"], "status": "running", "params": ev["params"]})
+		elif kind == "engine_ready":
+			self.status = f"experiment {ev['number']}: engine ready in {ev['seconds']:.1f} s"
+		elif kind == "run_started":
+			self.status = f"experiment {ev['number']}: {ev['scenario']} at concurrency {ev['concurrency']}"
+			self.progress.update(self.run, completed=0, total=1, visible=True, description=f"requests (c={ev['concurrency']})")
+		elif kind == "run_progress":
+			self.progress.update(self.run, completed=ev["done"], total=max(ev["total"], 1))
+		elif kind == "experiment_finished":
+			for r in self.rows:
+				if r["number"] == ev["number"]:
+					r.update(
+						status=ev["status"],
+						objective_value=ev.get("objective_value"),
+						figures=ev.get("figures"),
+						duration_s=ev.get("duration"),
+						failure_reason=ev.get("reason"),
+					)
+			if ev["status"] in ("success", "failed", "infeasible", "skipped"):
+				self.progress.advance(self.trials)
+			self.progress.update(self.run, visible=False)
+			if ev["status"] == "success" and ev.get("score") is not None:
+				value = ev["score"]
+				if self.best_value is None or value < self.best_value:
+					self.best_value, self.best_number = value, ev["number"]
+			if ev.get("reason") and ev["status"] != "success":
+				self.messages.append(f"experiment {ev['number']} {ev['status']}: {ev['reason'].splitlines()[0][:160]}")
+		elif kind == "log":
+			self.messages.append(ev["message"])
+
+	def __rich__(self) -> Group:
+		parts: list[Any] = [
+			experiments_table(self.rows, unit=self.unit, best_number=self.best_number),
+			self.progress,
+			f"[dim]{self.status}[/]",
+		]
+		if self.messages:
+			parts.append(Panel("\n".join(self.messages[-4:]), title="notes", border_style="dim"))
+		return Group(*parts)

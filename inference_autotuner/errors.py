@@ -1,0 +1,74 @@
+"""Domain errors. Every error a user can cause is an AutotunerError with a message that names the cause and a fix."""
+
+from __future__ import annotations
+
+
+class AutotunerError(Exception):
+	"""Base of every error the tool reports to a user without a traceback."""
+
+	exit_code = 1
+
+	def __init__(self, message: str, hint: str | None = None) -> None:
+		super().__init__(message)
+		self.message = message
+		self.hint = hint
+
+	def __str__(self) -> str:
+		return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
+
+
+class SpecProblem:
+	"""One problem in a task spec: where (field path), what, and how to fix it."""
+
+	__slots__ = ("path", "message", "hint")
+
+	def __init__(self, path: str, message: str, hint: str | None = None) -> None:
+		self.path = path
+		self.message = message
+		self.hint = hint
+
+	def __str__(self) -> str:
+		text = f"{self.path or '<spec>'}: {self.message}"
+		return text if not self.hint else f"{text} (hint: {self.hint})"
+
+	def as_dict(self) -> dict[str, str | None]:
+		return {"path": self.path, "message": self.message, "hint": self.hint}
+
+
+class SpecError(AutotunerError):
+	"""The task spec is invalid; carries every problem found, not just the first."""
+
+	exit_code = 2
+
+	def __init__(self, problems: list[SpecProblem], source: str | None = None) -> None:
+		self.problems = problems
+		self.source = source
+		where = f" in {source}" if source else ""
+		lines = [f"{len(problems)} problem(s){where}:"] + [f"  - {p}" for p in problems]
+		super().__init__("\n".join(lines))
+
+
+class ModelNotFoundError(AutotunerError):
+	exit_code = 2
+
+
+class EngineStartError(AutotunerError):
+	"""The engine did not become ready: exited early, timed out, or its port was taken."""
+
+
+class DeployError(AutotunerError):
+	pass
+
+
+class BenchmarkError(AutotunerError):
+	pass
+
+
+class TaskNotFoundError(AutotunerError):
+	exit_code = 2
+
+
+class CancelledError(AutotunerError):
+	"""The task was cancelled (Ctrl-C, SIGTERM or a cancel request)."""
+
+	exit_code = 130

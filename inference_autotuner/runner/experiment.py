@@ -1,0 +1,174 @@
+"""One experiment: launch the engine with a parameter set, measure every run (scenario x concurrency), stop it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..bench.client import fetch_model_name, run_load
+from ..bench.metrics import GoodputSLO, RunMetrics
+from ..bench.traffic import parse_scenario
+from ..deploy.base import Deployer, Deployment
+from ..deploy.ports import free_port
+from ..engines import Engine
+from ..errors import AutotunerError, CancelledError
+from ..scoring import ScoreResult, goodput_slo_from, score_experiment
+from ..spec.models import TaskSpec
+from .events import EventSink
+
+
+@dataclass
+class Outcome:
+	status: str  # success | failed | infeasible | interrupted
+	runs: list[RunMetrics] = field(default_factory=list)
+	score: ScoreResult | None = None
+	reason: str | None = None
+	argv: list[str] | None = None
+	startup_seconds: float = 0.0
+	bench_seconds: float = 0.0
+	duration: float = 0.0
+	gpu_info: dict[str, Any] | None = None
+
+
+async def _bench_all(
+	spec: TaskSpec,
+	base_url: str,
+	deadline: float,
+	cancel: threading.Event,
+	goodput: GoodputSLO | None,
+	emit: EventSink,
+	number: int,
+) -> list[RunMetrics]:
+	stop = asyncio.Event()
+
+	async def watch() -> None:
+		while not stop.is_set():
+			if cancel.is_set() or time.monotonic() > deadline:
+				stop.set()
+				return
+			await asyncio.sleep(0.05)
+
+	watcher = asyncio.create_task(watch())
+	b = spec.benchmark
+	model = b.model_name or await fetch_model_name(base_url)
+	runs: list[RunMetrics] = []
+	try:
+		for scenario_text in b.traffic_scenarios:
+			scenario = parse_scenario(scenario_text)
+			for concurrency in b.num_concurrency:
+				remaining = deadline - time.monotonic()
+				if remaining <= 0 or stop.is_set():
+					return runs
+				emit({"type": "run_started", "number": number, "scenario": str(scenario), "concurrency": concurrency})
+
+				def progress(done: int, total: int, _c: int = concurrency) -> None:
+					emit({"type": "run_progress", "number": number, "concurrency": _c, "done": done, "total": total})
+
+				metrics = await run_load(
+					base_url,
+					scenario=scenario,
+					concurrency=concurrency,
+					max_requests=b.max_requests_per_iteration,
+					max_duration=min(b.max_time_per_iteration, remaining),
+					warmup_requests=b.warmup_requests,
+					endpoint=b.endpoint,
+					model=model,
+					extra_body=dict(b.additional_params),
+					goodput_slo=goodput,
+					seed=spec.optimization.seed or 0,
+					request_timeout=max(5.0, remaining),
+					cancel=stop,
+					progress=progress,
+				)
+				runs.append(metrics)
+				emit({"type": "run_finished", "number": number, "metrics": metrics.model_dump(mode="json")})
+	finally:
+		stop.set()
+		await watcher
+	return runs
+
+
+def run_experiment(
+	*,
+	spec: TaskSpec,
+	engine: Engine,
+	deployer: Deployer,
+	model_path: Path,
+	params: dict[str, Any],
+	log_path: Path,
+	cancel: threading.Event,
+	emit: EventSink,
+	number: int,
+	port: int | None = None,
+	labels: dict[str, str] | None = None,
+) -> Outcome:
+	t0 = time.monotonic()
+	deadline = t0 + spec.optimization.timeout_per_iteration
+	port = port or free_port()
+	argv = engine.launch_argv(str(model_path), params, host="127.0.0.1", port=port)
+	out = Outcome(status="failed", argv=argv)
+	deployment: Deployment | None = None
+	try:
+		startup_timeout = min(spec.startup_timeout, max(1.0, deadline - time.monotonic()))
+		deployment = deployer.start(
+			argv,
+			port=port,
+			health_path=engine.health_path,
+			log_path=log_path,
+			env=dict(spec.env),
+			timeout=startup_timeout,
+			labels=labels or {},
+		)
+		out.startup_seconds = time.monotonic() - t0
+		if cancel.is_set():
+			raise CancelledError("cancelled")
+		emit({"type": "engine_ready", "number": number, "seconds": out.startup_seconds})
+		tb = time.monotonic()
+		goodput = goodput_slo_from(spec.slo)
+		out.runs = asyncio.run(_bench_all(spec, deployment.base_url, deadline, cancel, goodput, emit, number))
+		out.bench_seconds = time.monotonic() - tb
+		crashed = _exit_code(deployment)
+		if cancel.is_set():
+			out.status, out.reason = "interrupted", "cancelled during the load run"
+		elif crashed is not None:
+			out.reason = f"engine exited with code {crashed} during the load run (log: {log_path})"
+		elif time.monotonic() > deadline and len(out.runs) < _levels(spec):
+			out.reason = f"timed out after {spec.optimization.timeout_per_iteration:.0f} s (timeout_per_iteration)"
+		else:
+			out.score = score_experiment(
+				out.runs, spec.optimization.objective, spec.slo, world_size=engine.world_size(params)
+			)
+			if not out.score.feasible:
+				completed = sum(r.completed for r in out.runs)
+				out.status = "infeasible" if completed else "failed"
+				errors = sorted({e for r in out.runs for e in r.errors})
+				out.reason = out.score.reason or "infeasible"
+				if not completed and errors:
+					out.reason = f"no request completed: {errors[0][:300]}"
+			else:
+				out.status = "success"
+	except CancelledError:
+		out.status, out.reason = "interrupted", "cancelled before the load run"
+	except AutotunerError as exc:
+		out.status, out.reason = "failed", str(exc)
+	except Exception as exc:  # a bug or an unexpected engine answer must not lose the task
+		out.status, out.reason = "failed", f"{type(exc).__name__}: {exc}"
+	finally:
+		if deployment is not None:
+			deployer.stop(deployment)
+		out.duration = time.monotonic() - t0
+	return out
+
+
+def _levels(spec: TaskSpec) -> int:
+	return len(spec.benchmark.traffic_scenarios) * len(spec.benchmark.num_concurrency)
+
+
+def _exit_code(deployment: Deployment) -> int | None:
+	proc = deployment.handle
+	poll = getattr(proc, "poll", None)
+	return poll() if poll else None

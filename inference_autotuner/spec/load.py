@@ -1,0 +1,170 @@
+"""Load a task spec from YAML or JSON and report every problem with its field path and a fix hint."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ..errors import SpecError, SpecProblem
+from .models import RangeParam, TaskSpec
+
+
+def _read(path: Path) -> Any:
+	if not path.exists():
+		raise SpecError([SpecProblem("", f"spec file {path} not found", "check the path")], str(path))
+	text = path.read_text(encoding="utf-8")
+	try:
+		if path.suffix.lower() == ".json":
+			return json.loads(text)
+		return yaml.safe_load(text)
+	except (json.JSONDecodeError, yaml.YAMLError) as exc:
+		mark = getattr(exc, "problem_mark", None)
+		where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+		if isinstance(exc, json.JSONDecodeError):
+			where = f" at line {exc.lineno}, column {exc.colno}"
+		problem = getattr(exc, "problem", None) or getattr(exc, "msg", None) or str(exc)
+		raise SpecError(
+			[SpecProblem("", f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}{where}: {problem}")],
+			str(path),
+		) from None
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+	"""The pydantic model that owns the field at `loc` (for 'did you mean' on unknown fields)."""
+	model: type[BaseModel] | None = TaskSpec
+	for part in loc[:-1]:
+		if model is None or not isinstance(part, str) or part not in model.model_fields:
+			return None
+		ann = model.model_fields[part].annotation
+		candidates = [ann, *getattr(ann, "__args__", ())]
+		model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+	return model
+
+
+def _problems_from(exc: ValidationError) -> list[SpecProblem]:
+	problems: list[SpecProblem] = []
+	seen_param: set[str] = set()
+	for err in exc.errors():
+		loc = tuple(err["loc"])
+		# a bad parameter definition matches none of the union members: report it once, plainly
+		if len(loc) >= 2 and loc[0] == "parameters":
+			name = str(loc[1])
+			if name in seen_param:
+				continue
+			seen_param.add(name)
+			problems.append(
+				SpecProblem(
+					f"parameters.{name}",
+					"must be a list of values, a single value, or a range {type: integer|continuous, low, high}",
+					"e.g. threads: [1, 2]  or  threads: {type: integer, low: 1, high: 4}",
+				)
+			)
+			continue
+		path = ".".join(str(p) for p in loc if not str(p).startswith(("function-after", "union")))
+		kind = err["type"]
+		hint = None
+		msg = err["msg"]
+		if kind == "extra_forbidden":
+			model = _model_at(loc)
+			msg = f"unknown field '{loc[-1]}'"
+			if model is not None:
+				match = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.5)
+				hint = f"did you mean '{match[0]}'?" if match else f"valid fields: {', '.join(model.model_fields)}"
+		elif kind == "missing":
+			msg = "required field is missing"
+		elif kind == "too_short":
+			msg = "must not be empty"
+			hint = "give at least one value"
+		elif kind.endswith("_type") or kind.endswith("_parsing"):
+			msg = f"wrong type: {msg} (got {err.get('input')!r})"
+		elif msg.startswith("Value error, "):
+			msg = msg.removeprefix("Value error, ")
+		problems.append(SpecProblem(path, msg, hint))
+	return problems
+
+
+def _check_engine_params(spec: TaskSpec) -> list[SpecProblem]:
+	from ..engines import ENGINES, check_value, closest_flag
+
+	if spec.base_runtime not in ENGINES:
+		return []  # engines without a catalogue here are checked when they are launched
+	catalogue = ENGINES[spec.base_runtime]().catalogue()
+	problems: list[SpecProblem] = []
+	for name, definition in spec.parameters.items():
+		path = f"parameters.{name}"
+		if name.startswith("-"):
+			problems.append(SpecProblem(path, "write flag names without leading dashes", f"use '{name.lstrip('-')}'"))
+			continue
+		if name.startswith(("__quant__", "__parallel__")):
+			continue
+		info = catalogue.get(name)
+		if info is None:
+			near = closest_flag(name, catalogue)
+			hint = f"did you mean '{near}'?" if near else "run `autotuner engines` to list the engine's flags"
+			problems.append(SpecProblem(path, f"unknown {spec.base_runtime} flag '{name}'", hint))
+			continue
+		if isinstance(definition, RangeParam):
+			if info.type not in ("int", "float"):
+				problems.append(SpecProblem(path, f"a range needs a numeric flag; '{name}' is {info.type}"))
+			elif info.type == "int" and definition.type != "integer":
+				problems.append(SpecProblem(path, f"'{name}' takes integers", "use type: integer"))
+			continue
+		values = definition if isinstance(definition, list) else [definition]
+		if isinstance(definition, list) and not definition:
+			problems.append(SpecProblem(path, "must not be empty", "give at least one value"))
+		for i, value in enumerate(values):
+			why = check_value(info, value)
+			if why:
+				problems.append(SpecProblem(f"{path}[{i}]" if isinstance(definition, list) else path, why))
+	return problems
+
+
+def _check_consistency(spec: TaskSpec) -> list[SpecProblem]:
+	from ..bench.traffic import parse_scenario
+
+	problems: list[SpecProblem] = []
+	for i, text in enumerate(spec.benchmark.traffic_scenarios):
+		try:
+			parse_scenario(text)
+		except ValueError as exc:
+			problems.append(SpecProblem(f"benchmark.traffic_scenarios[{i}]", str(exc)))
+	if spec.optimization.objective == "maximize_goodput":
+		slo = spec.slo
+		if slo is None or not (slo.ttft or slo.tpot or (slo.latency and (slo.latency.p50 or slo.latency.p90 or slo.latency.p99))):
+			problems.append(
+				SpecProblem("optimization.objective", "maximize_goodput needs at least one SLO", "add slo.ttft or slo.tpot")
+			)
+	return problems
+
+
+def parse_spec(data: Any, source: str | None = None) -> TaskSpec:
+	"""Validate already-loaded data (a dict) into a TaskSpec, raising SpecError with every problem."""
+	if not isinstance(data, dict):
+		raise SpecError([SpecProblem("", "a task spec must be a mapping of fields (task_name, model, ...)")], source)
+	try:
+		spec = TaskSpec.model_validate(data)
+	except ValidationError as exc:
+		raise SpecError(_problems_from(exc), source) from None
+	problems = _check_engine_params(spec) + _check_consistency(spec)
+	if problems:
+		raise SpecError(problems, source)
+	return spec
+
+
+def load_spec(path: str | Path) -> TaskSpec:
+	p = Path(path)
+	return parse_spec(_read(p), str(p))
+
+
+def validate_spec_file(path: str | Path) -> list[SpecProblem]:
+	"""Every problem in the spec file (empty when valid)."""
+	try:
+		load_spec(path)
+	except SpecError as exc:
+		return exc.problems
+	return []

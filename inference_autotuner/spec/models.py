@@ -1,0 +1,187 @@
+"""The task spec. The seed's task JSON shape loads unchanged; unknown fields are errors (with the closest name)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+OBJECTIVES = (
+	"minimize_latency",
+	"maximize_throughput",
+	"minimize_ttft",
+	"minimize_tpot",
+	"maximize_goodput",
+)
+STRATEGIES = ("grid_search", "random", "bayesian")
+STRATEGY_ALIASES = {"grid": "grid_search", "tpe": "bayesian", "random_search": "random", "optuna": "bayesian"}
+DEPLOYMENT_MODES = ("local", "docker", "ome", "kubernetes", "predict")
+ENGINE_ALIASES = {
+	"llama.cpp": "llamacpp",
+	"llama-cpp": "llamacpp",
+	"llama_cpp": "llamacpp",
+	"llamacpp": "llamacpp",
+	"llama-server": "llamacpp",
+	"vllm": "vllm",
+	"sglang": "sglang",
+	"trtllm": "trtllm",
+	"tensorrt-llm": "trtllm",
+	"tensorrt_llm": "trtllm",
+}
+
+
+class _Strict(BaseModel):
+	model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ModelSpec(_Strict):
+	"""Which model to serve: a cache name (`smollm2`), a local file/folder, or a Hugging Face repo id."""
+
+	id_or_path: str | None = Field(None, description="Model cache name, local path, or Hugging Face repo id")
+	name: str | None = Field(None, description="Seed alias of id_or_path")
+	namespace: str | None = Field(None, description="Kubernetes namespace (OME/Kubernetes modes)")
+	file: str | None = Field(None, description="GGUF file inside a Hugging Face repo (llama.cpp)")
+
+	@model_validator(mode="after")
+	def _need_id(self) -> ModelSpec:
+		if not (self.id_or_path or self.name):
+			raise ValueError("model needs id_or_path (a model cache name like 'smollm2', a local path, or a repo id)")
+		if not self.id_or_path:
+			self.id_or_path = self.name
+		return self
+
+	@property
+	def ref(self) -> str:
+		return self.id_or_path or self.name or ""
+
+
+class RangeParam(_Strict):
+	"""A numeric range to search: {type: integer|continuous, low, high, log, step}."""
+
+	type: Literal["integer", "continuous", "int", "float"] = "integer"
+	low: float
+	high: float
+	log: bool = False
+	step: float | None = None
+
+	@model_validator(mode="after")
+	def _check(self) -> RangeParam:
+		if self.type == "int":
+			self.type = "integer"
+		if self.type == "float":
+			self.type = "continuous"
+		if self.low > self.high:
+			raise ValueError(f"low ({self.low}) must be <= high ({self.high})")
+		if self.log and self.low <= 0:
+			raise ValueError("a log range needs low > 0")
+		if self.log and self.step is not None:
+			raise ValueError("step and log cannot be combined")
+		return self
+
+
+ParamValue = bool | int | float | str
+ParamDef = list[ParamValue] | RangeParam | ParamValue
+
+
+class OptimizationSpec(_Strict):
+	strategy: str = Field("grid_search", description="grid_search | random | bayesian (Optuna TPE)")
+	objective: str = Field("maximize_throughput", description="One of: " + ", ".join(OBJECTIVES))
+	max_iterations: int = Field(10, ge=1, description="Most experiments this task runs")
+	n_initial_random: int | None = Field(None, ge=0, description="Random trials before TPE models the space")
+	timeout_per_iteration: float = Field(600, gt=0, description="Seconds one experiment may take in all")
+	seed: int | None = Field(None, description="Sampler seed for reproducible searches")
+
+	@field_validator("strategy")
+	@classmethod
+	def _strategy(cls, v: str) -> str:
+		v = STRATEGY_ALIASES.get(v, v)
+		if v not in STRATEGIES:
+			raise ValueError(f"unknown strategy {v!r}; valid: {', '.join(STRATEGIES)}")
+		return v
+
+	@field_validator("objective")
+	@classmethod
+	def _objective(cls, v: str) -> str:
+		if v not in OBJECTIVES:
+			raise ValueError(f"unknown objective {v!r}; valid: {', '.join(OBJECTIVES)}")
+		return v
+
+
+class BenchmarkSpec(_Strict):
+	task: str = Field("text-to-text", description="Seed field; text-to-text is the one kind supported")
+	model_name: str | None = Field(None, description="Model name sent in requests (defaults to what the server reports)")
+	model_tokenizer: str | None = Field(None, description="Local tokenizer folder or repo id (optional)")
+	traffic_scenarios: list[str] = Field(default_factory=lambda: ["D(100,100)"], min_length=1)
+	num_concurrency: list[int] = Field(default_factory=lambda: [1, 4], min_length=1)
+	max_time_per_iteration: float = Field(60, gt=0, description="Most SECONDS one run (scenario x concurrency) lasts")
+	max_requests_per_iteration: int = Field(50, ge=1, description="Most requests one run sends")
+	warmup_requests: int = Field(2, ge=0, description="Requests sent before each run and not counted")
+	endpoint: Literal["completions", "chat"] = Field("completions", description="/v1/completions or /v1/chat/completions")
+	additional_params: dict[str, Any] = Field(default_factory=dict, description="Extra fields for each request body")
+	driver: str = Field("builtin", description="Load driver; builtin is the built-in async streaming client")
+
+	@field_validator("num_concurrency")
+	@classmethod
+	def _positive(cls, v: list[int]) -> list[int]:
+		if any(c < 1 for c in v):
+			raise ValueError("concurrency levels must be >= 1")
+		return v
+
+
+class SLOTarget(_Strict):
+	threshold: float = Field(gt=0, description="Seconds")
+	weight: float = Field(1.0, ge=0)
+	hard_fail: bool = False
+	fail_ratio: float = Field(0.5, ge=0, description="Relative violation past which a hard_fail SLO makes it infeasible")
+
+
+class LatencySLO(_Strict):
+	p50: SLOTarget | None = None
+	p90: SLOTarget | None = None
+	p99: SLOTarget | None = None
+
+
+class SLOSpec(_Strict):
+	"""Seed SLO shape: latency (E2E) by percentile; ttft and tpot on means; exponential penalty steepness."""
+
+	latency: LatencySLO | None = None
+	ttft: SLOTarget | None = None
+	tpot: SLOTarget | None = None
+	steepness: float = Field(0.1, gt=0)
+
+
+class TaskSpec(_Strict):
+	task_name: str = Field(min_length=1, max_length=200, description="Unique name; re-running it resumes the task")
+	description: str | None = None
+	model: ModelSpec
+	base_runtime: str = Field("llamacpp", description="Engine: llamacpp, vllm, sglang, trtllm")
+	runtime_image_tag: str | None = None
+	runtime_image: str | None = None
+	deployment_mode: str = Field("local", description="local | docker | ome | kubernetes | predict")
+	parameters: dict[str, ParamDef] = Field(default_factory=dict, description="Engine flags (no dashes) to tune")
+	optimization: OptimizationSpec = Field(default_factory=OptimizationSpec)
+	benchmark: BenchmarkSpec = Field(default_factory=BenchmarkSpec)
+	slo: SLOSpec | None = None
+	quant_config: dict[str, Any] | None = None
+	parallel_config: dict[str, Any] | None = None
+	clusterbasemodel_config: dict[str, Any] | None = None
+	clusterservingruntime_config: dict[str, Any] | None = None
+	storage: dict[str, Any] | None = None
+	env: dict[str, str] = Field(default_factory=dict, description="Environment for the engine process")
+	startup_timeout: float = Field(120, gt=0, description="Seconds to wait for the engine to become ready")
+	engine_port: int | None = Field(None, ge=1, le=65535, description="Fixed engine port (default: a free one)")
+
+	@field_validator("base_runtime")
+	@classmethod
+	def _engine(cls, v: str) -> str:
+		key = v.strip().lower()
+		if key not in ENGINE_ALIASES:
+			raise ValueError(f"unknown engine {v!r}; valid: llamacpp, vllm, sglang, trtllm")
+		return ENGINE_ALIASES[key]
+
+	@field_validator("deployment_mode")
+	@classmethod
+	def _mode(cls, v: str) -> str:
+		if v not in DEPLOYMENT_MODES:
+			raise ValueError(f"unknown deployment_mode {v!r}; valid: {', '.join(DEPLOYMENT_MODES)}")
+		return v

@@ -1,0 +1,90 @@
+"""Database access: engine creation (SQLite WAL by default, Postgres by URL), migrations, sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..errors import AutotunerError
+from ..paths import default_db_url
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "autotuner_alembic_version"  # Optuna's tables use the default alembic_version
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+	cur = dbapi_conn.cursor()
+	cur.execute("PRAGMA journal_mode=WAL")
+	cur.execute("PRAGMA synchronous=NORMAL")
+	cur.execute("PRAGMA foreign_keys=ON")
+	cur.execute("PRAGMA busy_timeout=30000")
+	cur.close()
+
+
+def make_engine(url: str) -> Engine:
+	if url.startswith("sqlite"):
+		path = url.split("///", 1)[-1]
+		if path and path != ":memory:":
+			Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+		engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+		event.listen(engine, "connect", _sqlite_pragmas)
+		return engine
+	return create_engine(url, pool_pre_ping=True)
+
+
+def alembic_config(url: str) -> Config:
+	cfg = Config()
+	cfg.set_main_option("script_location", str(MIGRATIONS))
+	cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+	cfg.attributes["version_table"] = VERSION_TABLE
+	return cfg
+
+
+class Store:
+	"""One database: our tables (migrated with Alembic) and the Optuna studies, side by side."""
+
+	def __init__(self, url: str | None = None) -> None:
+		self.url = url or default_db_url()
+		try:
+			self.engine = make_engine(self.url)
+		except Exception as exc:
+			raise AutotunerError(f"cannot open database {self.url}: {exc}", hint="check --db / AUTOTUNER_DB") from None
+		self.migrate()
+		self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+	def migrate(self) -> None:
+		cfg = alembic_config(self.url)
+		try:
+			with self.engine.begin() as conn:
+				cfg.attributes["connection"] = conn
+				command.upgrade(cfg, "head")
+		except Exception as exc:
+			raise AutotunerError(
+				f"cannot prepare database {self.url}: {type(exc).__name__}: {exc}",
+				hint="check --db / AUTOTUNER_DB and that the database server is reachable",
+			) from None
+
+	@contextmanager
+	def session(self) -> Iterator[Session]:
+		"""A unit of work: commits on success, rolls back on error (commit at the service boundary)."""
+		s = self._sessions()
+		try:
+			yield s
+			s.commit()
+		except BaseException:
+			s.rollback()
+			raise
+		finally:
+			s.close()
+
+	def optuna_storage(self):  # type: ignore[no-untyped-def]
+		import optuna
+
+		kwargs = {"connect_args": {"timeout": 30}} if self.url.startswith("sqlite") else {"pool_pre_ping": True}
+		return optuna.storages.RDBStorage(self.url, engine_kwargs=kwargs)

@@ -1,0 +1,89 @@
+"""Tables: tasks and experiments. Times are UTC; durations and latencies in seconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+	return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+	pass
+
+
+class TaskStatus:
+	PENDING = "pending"
+	RUNNING = "running"
+	COMPLETED = "completed"
+	FAILED = "failed"
+	CANCELLED = "cancelled"
+	INTERRUPTED = "interrupted"  # the tuner died mid-task; resume continues it
+
+
+class ExperimentStatus:
+	RUNNING = "running"
+	SUCCESS = "success"
+	FAILED = "failed"  # engine would not start, crashed, timed out, load errors
+	INFEASIBLE = "infeasible"  # measured, but a hard SLO failed on every level (or nothing completed)
+	INTERRUPTED = "interrupted"  # tuner stopped mid-experiment; resume measures the same parameters again
+	SKIPPED = "skipped"  # refused before launch (e.g. an engine cannot honour a field)
+
+
+class Task(Base):
+	__tablename__ = "tasks"
+
+	id: Mapped[int] = mapped_column(Integer, primary_key=True)
+	name: Mapped[str] = mapped_column(String(200), unique=True, index=True)
+	description: Mapped[str | None] = mapped_column(Text, nullable=True)
+	spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+	engine: Mapped[str] = mapped_column(String(40))
+	deployment_mode: Mapped[str] = mapped_column(String(40))
+	status: Mapped[str] = mapped_column(String(20), default=TaskStatus.PENDING, index=True)
+	study_name: Mapped[str] = mapped_column(String(240))
+	best_experiment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+	error: Mapped[str | None] = mapped_column(Text, nullable=True)
+	created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+	started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+	finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+	elapsed: Mapped[float] = mapped_column(Float, default=0.0)
+
+	experiments: Mapped[list[Experiment]] = relationship(
+		back_populates="task", cascade="all, delete-orphan", order_by="Experiment.number"
+	)
+
+
+class Experiment(Base):
+	__tablename__ = "experiments"
+	__table_args__ = (UniqueConstraint("task_id", "number", name="uq_experiment_task_number"),)
+
+	id: Mapped[int] = mapped_column(Integer, primary_key=True)
+	task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+	number: Mapped[int] = mapped_column(Integer)  # 1-based within the task
+	trial_number: Mapped[int | None] = mapped_column(Integer, nullable=True)  # Optuna trial
+	params: Mapped[dict[str, Any]] = mapped_column(JSON)
+	params_key: Mapped[str] = mapped_column(Text, index=True)
+	status: Mapped[str] = mapped_column(String(20), index=True)
+	objective_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+	score: Mapped[float | None] = mapped_column(Float, nullable=True)  # lower is better
+	figures: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # aggregated metrics
+	runs: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)  # RunMetrics per level
+	scoring: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # penalty, violations
+	failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+	gpu_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+	launch_argv: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+	launch_command: Mapped[str | None] = mapped_column(Text, nullable=True)
+	log_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+	predicted: Mapped[bool] = mapped_column(Boolean, default=False)
+	started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+	finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+	duration: Mapped[float | None] = mapped_column(Float, nullable=True)
+	startup_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+	bench_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+	task: Mapped[Task] = relationship(back_populates="experiments")
