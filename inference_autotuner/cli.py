@@ -44,6 +44,21 @@ def _fail(exc: AutotunerError) -> None:
 	raise typer.Exit(exc.exit_code)
 
 
+def _internal(exc: BaseException) -> None:
+	import logging
+	import traceback
+
+	from .paths import logs_dir
+
+	path = logs_dir() / "internal-errors.log"
+	with path.open("a") as f:
+		f.write("".join(traceback.format_exception(exc)))
+	logging.getLogger(__name__).debug("internal error", exc_info=exc)
+	err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}", highlight=False)
+	err.print(f"[dim]results so far are saved; details in {path}; resume with `autotuner resume TASK`[/]")
+	raise typer.Exit(70)
+
+
 def _store(db: str | None):  # type: ignore[no-untyped-def]
 	from .store import Store
 
@@ -86,7 +101,8 @@ def _run_task(db: str | None, task_id: int, max_trials: int | None) -> None:
 	view = LiveView(OBJECTIVE_INFO[objective][2])
 	try:
 		with Live(view, console=console, refresh_per_second=4, transient=False):
-			result = runner.run_with(view.update) if hasattr(runner, "run_with") else _run(runner, view)
+			runner.emit = view.update
+			result = runner.run()
 	finally:
 		signal.signal(signal.SIGINT, previous)
 	task = find_task(store, task_id)
@@ -96,11 +112,6 @@ def _run_task(db: str | None, task_id: int, max_trials: int | None) -> None:
 		_print_best(data)
 		raise typer.Exit(130)
 	_print_best(data)
-
-
-def _run(runner: Any, view: Any) -> Any:
-	runner.emit = view.update
-	return runner.run()
 
 
 def _print_best(data: dict[str, Any]) -> None:
@@ -143,6 +154,10 @@ def tune(
 		_run_task(db, task_id, max_trials)
 	except AutotunerError as exc:
 		_fail(exc)
+	except (typer.Exit, KeyboardInterrupt):
+		raise
+	except Exception as exc:
+		_internal(exc)
 
 
 @app.command()
@@ -159,6 +174,10 @@ def resume(
 		_run_task(db, t.id, max_trials)
 	except AutotunerError as exc:
 		_fail(exc)
+	except (typer.Exit, KeyboardInterrupt):
+		raise
+	except Exception as exc:
+		_internal(exc)
 
 
 @app.command("list")

@@ -34,6 +34,7 @@ MAX_UNIQUE_PROMPTS = 2048
 """Distinct prompts built per run; longer runs reuse them in turn (then prefix caches may hit)."""
 _BUILD_CONCURRENCY = 8
 _PATHS: dict[str, str] = {"completions": "/v1/completions", "chat": "/v1/chat/completions"}
+_HEADERS = {"content-type": "application/json", "accept": "text/event-stream"}
 
 
 def normalize_base_url(base_url: str) -> str:
@@ -63,6 +64,17 @@ class _Planned:
 	output_tokens: int
 	variant: int
 	prompt: str | None = None
+
+
+def _usage_or_error(obj: dict[str, Any], rec: RequestRecord) -> None:
+	usage = obj.get("usage")
+	if usage:
+		rec.input_tokens = int(usage.get("prompt_tokens") or 0)
+		rec.output_tokens = int(usage.get("completion_tokens") or 0)
+	if "error" in obj:
+		err = obj["error"]
+		msg = err.get("message", err) if isinstance(err, dict) else err
+		rec.error = f"stream error: {str(msg)[:200]}"
 
 
 def _error_text(exc: BaseException) -> str:
@@ -143,9 +155,10 @@ class _Run:
 			return RequestRecord(scheduled=scheduled, sent=now, end=now, error=f"building the prompt: {_error_text(exc)}")
 		content = self.payload(item, prompt)
 		rec = RequestRecord(scheduled=scheduled, sent=time.perf_counter())
+		texts: list[str] = []
 		try:
 			async with asyncio.timeout(self.request_timeout):
-				await self._stream(rec, content)
+				await self._stream(rec, content, texts)
 		except TimeoutError:
 			rec.error = f"incomplete: no complete response within {self.request_timeout:g} s"
 		except httpx.HTTPError as exc:
@@ -153,69 +166,83 @@ class _Run:
 		except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
 			rec.error = f"bad response: {_error_text(exc)}"
 		if rec.error is None and rec.end is not None:
-			await self._fill_counts(rec, item)
+			await self._fill_counts(rec, item, texts)
 		return rec
 
-	async def _stream(self, rec: RequestRecord, content: bytes) -> None:
+	async def _stream(self, rec: RequestRecord, content: bytes, texts: list[str]) -> None:
+		"""Send one request and read its SSE stream into `rec`; generated text pieces go to `texts`.
+
+		Kept lean for high request rates: raw bytes are split on newlines and only `data:` lines are parsed.
+		Events that arrive in one network read share that read's arrival time.
+		"""
 		chunk_times = rec.chunk_times
-		texts: list[str] = []
-		chat = self.endpoint == "chat"
 		loads = json.loads
 		perf = time.perf_counter
+		handle = self._chat_event if self.endpoint == "chat" else self._completion_event
+		rest = b""
+		done = False
 		rec.sent = perf()
-		async with self.client.stream(
-			"POST", self.url, content=content, headers={"content-type": "application/json"}
-		) as resp:
+		async with self.client.stream("POST", self.url, content=content, headers=_HEADERS) as resp:
 			if resp.status_code != 200:
 				body = (await resp.aread()).decode("utf-8", "replace")
 				rec.end = perf()
 				rec.error = f"HTTP {resp.status_code}: {body[:200]}"
 				return
-			async for line in resp.aiter_lines():
-				if not line.startswith("data:"):
+			# read to the end even after [DONE], so that the connection goes back to the pool
+			async for data in resp.aiter_bytes():
+				if done:
 					continue
 				now = perf()
-				data = line[5:].strip()
-				if data == "[DONE]":
-					break
-				obj = loads(data)
-				choices = obj.get("choices")
-				if choices:
-					choice = choices[0]
-					if chat:
-						delta = choice.get("delta") or {}
-						text = delta.get("content") or delta.get("reasoning_content")
-					else:
-						text = choice.get("text")
-					if text:
-						chunk_times.append(now)
-						texts.append(text)
-				usage = obj.get("usage")
-				if usage:
-					rec.input_tokens = int(usage.get("prompt_tokens") or 0)
-					rec.output_tokens = int(usage.get("completion_tokens") or 0)
-				if "error" in obj:
-					err = obj["error"]
-					msg = err.get("message", err) if isinstance(err, dict) else err
-					rec.error = f"stream error: {str(msg)[:200]}"
+				lines = (rest + data).split(b"\n") if rest else data.split(b"\n")
+				rest = lines.pop()
+				for line in lines:
+					if not line.startswith(b"data:"):
+						continue
+					payload = line[5:].strip()
+					if payload == b"[DONE]":
+						done = True
+						break
+					handle(loads(payload), rec, now, texts)
+			if not done and rest.startswith(b"data:") and rest[5:].strip() not in (b"", b"[DONE]"):
+				handle(loads(rest[5:]), rec, perf(), texts)
 		rec.end = perf()
 		if chunk_times:
 			rec.first_token = chunk_times[0]
 		elif rec.error is None:
 			rec.error = "no content received"
-		if rec.error is None and rec.output_tokens <= 0:
-			self._texts = texts  # counted by _fill_counts
-		else:
-			self._texts = []
 
-	async def _fill_counts(self, rec: RequestRecord, item: _Planned) -> None:
+	@staticmethod
+	def _completion_event(obj: dict[str, Any], rec: RequestRecord, now: float, texts: list[str]) -> None:
+		choices = obj.get("choices")
+		if choices:
+			text = choices[0].get("text")
+			if text:
+				rec.chunk_times.append(now)
+				texts.append(text)
+		if obj.get("usage") or "error" in obj:
+			_usage_or_error(obj, rec)
+
+	@staticmethod
+	def _chat_event(obj: dict[str, Any], rec: RequestRecord, now: float, texts: list[str]) -> None:
+		choices = obj.get("choices")
+		if choices:
+			delta = choices[0].get("delta")
+			if delta:
+				text = delta.get("content") or delta.get("reasoning_content")
+				if text:
+					rec.chunk_times.append(now)
+					texts.append(text)
+		if obj.get("usage") or "error" in obj:
+			_usage_or_error(obj, rec)
+
+	async def _fill_counts(self, rec: RequestRecord, item: _Planned, texts: list[str]) -> None:
 		"""When the server sent no usage, count with its tokenizer (never estimate)."""
 		if rec.output_tokens > 0 and rec.input_tokens > 0:
 			return
 		try:
 			builder = await self.get_builder()
 			if rec.output_tokens <= 0:
-				rec.output_tokens = await builder.count_tokens("".join(self._texts))
+				rec.output_tokens = await builder.count_tokens("".join(texts))
 			if rec.input_tokens <= 0:
 				# the prompt was built to this exact count (the content only, for chat)
 				rec.input_tokens = item.input_tokens
@@ -271,19 +298,20 @@ async def run_load(
 	async with httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False) as client:
 		run = _Run(client, base_url, endpoint, body, request_timeout, model_tokenizer)
 		task = asyncio.create_task(_drive(run, warm, plan, concurrency, max_duration, progress))
-		if cancel is None:
+		waiter = asyncio.create_task(cancel.wait()) if cancel is not None else None
+		try:
+			await asyncio.wait({task} if waiter is None else {task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+		finally:
+			for t in (task, waiter):
+				if t is not None and not t.done():
+					t.cancel()
+			if waiter is not None:
+				await asyncio.gather(waiter, return_exceptions=True)
+		try:
 			await task
-		else:
-			waiter = asyncio.create_task(cancel.wait())
-			await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-			waiter.cancel()
-			if not task.done():
-				task.cancel()
-			try:
-				await task
-			except asyncio.CancelledError:
-				if not cancel.is_set():
-					raise
+		except asyncio.CancelledError:
+			if cancel is None or not cancel.is_set():
+				raise
 	return compute_run_metrics(run.records, scenario=str(scenario), concurrency=concurrency, goodput_slo=goodput_slo)
 
 
@@ -318,6 +346,9 @@ async def _drive(
 			rec = await run.one(plan[i])
 			run.records.append(rec)
 			if progress is not None:
-				progress(len(run.records), total)
+				try:
+					progress(len(run.records), total)
+				except Exception:  # a broken progress display must not stop the measurement
+					pass
 
 	await asyncio.gather(*(worker() for _ in range(min(concurrency, total))))

@@ -28,7 +28,7 @@ from .ports import port_in_use
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
-	if sys.platform.startswith("linux"):
+	if sys.platform.startswith("linux") and not os.environ.get("AUTOTUNER_NO_PDEATHSIG"):
 		with contextlib.suppress(Exception):
 			ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 

@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 from ..deploy.base import Deployer
 from ..deploy.local import LocalProcessDeployer
 from ..engines import get_engine
-from ..errors import AutotunerError
+from ..deploy.ports import port_in_use
+from ..errors import AutotunerError, EngineStartError
 from ..models import resolve_model
 from ..paths import logs_dir, safe_name
 from ..search import make_sampler, open_study
@@ -170,6 +171,11 @@ class TaskRunner:
 	def run(self) -> TaskResult:
 		spec = self.spec
 		engine = get_engine(spec.base_runtime)
+		if spec.engine_port is not None and port_in_use(spec.engine_port):
+			raise EngineStartError(
+				f"port {spec.engine_port} is already in use by another process (engine_port in the spec)",
+				hint="stop what listens there, pick another engine_port, or remove it so a free port is used",
+			)
 		swept = self.deployer.sweep()
 		if swept:
 			self.emit({"type": "log", "message": f"removed {swept} engine process(es) left by an earlier run"})

@@ -12,6 +12,14 @@ from ..spec.models import OptimizationSpec
 optuna.logging.set_verbosity(logging.WARNING)
 
 
+class _AskTellGridSampler(optuna.samplers.GridSampler):
+	"""GridSampler without its study.stop() at exhaustion (which only works inside optimize()); the runner stops
+	by itself once every configuration is measured."""
+
+	def after_trial(self, study, trial, state, values):  # type: ignore[no-untyped-def]
+		return None
+
+
 def make_sampler(opt: OptimizationSpec, space: Space) -> optuna.samplers.BaseSampler:
 	seed = opt.seed
 	if opt.strategy == "grid_search":
@@ -19,7 +27,9 @@ def make_sampler(opt: OptimizationSpec, space: Space) -> optuna.samplers.BaseSam
 		if grid is None:
 			# a continuous range cannot be gridded: fall back to random sampling of it, and say so in the docs
 			return optuna.samplers.RandomSampler(seed=seed)
-		return optuna.samplers.GridSampler(grid or {"__none__": [0]}, seed=seed)  # type: ignore[arg-type]
+		if not grid:
+			return optuna.samplers.RandomSampler(seed=seed)  # nothing to search: one configuration
+		return _AskTellGridSampler(grid, seed=seed)  # type: ignore[arg-type]
 	if opt.strategy == "random":
 		return optuna.samplers.RandomSampler(seed=seed)
 	n_startup = opt.n_initial_random if opt.n_initial_random is not None else min(5, max(1, opt.max_iterations // 3))

@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import SpecError, SpecProblem
-from .models import RangeParam, TaskSpec
+from .models import TaskSpec
 
 
 def _read(path: Path) -> Any:
@@ -88,14 +88,17 @@ def _problems_from(exc: ValidationError) -> list[SpecProblem]:
 	return problems
 
 
-def _check_engine_params(spec: TaskSpec) -> list[SpecProblem]:
+def _check_engine_params(data: dict[str, Any]) -> list[SpecProblem]:
 	from ..engines import ENGINES, check_value, closest_flag
+	from .models import ENGINE_ALIASES
 
-	if spec.base_runtime not in ENGINES:
+	engine = ENGINE_ALIASES.get(str(data.get("base_runtime", "llamacpp")).strip().lower())
+	parameters = data.get("parameters")
+	if engine not in ENGINES or not isinstance(parameters, dict):
 		return []  # engines without a catalogue here are checked when they are launched
-	catalogue = ENGINES[spec.base_runtime]().catalogue()
+	catalogue = ENGINES[engine]().catalogue()
 	problems: list[SpecProblem] = []
-	for name, definition in spec.parameters.items():
+	for name, definition in parameters.items():
 		path = f"parameters.{name}"
 		if name.startswith("-"):
 			problems.append(SpecProblem(path, "write flag names without leading dashes", f"use '{name.lstrip('-')}'"))
@@ -106,17 +109,16 @@ def _check_engine_params(spec: TaskSpec) -> list[SpecProblem]:
 		if info is None:
 			near = closest_flag(name, catalogue)
 			hint = f"did you mean '{near}'?" if near else "run `autotuner engines` to list the engine's flags"
-			problems.append(SpecProblem(path, f"unknown {spec.base_runtime} flag '{name}'", hint))
+			problems.append(SpecProblem(path, f"unknown {engine} flag '{name}'", hint))
 			continue
-		if isinstance(definition, RangeParam):
+		if isinstance(definition, dict):
+			kind = definition.get("type", "integer")
 			if info.type not in ("int", "float"):
 				problems.append(SpecProblem(path, f"a range needs a numeric flag; '{name}' is {info.type}"))
-			elif info.type == "int" and definition.type != "integer":
+			elif info.type == "int" and kind not in ("integer", "int"):
 				problems.append(SpecProblem(path, f"'{name}' takes integers", "use type: integer"))
 			continue
 		values = definition if isinstance(definition, list) else [definition]
-		if isinstance(definition, list) and not definition:
-			problems.append(SpecProblem(path, "must not be empty", "give at least one value"))
 		for i, value in enumerate(values):
 			why = check_value(info, value)
 			if why:
@@ -124,18 +126,24 @@ def _check_engine_params(spec: TaskSpec) -> list[SpecProblem]:
 	return problems
 
 
-def _check_consistency(spec: TaskSpec) -> list[SpecProblem]:
+def _check_consistency(data: dict[str, Any]) -> list[SpecProblem]:
 	from ..bench.traffic import parse_scenario
 
 	problems: list[SpecProblem] = []
-	for i, text in enumerate(spec.benchmark.traffic_scenarios):
+	bench = data.get("benchmark")
+	scenarios = bench.get("traffic_scenarios") if isinstance(bench, dict) else None
+	for i, text in enumerate(scenarios if isinstance(scenarios, list) else []):
+		if not isinstance(text, str):
+			continue
 		try:
 			parse_scenario(text)
 		except ValueError as exc:
 			problems.append(SpecProblem(f"benchmark.traffic_scenarios[{i}]", str(exc)))
-	if spec.optimization.objective == "maximize_goodput":
-		slo = spec.slo
-		if slo is None or not (slo.ttft or slo.tpot or (slo.latency and (slo.latency.p50 or slo.latency.p90 or slo.latency.p99))):
+	opt = data.get("optimization")
+	if isinstance(opt, dict) and opt.get("objective") == "maximize_goodput":
+		slo = data.get("slo") or {}
+		latency = slo.get("latency") or {} if isinstance(slo, dict) else {}
+		if not (isinstance(slo, dict) and (slo.get("ttft") or slo.get("tpot") or latency)):
 			problems.append(
 				SpecProblem("optimization.objective", "maximize_goodput needs at least one SLO", "add slo.ttft or slo.tpot")
 			)
@@ -146,12 +154,15 @@ def parse_spec(data: Any, source: str | None = None) -> TaskSpec:
 	"""Validate already-loaded data (a dict) into a TaskSpec, raising SpecError with every problem."""
 	if not isinstance(data, dict):
 		raise SpecError([SpecProblem("", "a task spec must be a mapping of fields (task_name, model, ...)")], source)
+	problems: list[SpecProblem] = []
+	spec: TaskSpec | None = None
 	try:
 		spec = TaskSpec.model_validate(data)
 	except ValidationError as exc:
-		raise SpecError(_problems_from(exc), source) from None
-	problems = _check_engine_params(spec) + _check_consistency(spec)
-	if problems:
+		problems.extend(_problems_from(exc))
+	known = {p.path for p in problems}
+	problems.extend(p for p in _check_engine_params(data) + _check_consistency(data) if p.path not in known)
+	if problems or spec is None:
 		raise SpecError(problems, source)
 	return spec
 

@@ -1,0 +1,137 @@
+"""Local-process deployer against the real llama.cpp engine: start, health, stop, leftovers swept, clear failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from inference_autotuner.deploy.local import LocalProcessDeployer
+from inference_autotuner.deploy.ports import free_port
+from inference_autotuner.engines import get_engine
+from inference_autotuner.errors import EngineStartError
+from inference_autotuner.paths import run_dir
+
+pytestmark = pytest.mark.engine
+
+
+def _start(deployer: LocalProcessDeployer, model: Path, tmp_path: Path, **params):  # type: ignore[no-untyped-def]
+	engine = get_engine("llamacpp")
+	port = free_port()
+	return deployer.start(
+		engine.launch_argv(str(model), params, host="127.0.0.1", port=port),
+		port=port,
+		health_path=engine.health_path,
+		log_path=tmp_path / "engine.log",
+		env={},
+		timeout=60,
+		labels={},
+	)
+
+
+def test_start_health_stop(model_path: Path, tmp_path: Path) -> None:
+	d = LocalProcessDeployer()
+	dep = _start(d, model_path, tmp_path, parallel=2, threads=1)
+	pid = dep.handle.pid
+	assert httpx.get(dep.base_url + "/health").status_code == 200
+	assert list(run_dir().glob(f"engine-{pid}.json")), "a pid record is written while the engine runs"
+	d.stop(dep)
+	assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+	assert not list(run_dir().glob(f"engine-{pid}.json"))
+	d.stop(dep)  # twice is harmless
+	assert "listening" in (tmp_path / "engine.log").read_text()
+
+
+def test_engine_that_exits_early_gives_its_log(tmp_path: Path) -> None:
+	d = LocalProcessDeployer()
+	with pytest.raises(EngineStartError) as info:
+		_start(d, tmp_path / "missing.gguf", tmp_path)
+	assert "exited with code" in str(info.value)
+	assert not list(run_dir().glob("engine-*.json"))
+
+
+def test_port_in_use_is_refused(model_path: Path, tmp_path: Path) -> None:
+	import socket
+
+	with socket.socket() as s:
+		s.bind(("127.0.0.1", 0))
+		s.listen()
+		port = s.getsockname()[1]
+		engine = get_engine("llamacpp")
+		with pytest.raises(EngineStartError, match=f"port {port} is already in use"):
+			LocalProcessDeployer().start(
+				engine.launch_argv(str(model_path), {}, host="127.0.0.1", port=port),
+				port=port, health_path="/health", log_path=tmp_path / "x.log", env={}, timeout=10, labels={},
+			)
+
+
+def test_sweep_kills_what_a_killed_tuner_left(model_path: Path, tmp_path: Path) -> None:
+	"""A tuner process starts an engine and is killed with -9; the next deployer's sweep removes the engine."""
+	script = tmp_path / "owner.py"
+	script.write_text(
+		"import sys, time\n"
+		"from pathlib import Path\n"
+		"from inference_autotuner.deploy.local import LocalProcessDeployer\n"
+		"from inference_autotuner.deploy.ports import free_port\n"
+		"from inference_autotuner.engines import get_engine\n"
+		"e = get_engine('llamacpp'); port = free_port()\n"
+		"dep = LocalProcessDeployer().start(e.launch_argv(sys.argv[1], {}, host='127.0.0.1', port=port), port=port,\n"
+		"    health_path='/health', log_path=Path(sys.argv[2]), env={}, timeout=60, labels={})\n"
+		"print(dep.handle.pid, flush=True)\n"
+		"time.sleep(600)\n"
+	)
+	# setsid for the owner so PR_SET_PDEATHSIG is the only thing that could kill the engine: we test the sweep,
+	# so make the engine outlive its owner by starting it from a thread-free owner and disabling pdeathsig
+	env = {**os.environ, "AUTOTUNER_NO_PDEATHSIG": "1"}
+	owner = subprocess.Popen([sys.executable, str(script), str(model_path), str(tmp_path / "e.log")], stdout=subprocess.PIPE, env=env, text=True)
+	assert owner.stdout is not None
+	engine_pid = int(owner.stdout.readline())
+	owner.send_signal(signal.SIGKILL)
+	owner.wait()
+	time.sleep(0.5)
+	assert psutil.pid_exists(engine_pid), "without pdeathsig the orphan engine survives its tuner"
+	records = list(run_dir().glob("engine-*.json"))
+	assert [json.loads(r.read_text())["pid"] for r in records] == [engine_pid]
+	removed = LocalProcessDeployer().sweep()
+	assert removed == 1
+	time.sleep(0.2)
+	assert not psutil.pid_exists(engine_pid) or psutil.Process(engine_pid).status() == psutil.STATUS_ZOMBIE
+	assert not list(run_dir().glob("engine-*.json"))
+
+
+def test_engine_dies_with_its_tuner(model_path: Path, tmp_path: Path) -> None:
+	"""With PR_SET_PDEATHSIG (the default) a kill -9 of the tuner takes its engine down at once."""
+	script = tmp_path / "owner.py"
+	script.write_text(
+		"import sys, time\n"
+		"from pathlib import Path\n"
+		"from inference_autotuner.deploy.local import LocalProcessDeployer\n"
+		"from inference_autotuner.deploy.ports import free_port\n"
+		"from inference_autotuner.engines import get_engine\n"
+		"e = get_engine('llamacpp'); port = free_port()\n"
+		"dep = LocalProcessDeployer().start(e.launch_argv(sys.argv[1], {}, host='127.0.0.1', port=port), port=port,\n"
+		"    health_path='/health', log_path=Path(sys.argv[2]), env={}, timeout=60, labels={})\n"
+		"print(dep.handle.pid, flush=True)\n"
+		"time.sleep(600)\n"
+	)
+	owner = subprocess.Popen([sys.executable, str(script), str(model_path), str(tmp_path / "e.log")], stdout=subprocess.PIPE, text=True)
+	assert owner.stdout is not None
+	engine_pid = int(owner.stdout.readline())
+	owner.send_signal(signal.SIGKILL)
+	owner.wait()
+	deadline = time.monotonic() + 15
+	while time.monotonic() < deadline and psutil.pid_exists(engine_pid):
+		if psutil.Process(engine_pid).status() == psutil.STATUS_ZOMBIE:
+			break
+		time.sleep(0.1)
+	assert not psutil.pid_exists(engine_pid) or psutil.Process(engine_pid).status() == psutil.STATUS_ZOMBIE
+	LocalProcessDeployer().sweep()
+	assert not list(run_dir().glob("engine-*.json"))

@@ -1,0 +1,99 @@
+"""Crash safety: kill -9 the tuner during an experiment, run it again; the task ends exactly as if never killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import psutil
+import pytest
+import yaml
+from sqlalchemy import create_engine, text
+
+from inference_autotuner.paths import data_dir, run_dir
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+
+def engine_pids() -> set[int]:
+	"""Every llama.cpp server process running from this tool's launcher."""
+	found = set()
+	for p in psutil.process_iter(["pid", "cmdline", "status"]):
+		cmd = " ".join(p.info["cmdline"] or [])
+		if "inference_autotuner.engines.llamacpp_server" in cmd and p.info["status"] != psutil.STATUS_ZOMBIE:
+			found.add(p.info["pid"])
+	return found
+
+
+def test_kill_9_mid_experiment_then_resume(tmp_path: Path, model_path: Path) -> None:
+	before = engine_pids()
+	spec = {
+		"task_name": "resume-test",
+		"model": {"id_or_path": str(model_path)},
+		"base_runtime": "llama.cpp",
+		"parameters": {"parallel": [1, 2, 4], "threads": [1, 2]},
+		"optimization": {"strategy": "bayesian", "max_iterations": 3, "n_initial_random": 2, "seed": 7, "timeout_per_iteration": 120},
+		"benchmark": {"traffic_scenarios": ["D(32,16)"], "num_concurrency": [2], "max_requests_per_iteration": 8, "warmup_requests": 1},
+	}
+	path = tmp_path / "spec.yaml"
+	path.write_text(yaml.safe_dump(spec))
+	cmd = [sys.executable, "-m", "inference_autotuner.cli", "tune", str(path)]
+	db = create_engine(f"sqlite:///{data_dir() / 'autotuner.db'}")
+
+	proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO)
+	# wait until experiment 2 is under way (experiment 1 finished, 2 running), then kill -9
+	deadline = time.monotonic() + 240
+	state: list = []
+	while time.monotonic() < deadline:
+		try:
+			with db.connect() as c:
+				state = c.execute(text("select number, status from experiments order by number")).all()
+		except Exception:
+			state = []
+		if len(state) == 2 and state[0][1] == "success" and state[1][1] == "running" and list(run_dir().glob("engine-*.json")):
+			break
+		assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+		time.sleep(0.2)
+	else:
+		pytest.fail(f"experiment 2 never started: {state}")
+	with db.connect() as c:
+		first = c.execute(text("select params, score from experiments where number = 1")).one()
+	os.kill(proc.pid, signal.SIGKILL)
+	proc.wait()
+
+	# run it again: the same command resumes the task of the same name
+	again = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
+	assert again.returncode == 0, again.stderr
+	assert "Traceback" not in again.stderr
+
+	with db.connect() as c:
+		rows = c.execute(text("select number, status, params_key, params, score from experiments order by number")).all()
+	assert [r[0] for r in rows] == [1, 2, 3], "exactly max_iterations experiments"
+	assert all(r[1] == "success" for r in rows), rows
+	assert len({r[2] for r in rows}) == 3, "no parameter set measured twice"
+	assert rows[0][3] == first[0] and rows[0][4] == first[1], "the finished experiment was kept, not re-run"
+
+	study = optuna.load_study(study_name="autotuner-task-1", storage=f"sqlite:///{data_dir() / 'autotuner.db'}")
+	complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+	failed = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
+	assert len(failed) == 1, "the killed trial is marked failed"
+	by_params = {json.dumps(json.loads(r[3]), sort_keys=True): r[4] for r in rows}
+	assert json.dumps(failed[0].params, sort_keys=True) == json.dumps(json.loads(rows[1][3]), sort_keys=True), (
+		"the interrupted experiment re-ran with the same parameters"
+	)
+	assert complete[0].value == rows[0][4], "old scores are kept in the study, not re-sampled"
+	# a proposal of an already measured configuration is answered with its stored score, never measured again
+	for t in complete:
+		assert t.value == by_params[json.dumps(t.params, sort_keys=True)]
+	assert {json.dumps(t.params, sort_keys=True) for t in complete} == set(by_params)
+
+	time.sleep(0.5)
+	assert engine_pids() - before == set(), "no engine process left"
+	assert not list(run_dir().glob("engine-*.json"))

@@ -1,0 +1,127 @@
+"""Spec loading: seed-shaped files load unchanged; every problem is reported with its field path and a hint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from inference_autotuner.errors import SpecError
+from inference_autotuner.spec import load_spec, parse_spec
+from inference_autotuner.spec.models import RangeParam
+
+DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def minimal(**over):  # type: ignore[no-untyped-def]
+	spec = {"task_name": "t", "model": {"id_or_path": "smollm2"}, "base_runtime": "llama.cpp", "parameters": {"threads": [1, 2]}}
+	spec.update(over)
+	return spec
+
+
+def problems(data) -> list[tuple[str, str, str | None]]:  # type: ignore[no-untyped-def]
+	with pytest.raises(SpecError) as info:
+		parse_spec(data)
+	return [(p.path, p.message, p.hint) for p in info.value.problems]
+
+
+def test_seed_task_json_loads_unchanged() -> None:
+	spec = load_spec(DATA / "seed_docker_task_with_slo.json")
+	assert spec.base_runtime == "sglang"
+	assert spec.deployment_mode == "docker"
+	assert spec.optimization.strategy == "grid_search"
+	assert spec.slo is not None and spec.slo.latency is not None
+	assert spec.slo.latency.p90 is not None and spec.slo.latency.p90.hard_fail is True
+	assert spec.slo.latency.p90.fail_ratio == 0.2
+	assert spec.slo.ttft is not None and spec.slo.ttft.threshold == 1.0
+	assert spec.benchmark.num_concurrency == [1, 4, 8]
+	assert spec.benchmark.max_time_per_iteration == 10  # seconds, not minutes
+	assert spec.parameters["mem-fraction-static"] == [0.7, 0.8, 0.85]
+
+
+def test_seed_name_alias_and_config_sections_load() -> None:
+	spec = load_spec(DATA / "seed_parallel_quant.json")
+	assert spec.model.ref == "llama-3-2-1b-instruct"
+	assert spec.parallel_config == {"tp": [2, 4], "dp": [1, 2]}
+	assert spec.quant_config == {"presets": ["default", "kv-cache-fp8"]}
+	assert spec.optimization.n_initial_random == 1
+
+
+def test_quickstart_example_is_valid() -> None:
+	spec = load_spec(REPO / "examples" / "quickstart.yaml")
+	assert spec.base_runtime == "llamacpp"
+	assert spec.optimization.max_iterations <= 8
+
+
+def test_yaml_and_json_give_the_same_spec(tmp_path: Path) -> None:
+	import yaml
+
+	data = minimal()
+	(tmp_path / "a.json").write_text(json.dumps(data))
+	(tmp_path / "a.yaml").write_text(yaml.safe_dump(data))
+	assert load_spec(tmp_path / "a.json") == load_spec(tmp_path / "a.yaml")
+
+
+def test_unknown_field_names_the_closest() -> None:
+	found = problems(minimal(optimisation={"strategy": "grid_search"}))
+	assert ("optimisation", "unknown field 'optimisation'", "did you mean 'optimization'?") in found
+	found = problems(minimal(benchmark={"num_concurency": [1]}))
+	assert any(p == "benchmark.num_concurency" and h == "did you mean 'num_concurrency'?" for p, _m, h in found)
+
+
+def test_wrong_type_and_empty_list() -> None:
+	found = problems(minimal(benchmark={"num_concurrency": [], "max_requests_per_iteration": "many"}))
+	paths = {p: m for p, m, _h in found}
+	assert paths["benchmark.num_concurrency"] == "must not be empty"
+	assert paths["benchmark.max_requests_per_iteration"].startswith("wrong type")
+
+
+def test_unknown_objective_lists_valid_ones() -> None:
+	found = problems(minimal(optimization={"objective": "maximize_speed"}))
+	(path, msg, _), = found
+	assert path == "optimization.objective"
+	assert "maximize_throughput" in msg and "minimize_latency" in msg
+
+
+def test_unknown_engine_flag_suggests_closest() -> None:
+	found = problems(minimal(parameters={"thread": [1, 2], "paralel": [1, 4]}))
+	assert ("parameters.thread", "unknown llamacpp flag 'thread'", "did you mean 'threads'?") in found
+	assert ("parameters.paralel", "unknown llamacpp flag 'paralel'", "did you mean 'parallel'?") in found
+
+
+def test_flag_values_are_checked_against_the_catalogue() -> None:
+	found = problems(minimal(parameters={"cache-type-k": ["f16", "q9"], "parallel": ["four"], "cont-batching": [1]}))
+	paths = {p for p, _m, _h in found}
+	assert paths == {"parameters.cache-type-k[1]", "parameters.parallel[0]", "parameters.cont-batching[0]"}
+
+
+def test_every_problem_is_reported_at_once() -> None:
+	found = problems(minimal(optimization={"objective": "x", "strategy": "y"}, extra_field=1))
+	assert len(found) == 3
+
+
+def test_bad_scenario_and_range() -> None:
+	found = problems(minimal(benchmark={"traffic_scenarios": ["Q(1,2)"]}, parameters={"threads": {"type": "integer", "low": 4, "high": 1}}))
+	paths = {p for p, _m, _h in found}
+	assert "benchmark.traffic_scenarios[0]" in paths
+	assert "parameters.threads" in paths
+
+
+def test_range_parameter_parses() -> None:
+	spec = parse_spec(minimal(parameters={"batch-size": {"type": "integer", "low": 128, "high": 1024, "log": True}}))
+	assert isinstance(spec.parameters["batch-size"], RangeParam)
+
+
+def test_malformed_yaml_reports_line(tmp_path: Path) -> None:
+	f = tmp_path / "bad.yaml"
+	f.write_text("task_name: x\nmodel: [unclosed\n")
+	with pytest.raises(SpecError) as info:
+		load_spec(f)
+	assert "line" in str(info.value)
+
+
+def test_goodput_objective_needs_an_slo() -> None:
+	found = problems(minimal(optimization={"objective": "maximize_goodput"}))
+	assert found[0][0] == "optimization.objective"
