@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,6 +104,19 @@ class _Run:
 		self.model_tokenizer = model_tokenizer
 		self.builder: PromptBuilder | None = None
 		self.records: list[RequestRecord] = []
+		self.timeout = httpx.Timeout(
+			connect=min(30.0, request_timeout), read=request_timeout, write=request_timeout, pool=None
+		)
+		self._ssl: ssl.SSLContext | None = None
+
+	def worker_client(self) -> httpx.AsyncClient:
+		"""A client with a one-connection pool for one worker: httpcore's pool scans every connection on each
+		request, so one shared pool costs O(concurrency) per request; one pool per worker costs O(1)."""
+		if self._ssl is None:
+			self._ssl = ssl.create_default_context()
+		limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+		transport = httpx.AsyncHTTPTransport(verify=self._ssl, limits=limits, trust_env=False)
+		return httpx.AsyncClient(transport=transport, timeout=self.timeout, trust_env=False)
 
 	async def get_builder(self) -> PromptBuilder:
 		if self.builder is None:
@@ -146,7 +160,7 @@ class _Run:
 			body["prompt"] = prompt
 		return json.dumps(body, ensure_ascii=False).encode()
 
-	async def one(self, item: _Planned) -> RequestRecord:
+	async def one(self, client: httpx.AsyncClient, item: _Planned) -> RequestRecord:
 		scheduled = time.perf_counter()
 		try:
 			prompt = await self.prompt(item)
@@ -158,7 +172,7 @@ class _Run:
 		texts: list[str] = []
 		try:
 			async with asyncio.timeout(self.request_timeout):
-				await self._stream(rec, content, texts)
+				await self._stream(client, rec, content, texts)
 		except TimeoutError:
 			rec.error = f"incomplete: no complete response within {self.request_timeout:g} s"
 		except httpx.HTTPError as exc:
@@ -169,7 +183,7 @@ class _Run:
 			await self._fill_counts(rec, item, texts)
 		return rec
 
-	async def _stream(self, rec: RequestRecord, content: bytes, texts: list[str]) -> None:
+	async def _stream(self, client: httpx.AsyncClient, rec: RequestRecord, content: bytes, texts: list[str]) -> None:
 		"""Send one request and read its SSE stream into `rec`; generated text pieces go to `texts`.
 
 		Kept lean for high request rates: raw bytes are split on newlines and only `data:` lines are parsed.
@@ -182,7 +196,7 @@ class _Run:
 		rest = b""
 		done = False
 		rec.sent = perf()
-		async with self.client.stream("POST", self.url, content=content, headers=_HEADERS) as resp:
+		async with client.stream("POST", self.url, content=content, headers=_HEADERS) as resp:
 			if resp.status_code != 200:
 				body = (await resp.aread()).decode("utf-8", "replace")
 				rec.end = perf()
@@ -293,7 +307,7 @@ async def run_load(
 	for key in ("prompt", "messages", "stream", "stream_options"):
 		body.pop(key, None)
 
-	limits = httpx.Limits(max_connections=concurrency + _BUILD_CONCURRENCY, max_keepalive_connections=concurrency + 8)
+	limits = httpx.Limits(max_connections=_BUILD_CONCURRENCY, max_keepalive_connections=_BUILD_CONCURRENCY)
 	timeout = httpx.Timeout(connect=min(30.0, request_timeout), read=request_timeout, write=request_timeout, pool=None)
 	async with httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False) as client:
 		run = _Run(client, base_url, endpoint, body, request_timeout, model_tokenizer)
@@ -324,31 +338,35 @@ async def _drive(
 	progress: Callable[[int, int], None] | None,
 ) -> None:
 	await run.prebuild(warm + plan[:MAX_UNIQUE_PROMPTS])
-	if warm:
-		pending = iter(warm)
+	clients = [run.worker_client() for _ in range(concurrency)]
+	try:
+		if warm:
+			pending = iter(warm)
 
-		async def warm_worker() -> None:
-			for item in pending:
-				await run.one(item)
+			async def warm_worker(client: httpx.AsyncClient) -> None:
+				for item in pending:
+					await run.one(client, item)
 
-		await asyncio.gather(*(warm_worker() for _ in range(min(concurrency, len(warm)))))
+			await asyncio.gather(*(warm_worker(c) for c in clients[: len(warm)]))
 
-	total = len(plan)
-	state = {"next": 0}
-	deadline = time.perf_counter() + max_duration
+		total = len(plan)
+		state = {"next": 0}
+		deadline = time.perf_counter() + max_duration
 
-	async def worker() -> None:
-		while True:
-			i = state["next"]
-			if i >= total or time.perf_counter() >= deadline:
-				return
-			state["next"] = i + 1
-			rec = await run.one(plan[i])
-			run.records.append(rec)
-			if progress is not None:
-				try:
-					progress(len(run.records), total)
-				except Exception:  # a broken progress display must not stop the measurement
-					pass
+		async def worker(client: httpx.AsyncClient) -> None:
+			while True:
+				i = state["next"]
+				if i >= total or time.perf_counter() >= deadline:
+					return
+				state["next"] = i + 1
+				rec = await run.one(client, plan[i])
+				run.records.append(rec)
+				if progress is not None:
+					try:
+						progress(len(run.records), total)
+					except Exception:  # a broken progress display must not stop the measurement
+						pass
 
-	await asyncio.gather(*(worker() for _ in range(min(concurrency, total))))
+		await asyncio.gather(*(worker(c) for c in clients[:total]))
+	finally:
+		await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
