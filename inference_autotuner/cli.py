@@ -73,7 +73,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-	version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version")] = False,
+	version: Annotated[
+		bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version")
+	] = False,
 ) -> None:
 	"""inference-autotuner."""
 
@@ -200,8 +202,14 @@ def list_tasks(db: DbOpt = None) -> None:
 			best = d["best"]["objective_value"] if d["best"] else None
 			done = sum(1 for e in d["experiments"] if e["status"] in ("success", "failed", "infeasible", "skipped"))
 			table.add_row(
-				str(t.id), t.name, t.status, t.engine, t.deployment_mode, f"{done}/{d['max_iterations']}",
-				d["objective"], "-" if best is None else f"{best:.4g} {d['objective_unit']}",
+				str(t.id),
+				t.name,
+				t.status,
+				t.engine,
+				t.deployment_mode,
+				f"{done}/{d['max_iterations']}",
+				d["objective"],
+				"-" if best is None else f"{best:.4g} {d['objective_unit']}",
 			)
 		console.print(table if tasks else "no tasks yet: run `autotuner tune SPEC`")
 	except AutotunerError as exc:
@@ -238,7 +246,11 @@ def show(
 
 
 @app.command()
-def best(task: TaskArg, db: DbOpt = None, format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text") -> None:
+def best(
+	task: TaskArg,
+	db: DbOpt = None,
+	format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+) -> None:
 	"""The best configuration of a task: parameters, measured figures, and the command that launches it."""
 	from .report import experiments_of, find_task, task_dict
 
@@ -290,12 +302,31 @@ def _to_csv(rows: list[dict[str, Any]]) -> str:
 	figures = sorted({k for r in rows for k in (r["figures"] or {})})
 	buf = io.StringIO()
 	w = csv.writer(buf)
-	w.writerow(["number", "status", *[f"param:{p}" for p in params], "objective_value", "score", *figures, "duration_s", "failure_reason"])
+	w.writerow(
+		[
+			"number",
+			"status",
+			*[f"param:{p}" for p in params],
+			"objective_value",
+			"score",
+			*figures,
+			"duration_s",
+			"failure_reason",
+		]
+	)
 	for r in rows:
 		fig = r["figures"] or {}
 		w.writerow(
-			[r["number"], r["status"], *[r["params"].get(p, "") for p in params], r["objective_value"], r["score"],
-			 *[fig.get(f, "") for f in figures], r["duration_s"], r["failure_reason"] or ""]
+			[
+				r["number"],
+				r["status"],
+				*[r["params"].get(p, "") for p in params],
+				r["objective_value"],
+				r["score"],
+				*[fig.get(f, "") for f in figures],
+				r["duration_s"],
+				r["failure_reason"] or "",
+			]
 		)
 	return buf.getvalue()
 
@@ -324,7 +355,9 @@ def validate(spec: Annotated[Path, typer.Argument(help="Task spec file to check"
 
 
 @app.command()
-def delete(task: TaskArg, db: DbOpt = None, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask")] = False) -> None:
+def delete(
+	task: TaskArg, db: DbOpt = None, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask")] = False
+) -> None:
 	"""Delete a task with its experiments and its Optuna study."""
 	import optuna
 

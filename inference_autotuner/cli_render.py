@@ -91,7 +91,9 @@ class LiveView:
 			self.status = f"experiment {ev['number']}: engine ready in {ev['seconds']:.1f} s"
 		elif kind == "run_started":
 			self.status = f"experiment {ev['number']}: {ev['scenario']} at concurrency {ev['concurrency']}"
-			self.progress.update(self.run, completed=0, total=1, visible=True, description=f"requests (c={ev['concurrency']})")
+			self.progress.update(
+				self.run, completed=0, total=1, visible=True, description=f"requests (c={ev['concurrency']})"
+			)
 		elif kind == "run_progress":
 			self.progress.update(self.run, completed=ev["done"], total=max(ev["total"], 1))
 		elif kind == "experiment_finished":

@@ -16,7 +16,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
 	return subprocess.run(
-		[sys.executable, "-m", "inference_autotuner.cli", *args], capture_output=True, text=True, timeout=timeout, cwd=REPO
+		[sys.executable, "-m", "inference_autotuner.cli", *args],
+		capture_output=True,
+		text=True,
+		timeout=timeout,
+		cwd=REPO,
 	)
 
 
@@ -40,7 +44,19 @@ def no_traceback(p: subprocess.CompletedProcess[str]) -> None:
 
 
 def test_help_for_every_command() -> None:
-	for cmd in ([], ["tune"], ["resume"], ["list"], ["show"], ["best"], ["export"], ["validate"], ["models", "pull"], ["engines"], ["delete"]):
+	for cmd in (
+		[],
+		["tune"],
+		["resume"],
+		["list"],
+		["show"],
+		["best"],
+		["export"],
+		["validate"],
+		["models", "pull"],
+		["engines"],
+		["delete"],
+	):
 		p = run(*cmd, "--help")
 		assert p.returncode == 0, (cmd, p.stderr)
 		assert "Usage" in p.stdout

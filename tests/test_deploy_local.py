@@ -69,7 +69,12 @@ def test_port_in_use_is_refused(model_path: Path, tmp_path: Path) -> None:
 		with pytest.raises(EngineStartError, match=f"port {port} is already in use"):
 			LocalProcessDeployer().start(
 				engine.launch_argv(str(model_path), {}, host="127.0.0.1", port=port),
-				port=port, health_path="/health", log_path=tmp_path / "x.log", env={}, timeout=10, labels={},
+				port=port,
+				health_path="/health",
+				log_path=tmp_path / "x.log",
+				env={},
+				timeout=10,
+				labels={},
 			)
 
 
@@ -91,7 +96,12 @@ def test_sweep_kills_what_a_killed_tuner_left(model_path: Path, tmp_path: Path) 
 	# setsid for the owner so PR_SET_PDEATHSIG is the only thing that could kill the engine: we test the sweep,
 	# so make the engine outlive its owner by starting it from a thread-free owner and disabling pdeathsig
 	env = {**os.environ, "AUTOTUNER_NO_PDEATHSIG": "1"}
-	owner = subprocess.Popen([sys.executable, str(script), str(model_path), str(tmp_path / "e.log")], stdout=subprocess.PIPE, env=env, text=True)
+	owner = subprocess.Popen(
+		[sys.executable, str(script), str(model_path), str(tmp_path / "e.log")],
+		stdout=subprocess.PIPE,
+		env=env,
+		text=True,
+	)
 	assert owner.stdout is not None
 	engine_pid = int(owner.stdout.readline())
 	owner.send_signal(signal.SIGKILL)
@@ -122,7 +132,9 @@ def test_engine_dies_with_its_tuner(model_path: Path, tmp_path: Path) -> None:
 		"print(dep.handle.pid, flush=True)\n"
 		"time.sleep(600)\n"
 	)
-	owner = subprocess.Popen([sys.executable, str(script), str(model_path), str(tmp_path / "e.log")], stdout=subprocess.PIPE, text=True)
+	owner = subprocess.Popen(
+		[sys.executable, str(script), str(model_path), str(tmp_path / "e.log")], stdout=subprocess.PIPE, text=True
+	)
 	assert owner.stdout is not None
 	engine_pid = int(owner.stdout.readline())
 	owner.send_signal(signal.SIGKILL)

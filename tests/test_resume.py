@@ -39,8 +39,19 @@ def test_kill_9_mid_experiment_then_resume(tmp_path: Path, model_path: Path) -> 
 		"model": {"id_or_path": str(model_path)},
 		"base_runtime": "llama.cpp",
 		"parameters": {"parallel": [1, 2, 4], "threads": [1, 2]},
-		"optimization": {"strategy": "bayesian", "max_iterations": 3, "n_initial_random": 2, "seed": 7, "timeout_per_iteration": 120},
-		"benchmark": {"traffic_scenarios": ["D(32,16)"], "num_concurrency": [2], "max_requests_per_iteration": 8, "warmup_requests": 1},
+		"optimization": {
+			"strategy": "bayesian",
+			"max_iterations": 3,
+			"n_initial_random": 2,
+			"seed": 7,
+			"timeout_per_iteration": 120,
+		},
+		"benchmark": {
+			"traffic_scenarios": ["D(32,16)"],
+			"num_concurrency": [2],
+			"max_requests_per_iteration": 8,
+			"warmup_requests": 1,
+		},
 	}
 	path = tmp_path / "spec.yaml"
 	path.write_text(yaml.safe_dump(spec))
@@ -57,7 +68,12 @@ def test_kill_9_mid_experiment_then_resume(tmp_path: Path, model_path: Path) -> 
 				state = c.execute(text("select number, status from experiments order by number")).all()
 		except Exception:
 			state = []
-		if len(state) == 2 and state[0][1] == "success" and state[1][1] == "running" and list(run_dir().glob("engine-*.json")):
+		if (
+			len(state) == 2
+			and state[0][1] == "success"
+			and state[1][1] == "running"
+			and list(run_dir().glob("engine-*.json"))
+		):
 			break
 		assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
 		time.sleep(0.2)
@@ -74,7 +90,9 @@ def test_kill_9_mid_experiment_then_resume(tmp_path: Path, model_path: Path) -> 
 	assert "Traceback" not in again.stderr
 
 	with db.connect() as c:
-		rows = c.execute(text("select number, status, params_key, params, score from experiments order by number")).all()
+		rows = c.execute(
+			text("select number, status, params_key, params, score from experiments order by number")
+		).all()
 	assert [r[0] for r in rows] == [1, 2, 3], "exactly max_iterations experiments"
 	assert all(r[1] == "success" for r in rows), rows
 	assert len({r[2] for r in rows}) == 3, "no parameter set measured twice"

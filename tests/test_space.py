@@ -47,7 +47,12 @@ def test_ranges_become_optuna_distributions() -> None:
 
 
 def test_stepped_ranges_are_griddable() -> None:
-	space = build_space({"u": RangeParam(type="integer", low=128, high=512, step=128), "f": RangeParam(type="continuous", low=0.5, high=1.0, step=0.25)})
+	space = build_space(
+		{
+			"u": RangeParam(type="integer", low=128, high=512, step=128),
+			"f": RangeParam(type="continuous", low=0.5, high=1.0, step=0.25),
+		}
+	)
 	assert space.grid() == {"u": [128, 256, 384, 512], "f": [0.5, 0.75, 1.0]}
 	assert space.size() == 12
 
@@ -68,5 +73,7 @@ def test_params_key_treats_equal_numbers_alike() -> None:
 
 
 def test_boolean_flags_and_argv() -> None:
-	argv = params_to_args({"parallel": 4, "cont-batching": True, "no-warmup": False, "batch-size": 512.0, "flash-attn": "on"})
+	argv = params_to_args(
+		{"parallel": 4, "cont-batching": True, "no-warmup": False, "batch-size": 512.0, "flash-attn": "on"}
+	)
 	assert argv == ["--parallel", "4", "--cont-batching", "--batch-size", "512", "--flash-attn", "on"]

@@ -16,7 +16,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def minimal(**over):  # type: ignore[no-untyped-def]
-	spec = {"task_name": "t", "model": {"id_or_path": "smollm2"}, "base_runtime": "llama.cpp", "parameters": {"threads": [1, 2]}}
+	spec = {
+		"task_name": "t",
+		"model": {"id_or_path": "smollm2"},
+		"base_runtime": "llama.cpp",
+		"parameters": {"threads": [1, 2]},
+	}
 	spec.update(over)
 	return spec
 
@@ -80,7 +85,7 @@ def test_wrong_type_and_empty_list() -> None:
 
 def test_unknown_objective_lists_valid_ones() -> None:
 	found = problems(minimal(optimization={"objective": "maximize_speed"}))
-	(path, msg, _), = found
+	((path, msg, _),) = found
 	assert path == "optimization.objective"
 	assert "maximize_throughput" in msg and "minimize_latency" in msg
 
@@ -103,7 +108,12 @@ def test_every_problem_is_reported_at_once() -> None:
 
 
 def test_bad_scenario_and_range() -> None:
-	found = problems(minimal(benchmark={"traffic_scenarios": ["Q(1,2)"]}, parameters={"threads": {"type": "integer", "low": 4, "high": 1}}))
+	found = problems(
+		minimal(
+			benchmark={"traffic_scenarios": ["Q(1,2)"]},
+			parameters={"threads": {"type": "integer", "low": 4, "high": 1}},
+		)
+	)
 	paths = {p for p, _m, _h in found}
 	assert "benchmark.traffic_scenarios[0]" in paths
 	assert "parameters.threads" in paths

@@ -166,13 +166,22 @@ class _Run:
 			prompt = await self.prompt(item)
 		except (httpx.HTTPError, BenchmarkError) as exc:
 			now = time.perf_counter()
-			return RequestRecord(scheduled=scheduled, sent=now, end=now, error=f"building the prompt: {_error_text(exc)}")
+			return RequestRecord(
+				scheduled=scheduled, sent=now, end=now, error=f"building the prompt: {_error_text(exc)}"
+			)
 		content = self.payload(item, prompt)
 		rec = RequestRecord(scheduled=scheduled, sent=time.perf_counter())
 		texts: list[str] = []
 		try:
 			async with asyncio.timeout(self.request_timeout):
-				await self._stream(client, rec, content, texts)
+				started: list[bool] = []
+				try:
+					await self._stream(client, rec, content, texts, started)
+				except httpx.RemoteProtocolError:
+					if started:
+						raise
+					# a kept-alive connection the server closed just as it was reused: no response began
+					await self._stream(client, rec, content, texts, started)
 		except TimeoutError:
 			rec.error = f"incomplete: no complete response within {self.request_timeout:g} s"
 		except httpx.HTTPError as exc:
@@ -183,8 +192,11 @@ class _Run:
 			await self._fill_counts(rec, item, texts)
 		return rec
 
-	async def _stream(self, client: httpx.AsyncClient, rec: RequestRecord, content: bytes, texts: list[str]) -> None:
-		"""Send one request and read its SSE stream into `rec`; generated text pieces go to `texts`.
+	async def _stream(
+		self, client: httpx.AsyncClient, rec: RequestRecord, content: bytes, texts: list[str], started: list[bool]
+	) -> None:
+		"""Send one request and read its SSE stream into `rec`; generated text pieces go to `texts`;
+		`started` gets an entry once the response began.
 
 		Kept lean for high request rates: raw bytes are split on newlines and only `data:` lines are parsed.
 		Events that arrive in one network read share that read's arrival time.
@@ -197,6 +209,7 @@ class _Run:
 		done = False
 		rec.sent = perf()
 		async with client.stream("POST", self.url, content=content, headers=_HEADERS) as resp:
+			started.append(True)
 			if resp.status_code != 200:
 				body = (await resp.aread()).decode("utf-8", "replace")
 				rec.end = perf()
@@ -307,7 +320,9 @@ async def run_load(
 	for key in ("prompt", "messages", "stream", "stream_options"):
 		body.pop(key, None)
 
-	limits = httpx.Limits(max_connections=_BUILD_CONCURRENCY, max_keepalive_connections=_BUILD_CONCURRENCY)
+	# no idle connections kept for tokenizing: servers with a fixed pool of HTTP threads (llama.cpp) would
+	# otherwise spend threads on them that the measured requests need
+	limits = httpx.Limits(max_connections=_BUILD_CONCURRENCY, max_keepalive_connections=0)
 	timeout = httpx.Timeout(connect=min(30.0, request_timeout), read=request_timeout, write=request_timeout, pool=None)
 	async with httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False) as client:
 		run = _Run(client, base_url, endpoint, body, request_timeout, model_tokenizer)

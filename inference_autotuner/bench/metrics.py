@@ -169,7 +169,10 @@ def compute_run_metrics(
 	goodput = None
 	if goodput_slo is not None and any(v is not None for v in (goodput_slo.ttft, goodput_slo.tpot, goodput_slo.e2e)):
 		goodput = sum(1 for r in done if goodput_slo.met_by(r)) / duration if duration else 0.0
-	rate = (lambda n: n / duration if duration else 0.0)
+
+	def rate(n: float) -> float:
+		return n / duration if duration else 0.0
+
 	return RunMetrics(
 		scenario=scenario,
 		concurrency=concurrency,

@@ -198,7 +198,9 @@ def _seed_text() -> str:
 class PromptBuilder:
 	"""Builds (and caches) prompts of exactly N tokens as the server counts them."""
 
-	def __init__(self, tokenizer: Tokenizer, seed_ids: list[int], pieces: list[str] | None, special_tokens: int) -> None:
+	def __init__(
+		self, tokenizer: Tokenizer, seed_ids: list[int], pieces: list[str] | None, special_tokens: int
+	) -> None:
 		if not seed_ids:
 			raise BenchmarkError("the tokenizer returned no tokens for the seed text")
 		self.tokenizer = tokenizer

@@ -108,7 +108,9 @@ class LocalProcessDeployer:
 			)
 		except FileNotFoundError:
 			log.close()
-			raise EngineStartError(f"engine executable '{argv[0]}' not found", hint="install the engine or fix PATH") from None
+			raise EngineStartError(
+				f"engine executable '{argv[0]}' not found", hint="install the engine or fix PATH"
+			) from None
 		finally:
 			if not log.closed:
 				log.close()

@@ -31,6 +31,7 @@ class Outcome:
 	startup_seconds: float = 0.0
 	bench_seconds: float = 0.0
 	duration: float = 0.0
+	stop_seconds: float = 0.0
 	gpu_info: dict[str, Any] | None = None
 
 
@@ -159,7 +160,9 @@ def run_experiment(
 		out.status, out.reason = "failed", f"{type(exc).__name__}: {exc}"
 	finally:
 		if deployment is not None:
+			ts = time.monotonic()
 			deployer.stop(deployment)
+			out.stop_seconds = time.monotonic() - ts
 		out.duration = time.monotonic() - t0
 	return out
 

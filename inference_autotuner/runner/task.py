@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 
 from ..deploy.base import Deployer
 from ..deploy.local import LocalProcessDeployer
-from ..engines import get_engine
 from ..deploy.ports import port_in_use
+from ..engines import Engine, get_engine
 from ..errors import AutotunerError, EngineStartError
 from ..models import resolve_model
 from ..paths import logs_dir, safe_name
@@ -92,12 +92,15 @@ class TaskRunner:
 		cancel: threading.Event | None = None,
 		deployer: Deployer | None = None,
 		max_trials: int | None = None,
+		engine: Engine | None = None,
 	) -> None:
 		self.store = store
 		self.task_id = task_id
 		self.emit = emit
 		self.cancel = cancel or threading.Event()
 		self.deployer = deployer or LocalProcessDeployer()
+		self.engine = engine
+		self.timings: list[dict[str, float]] = []  # per experiment: wall, startup, bench, stop (for benchmarks)
 		with store.session() as s:
 			task = s.get(Task, task_id)
 			if task is None:
@@ -161,7 +164,12 @@ class TaskRunner:
 				e.status = ExperimentStatus.INTERRUPTED
 		for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
 			row = rows.get(trial.number)
-			if row is not None and row.status in FINAL and row.score is not None and row.status == ExperimentStatus.SUCCESS:
+			if (
+				row is not None
+				and row.status in FINAL
+				and row.score is not None
+				and row.status == ExperimentStatus.SUCCESS
+			):
 				study.tell(trial.number, row.score)
 			else:
 				study.tell(trial.number, state=TrialState.FAIL)
@@ -170,7 +178,7 @@ class TaskRunner:
 	# -- the loop ----------------------------------------------------------------------------------------------
 	def run(self) -> TaskResult:
 		spec = self.spec
-		engine = get_engine(spec.base_runtime)
+		engine = self.engine or get_engine(spec.base_runtime)
 		if spec.engine_port is not None and port_in_use(spec.engine_port):
 			raise EngineStartError(
 				f"port {spec.engine_port} is already in use by another process (engine_port in the spec)",
@@ -188,8 +196,14 @@ class TaskRunner:
 		redo = self._reconcile(study)
 		self._set_task(status=TaskStatus.RUNNING, started_at=utcnow(), finished_at=None, error=None)
 		self.emit(
-			{"type": "task_started", "task_id": self.task_id, "name": self.name, "max_iterations": self.max_iterations,
-			 "done": self._final_count(), "space_size": space.size()}
+			{
+				"type": "task_started",
+				"task_id": self.task_id,
+				"name": self.name,
+				"max_iterations": self.max_iterations,
+				"done": self._final_count(),
+				"space_size": space.size(),
+			}
 		)
 		t_start = time.monotonic()
 		duplicates = 0
@@ -203,6 +217,7 @@ class TaskRunner:
 				if size is not None and self._distinct_measured() >= size:
 					self.emit({"type": "log", "message": f"all {size} configurations measured; the space is exhausted"})
 					break
+				t_ask = time.monotonic()
 				if redo:
 					exp_id = redo.pop(0)
 					with self.store.session() as s:
@@ -230,12 +245,23 @@ class TaskRunner:
 						else:
 							study.tell(trial, state=TrialState.FAIL)
 						if duplicates >= MAX_DUPLICATE_ASKS:
-							self.emit({"type": "log", "message": "the search keeps proposing measured configurations; stopping"})
+							self.emit(
+								{
+									"type": "log",
+									"message": "the search keeps proposing measured configurations; stopping",
+								}
+							)
 							break
 						continue
 					duplicates = 0
 					with self.store.session() as s:
-						number = int(s.scalar(select(func.max(Experiment.number)).where(Experiment.task_id == self.task_id)) or 0) + 1
+						number = (
+							int(
+								s.scalar(select(func.max(Experiment.number)).where(Experiment.task_id == self.task_id))
+								or 0
+							)
+							+ 1
+						)
 						exp = Experiment(
 							task_id=self.task_id,
 							number=number,
@@ -248,7 +274,18 @@ class TaskRunner:
 						s.add(exp)
 						s.flush()
 						exp_id = exp.id
+				t_iter = time.monotonic()
 				outcome = self._measure(exp_id, number, params, engine, model_path)
+				self.timings.append(
+					{
+						"wall": time.monotonic() - t_iter,
+						"startup": outcome.startup_seconds,
+						"bench": outcome.bench_seconds,
+						"stop": outcome.stop_seconds,
+						"ask_to_tell": 0.0,
+						"t_iter": t_iter,
+					}
+				)
 				if outcome.status == "interrupted":
 					study.tell(trial, state=TrialState.FAIL)
 					status = TaskStatus.INTERRUPTED
@@ -258,9 +295,12 @@ class TaskRunner:
 				else:
 					study.tell(trial, state=TrialState.FAIL)
 				self._update_best()
+				self.timings[-1]["ask_to_tell"] = time.monotonic() - t_ask
 		except BaseException as exc:
 			status = TaskStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else TaskStatus.FAILED
-			self._set_task(status=status, error=None if status == TaskStatus.INTERRUPTED else str(exc), finished_at=utcnow())
+			self._set_task(
+				status=status, error=None if status == TaskStatus.INTERRUPTED else str(exc), finished_at=utcnow()
+			)
 			raise
 		finally:
 			with self.store.session() as s:
@@ -270,7 +310,15 @@ class TaskRunner:
 		best = self._update_best()
 		self._set_task(status=status, finished_at=utcnow())
 		count = self._final_count()
-		self.emit({"type": "task_finished", "task_id": self.task_id, "status": status, "experiments": count, "best_experiment_id": best})
+		self.emit(
+			{
+				"type": "task_finished",
+				"task_id": self.task_id,
+				"status": status,
+				"experiments": count,
+				"best_experiment_id": best,
+			}
+		)
 		return TaskResult(self.task_id, status, count, best)
 
 	def _distinct_measured(self) -> int:
@@ -320,10 +368,17 @@ class TaskRunner:
 				exp.figures = outcome.score.figures
 				exp.scoring = outcome.score.model_dump(mode="json", exclude={"figures"})
 		self.emit(
-			{"type": "experiment_finished", "task_id": self.task_id, "number": number, "status": outcome.status,
-			 "objective_value": outcome.score.objective_value if outcome.score else None,
-			 "score": outcome.score.score if outcome.score else None, "reason": outcome.reason,
-			 "figures": outcome.score.figures if outcome.score else None, "params": params,
-			 "duration": outcome.duration}
+			{
+				"type": "experiment_finished",
+				"task_id": self.task_id,
+				"number": number,
+				"status": outcome.status,
+				"objective_value": outcome.score.objective_value if outcome.score else None,
+				"score": outcome.score.score if outcome.score else None,
+				"reason": outcome.reason,
+				"figures": outcome.score.figures if outcome.score else None,
+				"params": params,
+				"duration": outcome.duration,
+			}
 		)
 		return outcome

@@ -33,9 +33,11 @@ def make_sampler(opt: OptimizationSpec, space: Space) -> optuna.samplers.BaseSam
 	if opt.strategy == "random":
 		return optuna.samplers.RandomSampler(seed=seed)
 	n_startup = opt.n_initial_random if opt.n_initial_random is not None else min(5, max(1, opt.max_iterations // 3))
-	return optuna.samplers.TPESampler(n_startup_trials=n_startup, seed=seed, multivariate=True, warn_independent_sampling=False)
+	return optuna.samplers.TPESampler(n_startup_trials=n_startup, seed=seed, multivariate=True)
 
 
 def open_study(storage: optuna.storages.BaseStorage, name: str, sampler: optuna.samplers.BaseSampler) -> optuna.Study:
 	"""Create or load the task's study (one direction: minimize the lower-is-better score)."""
-	return optuna.create_study(storage=storage, study_name=name, sampler=sampler, direction="minimize", load_if_exists=True)
+	return optuna.create_study(
+		storage=storage, study_name=name, sampler=sampler, direction="minimize", load_if_exists=True
+	)

@@ -145,7 +145,9 @@ def _check_consistency(data: dict[str, Any]) -> list[SpecProblem]:
 		latency = slo.get("latency") or {} if isinstance(slo, dict) else {}
 		if not (isinstance(slo, dict) and (slo.get("ttft") or slo.get("tpot") or latency)):
 			problems.append(
-				SpecProblem("optimization.objective", "maximize_goodput needs at least one SLO", "add slo.ttft or slo.tpot")
+				SpecProblem(
+					"optimization.objective", "maximize_goodput needs at least one SLO", "add slo.ttft or slo.tpot"
+				)
 			)
 	return problems
 

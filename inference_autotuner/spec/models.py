@@ -109,14 +109,18 @@ class OptimizationSpec(_Strict):
 
 class BenchmarkSpec(_Strict):
 	task: str = Field("text-to-text", description="Seed field; text-to-text is the one kind supported")
-	model_name: str | None = Field(None, description="Model name sent in requests (defaults to what the server reports)")
+	model_name: str | None = Field(
+		None, description="Model name sent in requests (defaults to what the server reports)"
+	)
 	model_tokenizer: str | None = Field(None, description="Local tokenizer folder or repo id (optional)")
 	traffic_scenarios: list[str] = Field(default_factory=lambda: ["D(100,100)"], min_length=1)
 	num_concurrency: list[int] = Field(default_factory=lambda: [1, 4], min_length=1)
 	max_time_per_iteration: float = Field(60, gt=0, description="Most SECONDS one run (scenario x concurrency) lasts")
 	max_requests_per_iteration: int = Field(50, ge=1, description="Most requests one run sends")
 	warmup_requests: int = Field(2, ge=0, description="Requests sent before each run and not counted")
-	endpoint: Literal["completions", "chat"] = Field("completions", description="/v1/completions or /v1/chat/completions")
+	endpoint: Literal["completions", "chat"] = Field(
+		"completions", description="/v1/completions or /v1/chat/completions"
+	)
 	additional_params: dict[str, Any] = Field(default_factory=dict, description="Extra fields for each request body")
 	driver: str = Field("builtin", description="Load driver; builtin is the built-in async streaming client")
 
@@ -132,7 +136,9 @@ class SLOTarget(_Strict):
 	threshold: float = Field(gt=0, description="Seconds")
 	weight: float = Field(1.0, ge=0)
 	hard_fail: bool = False
-	fail_ratio: float = Field(0.5, ge=0, description="Relative violation past which a hard_fail SLO makes it infeasible")
+	fail_ratio: float = Field(
+		0.5, ge=0, description="Relative violation past which a hard_fail SLO makes it infeasible"
+	)
 
 
 class LatencySLO(_Strict):

@@ -26,5 +26,5 @@ connection = config.attributes.get("connection")
 if connection is not None:
 	_run(connection)
 else:
-	with create_engine(config.get_main_option("sqlalchemy.url")).begin() as conn:
+	with create_engine(config.get_main_option("sqlalchemy.url") or "").begin() as conn:
 		_run(conn)

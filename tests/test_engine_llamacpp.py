@@ -1,0 +1,83 @@
+"""The real llama.cpp engine through the whole experiment path: start, measure, score, stop."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from inference_autotuner.deploy.local import LocalProcessDeployer
+from inference_autotuner.engines import get_engine
+from inference_autotuner.runner.experiment import run_experiment
+from inference_autotuner.spec import parse_spec
+
+pytestmark = pytest.mark.engine
+
+
+def spec_for(model: Path):  # type: ignore[no-untyped-def]
+	return parse_spec(
+		{
+			"task_name": "engine-test",
+			"model": {"id_or_path": str(model)},
+			"base_runtime": "llama.cpp",
+			"optimization": {"objective": "maximize_throughput", "timeout_per_iteration": 120},
+			"benchmark": {
+				"traffic_scenarios": ["D(64,32)"],
+				"num_concurrency": [4],
+				"max_requests_per_iteration": 16,
+				"max_time_per_iteration": 60,
+				"warmup_requests": 2,
+			},
+		}
+	)
+
+
+def measure(model: Path, tmp_path: Path, **params):  # type: ignore[no-untyped-def]
+	events: list[dict] = []
+	out = run_experiment(
+		spec=spec_for(model),
+		engine=get_engine("llamacpp"),
+		deployer=LocalProcessDeployer(),
+		model_path=model,
+		params={"threads": 2, "ctx-size": 4096, **params},
+		log_path=tmp_path / f"exp-{params}.log",
+		cancel=threading.Event(),
+		emit=events.append,
+		number=1,
+	)
+	assert out.status == "success", out.reason
+	return out, events
+
+
+def test_parallel_slots_change_throughput(model_path: Path, tmp_path: Path) -> None:
+	"""4 slots vs 1 at concurrency 4: llama.cpp batches the 4 sequences (measured here: about 2x)."""
+	one, _ = measure(model_path, tmp_path, parallel=1)
+	four, events = measure(model_path, tmp_path, parallel=4)
+	t1 = one.score.figures["total_throughput"]
+	t4 = four.score.figures["total_throughput"]
+	assert t4 > 1.3 * t1, f"parallel 4: {t4:.1f} tok/s vs parallel 1: {t1:.1f} tok/s"
+	run = four.runs[0]
+	assert run.completed == 16 and run.errored == 0
+	assert run.input_tokens == 16 * 64 and run.output_tokens == 16 * 32, "token counts from the server's usage"
+	assert run.ttft.p50 is not None and run.e2e.p50 is not None and run.ttft.p50 < run.e2e.p50
+	assert run.tpot.mean is not None and run.tpot.mean > 0
+	assert four.startup_seconds > 0 and four.bench_seconds > 0
+	kinds = [e["type"] for e in events]
+	assert kinds[0] == "engine_ready" and "run_started" in kinds and kinds[-1] == "run_finished"
+
+
+def test_bad_flag_value_fails_the_experiment_with_the_log(model_path: Path, tmp_path: Path) -> None:
+	out = run_experiment(
+		spec=spec_for(model_path),
+		engine=get_engine("llamacpp"),
+		deployer=LocalProcessDeployer(),
+		model_path=model_path,
+		params={"cache-type-k": "q9_9"},
+		log_path=tmp_path / "bad.log",
+		cancel=threading.Event(),
+		emit=lambda e: None,
+		number=1,
+	)
+	assert out.status == "failed"
+	assert "exited with code" in (out.reason or "") and "q9_9" in (out.reason or "")
