@@ -50,19 +50,34 @@ def measure(model: Path, tmp_path: Path, **params):  # type: ignore[no-untyped-d
 	return out, events
 
 
-def test_parallel_slots_change_throughput(model_path: Path, tmp_path: Path) -> None:
-	"""4 slots vs 1 at concurrency 4: llama.cpp batches the 4 sequences (measured here: about 2x)."""
-	one, _ = measure(model_path, tmp_path, parallel=1)
-	four, events = measure(model_path, tmp_path, parallel=4)
-	t1 = one.score.figures["total_throughput"]
-	t4 = four.score.figures["total_throughput"]
-	assert t4 > 1.3 * t1, f"parallel 4: {t4:.1f} tok/s vs parallel 1: {t1:.1f} tok/s"
-	run = four.runs[0]
+def test_engine_knobs_change_the_measurement(model_path: Path, tmp_path: Path) -> None:
+	"""The tuned flags really reach the engine and change what is measured, at concurrency 4.
+
+	Measured on these 2-core machines (2026-11): threads 2 vs 1 about 1.6x throughput; parallel 4 vs 1 about 1.2x
+	throughput (not the 2x once noted), a lower TTFT (with one slot requests queue behind each other: ~1.6x) and a
+	higher TPOT (four sequences share each decode step: ~2.5x).
+	Loose ratios only: timings vary +-10% run to run.
+	"""
+	p1, _ = measure(model_path, tmp_path, parallel=1)
+	p4, events = measure(model_path, tmp_path, parallel=4)
+	p4t1, _ = measure(model_path, tmp_path, parallel=4, threads=1)
+	f1, f4, f4t1 = p1.score.figures, p4.score.figures, p4t1.score.figures
+	assert f1["mean_ttft"] > 1.3 * f4["mean_ttft"], (
+		f"TTFT parallel 1: {f1['mean_ttft']:.3f} s, 4: {f4['mean_ttft']:.3f} s"
+	)
+	assert f4["mean_tpot"] > 1.5 * f1["mean_tpot"], (
+		f"TPOT parallel 1: {f1['mean_tpot']:.4f} s, 4: {f4['mean_tpot']:.4f} s"
+	)
+	assert f4["total_throughput"] > 0.9 * f1["total_throughput"]
+	assert f4["total_throughput"] > 1.25 * f4t1["total_throughput"], (
+		f"threads 2: {f4['total_throughput']:.1f} tok/s, threads 1: {f4t1['total_throughput']:.1f} tok/s"
+	)
+	run = p4.runs[0]
 	assert run.completed == 16 and run.errored == 0
 	assert run.input_tokens == 16 * 64 and run.output_tokens == 16 * 32, "token counts from the server's usage"
 	assert run.ttft.p50 is not None and run.e2e.p50 is not None and run.ttft.p50 < run.e2e.p50
 	assert run.tpot.mean is not None and run.tpot.mean > 0
-	assert four.startup_seconds > 0 and four.bench_seconds > 0
+	assert p4.startup_seconds > 0 and p4.bench_seconds > 0
 	kinds = [e["type"] for e in events]
 	assert kinds[0] == "engine_ready" and "run_started" in kinds and kinds[-1] == "run_finished"
 

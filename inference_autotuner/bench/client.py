@@ -113,7 +113,7 @@ class _Run:
 		"""A client with a one-connection pool for one worker: httpcore's pool scans every connection on each
 		request, so one shared pool costs O(concurrency) per request; one pool per worker costs O(1)."""
 		if self._ssl is None:
-			self._ssl = ssl.create_default_context()
+			self._ssl = httpx.create_ssl_context()
 		limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
 		transport = httpx.AsyncHTTPTransport(verify=self._ssl, limits=limits, trust_env=False)
 		return httpx.AsyncClient(transport=transport, timeout=self.timeout, trust_env=False)
@@ -294,12 +294,16 @@ async def run_load(
 	cancel: asyncio.Event | None = None,
 	progress: Callable[[int, int], None] | None = None,
 	model_tokenizer: str | None = None,
+	records: list[RequestRecord] | None = None,
 ) -> RunMetrics:
 	"""Drive one closed-loop run and measure it. max_duration and request_timeout are in seconds.
 
 	Never raises for what the server does (errors become records); raises BenchmarkError when prompts of an exact
 	length cannot be built (no /tokenize and no local tokenizer). When `cancel` is set the run stops at once and the
 	requests finished so far are measured (those in flight are dropped).
+
+	model_tokenizer: a local tokenizer folder, used only when the server has no /tokenize endpoint.
+	records: when given, every measured request's RequestRecord is appended to it (warm-up ones are not).
 	"""
 	if concurrency < 1:
 		raise ValueError("concurrency must be >= 1")
@@ -341,6 +345,8 @@ async def run_load(
 		except asyncio.CancelledError:
 			if cancel is None or not cancel.is_set():
 				raise
+	if records is not None:
+		records.extend(run.records)
 	return compute_run_metrics(run.records, scenario=str(scenario), concurrency=concurrency, goodput_slo=goodput_slo)
 
 

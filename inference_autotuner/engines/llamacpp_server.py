@@ -116,7 +116,7 @@ def make_params(argv: list[str]) -> object:
 				print(f"warning: --{flag} is not supported by this xllamacpp build; ignored", file=sys.stderr)
 	# one HTTP thread per slot plus spares, as llama-server does
 	if params.n_threads_http <= 0:
-		params.n_threads_http = max(params.n_parallel + 2, 4)
+		params.n_threads_http = max(2 * params.n_parallel + 4, 8)
 	return params
 
 

@@ -82,6 +82,7 @@ async def _bench_all(
 					goodput_slo=goodput,
 					seed=spec.optimization.seed or 0,
 					request_timeout=max(5.0, remaining),
+					model_tokenizer=b.model_tokenizer,
 					cancel=stop,
 					progress=progress,
 				)
