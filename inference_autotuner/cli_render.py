@@ -35,25 +35,42 @@ def fmt_params(params: dict[str, Any]) -> str:
 	return " ".join(f"{k}={v}" for k, v in params.items())
 
 
-def experiments_table(rows: list[dict[str, Any]], *, unit: str = "", best_number: int | None = None) -> Table:
-	table = Table(expand=False, show_lines=False, header_style="bold")
-	table.add_column("#", justify="right")
-	table.add_column("status")
-	table.add_column("parameters", overflow="fold", max_width=60)
-	table.add_column(f"objective ({unit})" if unit else "objective", justify="right")
-	for _key, title, _scale in FIGURE_COLUMNS[:6]:
+def varying_keys(rows: list[dict[str, Any]]) -> set[str]:
+	"""Parameter names whose value differs between experiments (the fixed ones only add noise to a table)."""
+	seen: dict[str, set[str]] = {}
+	for r in rows:
+		for k, v in r["params"].items():
+			seen.setdefault(k, set()).add(repr(v))
+	varying = {k for k, vals in seen.items() if len(vals) > 1}
+	return varying or set(seen)
+
+
+def experiments_table(
+	rows: list[dict[str, Any]], *, unit: str = "", best_number: int | None = None, width: int = 160
+) -> Table:
+	"""One row per experiment; with a narrow console only the key figures are shown."""
+	keys = varying_keys(rows)
+	figures = FIGURE_COLUMNS[:6] if width >= 150 else [c for c in FIGURE_COLUMNS if c[0] in ("mean_ttft", "mean_tpot")]
+	table = Table(expand=False, show_lines=False, header_style="bold", pad_edge=False, caption_justify="left")
+	table.add_column("#", justify="right", no_wrap=True)
+	table.add_column("status", no_wrap=True)
+	table.add_column("parameters", overflow="fold")
+	table.add_column("objective", justify="right")
+	if unit:
+		table.caption = f"objective in {unit}; times in ms unless noted; * = best"
+	for _key, title, _scale in figures:
 		table.add_column(title, justify="right")
 	table.add_column("time s", justify="right")
 	for r in rows:
 		fig = r.get("figures") or {}
 		style = STATUS_STYLE.get(r["status"], "")
-		mark = " *" if best_number is not None and r["number"] == best_number else ""
+		mark = "*" if best_number is not None and r["number"] == best_number else ""
 		table.add_row(
 			f"{r['number']}{mark}",
 			f"[{style}]{r['status']}[/]",
-			fmt_params(r["params"]),
+			fmt_params({k: v for k, v in r["params"].items() if k in keys}),
 			fmt(r.get("objective_value")),
-			*[fmt(fig.get(key), scale) for key, _t, scale in FIGURE_COLUMNS[:6]],
+			*[fmt(fig.get(key), scale) for key, _t, scale in figures],
 			fmt(r.get("duration_s")),
 		)
 	return table
@@ -118,9 +135,12 @@ class LiveView:
 		elif kind == "log":
 			self.messages.append(ev["message"])
 
-	def __rich__(self) -> Group:
+	def __rich_console__(self, console: Any, options: Any) -> Any:
+		yield self._group(options.max_width)
+
+	def _group(self, width: int) -> Group:
 		parts: list[Any] = [
-			experiments_table(self.rows, unit=self.unit, best_number=self.best_number),
+			experiments_table(self.rows, unit=self.unit, best_number=self.best_number, width=width),
 			self.progress,
 			f"[dim]{self.status}[/]",
 		]
