@@ -11,7 +11,7 @@ AUTOTUNER := $(VENV)/bin/autotuner
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,docker,queue,postgres]'
 	touch $@
 
 setup: $(VENV)/.installed

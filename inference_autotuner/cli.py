@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shlex
 import signal
 import sys
 import threading
@@ -347,13 +348,71 @@ def validate(spec: Annotated[Path, typer.Argument(help="Task spec file to check"
 			if p.hint:
 				err.print(f"    [dim]hint: {p.hint}[/]", highlight=False)
 		raise typer.Exit(2) from None
-	from .space import build_space
+	from .space import build_task_space
 
-	size = build_space(s.parameters).size()
+	size = build_task_space(s.parameters, s.quant_config, s.parallel_config).size()
 	console.print(
 		f"[green]ok[/]: task '{s.task_name}', engine {s.base_runtime}, {s.deployment_mode} mode, "
 		f"{'continuous' if size is None else size} configuration(s), at most {s.optimization.max_iterations} experiments"
 	)
+
+
+@app.command()
+def explain(
+	spec: Annotated[Path, typer.Argument(help="Task spec file")],
+	limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most this many experiments")] = 50,
+	format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
+	"""Every experiment the spec implies: exact argv, world size, memory estimate, and why any would be refused.
+
+	No engine is started and nothing is downloaded."""
+	from .cli_render import fmt_params
+	from .explain import explain as explain_spec
+	from .spec import load_spec
+
+	try:
+		data = explain_spec(load_spec(spec), limit=limit)
+	except SpecError as exc:
+		_fail(exc)
+		return
+	except AutotunerError as exc:
+		_fail(exc)
+		return
+	if format == "json":
+		sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+		return
+	hw = data["hardware"]
+	gpus = (
+		"unknown GPUs"
+		if hw["gpus"] is None
+		else f"{hw['gpus']} x {hw['gpu'] or 'GPU'} ({fmt_gib(hw['gpu_memory_gib'])} GiB)"
+	)
+	size = "a continuous space" if data["space_size"] is None else f"{data['space_size']} configuration(s)"
+	console.print(f"[bold]{data['task_name']}[/]: {data['engine']} ({data['engine_version']}), {size}, {gpus}")
+	for row in data["experiments"]:
+		style = {"ok": "green", "skipped": "dim", "infeasible": "yellow"}[row["status"]]
+		mem = row["memory"]
+		memory = (
+			f"{fmt_gib(mem['weights_gib'] + mem['kv_cache_gib'] + mem['overhead_gib'])} of {fmt_gib(mem['budget_gib'])} GiB/GPU"
+			if mem
+			else ("memory not estimated (no config.json)" if row["status"] == "ok" else "not launched")
+		)
+		console.print(
+			f"[{style}]#{row['number']} {row['status']}[/] world size {row['world_size']}, {memory}: {fmt_params(row['params'])}",
+			highlight=False,
+		)
+		if row["argv"]:
+			console.print(f"    {shlex.join(row['argv'])}", highlight=False, soft_wrap=True)
+		if row["reason"]:
+			console.print(f"    [dim]{row['reason']}[/]", highlight=False)
+		for note in row["notes"]:
+			console.print(f"    [dim]note: {note}[/]", highlight=False)
+	if data["space_size"] is not None and data["space_size"] > data["shown"]:
+		console.print(f"[dim]... {data['space_size'] - data['shown']} more (raise --limit)[/]")
+
+
+def fmt_gib(v: float | None) -> str:
+	return "?" if v is None else f"{v:.1f}"
 
 
 @app.command()

@@ -23,12 +23,17 @@ pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
 
 def engine_pids() -> set[int]:
-	"""Every llama.cpp server process running from this tool's launcher."""
+	"""Every llama.cpp server process this test's tuner started (engines inherit the test's data dir)."""
 	found = set()
+	mine = str(data_dir())
 	for p in psutil.process_iter(["pid", "cmdline", "status"]):
 		cmd = " ".join(p.info["cmdline"] or [])
 		if "inference_autotuner.engines.llamacpp_server" in cmd and p.info["status"] != psutil.STATUS_ZOMBIE:
-			found.add(p.info["pid"])
+			try:
+				if p.environ().get("AUTOTUNER_DATA_DIR") == mine:
+					found.add(p.info["pid"])
+			except psutil.Error:
+				continue
 	return found
 
 
@@ -115,3 +120,47 @@ def test_kill_9_mid_experiment_then_resume(tmp_path: Path, model_path: Path) -> 
 	time.sleep(0.5)
 	assert engine_pids() - before == set(), "no engine process left"
 	assert not list(run_dir().glob("engine-*.json"))
+
+
+def test_ctrl_c_stops_cleanly_and_resumes(tmp_path: Path, model_path: Path) -> None:
+	before = engine_pids()
+	spec = {
+		"task_name": "ctrl-c-test",
+		"model": {"id_or_path": str(model_path)},
+		"base_runtime": "llama.cpp",
+		"parameters": {"parallel": [1, 2]},
+		"optimization": {"strategy": "grid_search", "max_iterations": 2, "timeout_per_iteration": 120},
+		"benchmark": {"traffic_scenarios": ["D(32,64)"], "num_concurrency": [1], "max_requests_per_iteration": 30, "warmup_requests": 0},
+	}
+	path = tmp_path / "spec.yaml"
+	path.write_text(yaml.safe_dump(spec))
+	cmd = [sys.executable, "-m", "inference_autotuner.cli", "tune", str(path)]
+	db = create_engine(f"sqlite:///{data_dir() / 'autotuner.db'}")
+	proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO)
+	deadline = time.monotonic() + 120
+	while time.monotonic() < deadline:
+		try:
+			with db.connect() as c:
+				state = c.execute(text("select status from experiments")).all()
+		except Exception:
+			state = []
+		if state == [("running",)] and list(run_dir().glob("engine-*.json")):
+			break
+		time.sleep(0.2)
+	time.sleep(2.0)  # inside the load run
+	proc.send_signal(signal.SIGINT)
+	_, err = proc.communicate(timeout=60)
+	assert proc.returncode == 130, err
+	assert "Traceback" not in err
+	assert "autotuner resume ctrl-c-test" in err
+	with db.connect() as c:
+		assert c.execute(text("select status from tasks")).scalar() == "interrupted"
+		assert c.execute(text("select status from experiments")).all() == [("interrupted",)]
+	assert engine_pids() - before == set(), "the engine was stopped on Ctrl-C"
+	again = subprocess.run([sys.executable, "-m", "inference_autotuner.cli", "resume", "ctrl-c-test"], capture_output=True, text=True, cwd=REPO, timeout=600)
+	assert again.returncode == 0, again.stderr
+	with db.connect() as c:
+		rows = c.execute(text("select number, status from experiments order by number")).all()
+		assert c.execute(text("select status from tasks")).scalar() == "completed"
+	assert rows == [(1, "success"), (2, "success")]
+	assert engine_pids() - before == set()

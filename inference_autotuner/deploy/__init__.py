@@ -1,0 +1,33 @@
+"""Deployers: where an engine runs (local process, Docker container, ...), one module each behind `Deployer`.
+
+Implementations are imported when chosen, so `import inference_autotuner.deploy` needs no optional package.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import DeployError
+from .base import Deployer, Deployment
+
+MODES = ("local", "docker")
+
+
+def get_deployer(spec: Any) -> Deployer:
+	"""The deployer for `spec.deployment_mode`: local -> LocalProcessDeployer, docker -> DockerDeployer."""
+	mode = getattr(spec, "deployment_mode", "local") or "local"
+	if mode == "local":
+		from .local import LocalProcessDeployer
+
+		return LocalProcessDeployer()
+	if mode == "docker":
+		from .docker import DockerDeployer
+
+		return DockerDeployer.from_spec(spec)
+	raise DeployError(
+		f"deployment_mode '{mode}' is not available in this version",
+		hint=f"available deployment modes: {', '.join(MODES)}",
+	)
+
+
+__all__ = ["MODES", "Deployer", "Deployment", "get_deployer"]

@@ -5,8 +5,17 @@ from __future__ import annotations
 from ..errors import AutotunerError
 from .base import Engine, FlagInfo, check_value, closest_flag, params_to_args
 from .llamacpp import LlamaCppEngine
+from .plan import Hardware, LaunchPlan, plan_launch
+from .sglang import SglangEngine
+from .trtllm import TrtllmEngine
+from .vllm import VllmEngine
 
-ENGINES = {"llamacpp": LlamaCppEngine}
+ENGINES: dict[str, type[Engine]] = {
+	"llamacpp": LlamaCppEngine,
+	"vllm": VllmEngine,
+	"sglang": SglangEngine,
+	"trtllm": TrtllmEngine,
+}
 
 
 def get_engine(name: str) -> Engine:
@@ -19,4 +28,15 @@ def get_engine(name: str) -> Engine:
 		) from None
 
 
-__all__ = ["ENGINES", "Engine", "FlagInfo", "check_value", "closest_flag", "get_engine", "params_to_args"]
+__all__ = [
+	"ENGINES",
+	"Engine",
+	"FlagInfo",
+	"Hardware",
+	"LaunchPlan",
+	"check_value",
+	"closest_flag",
+	"get_engine",
+	"params_to_args",
+	"plan_launch",
+]

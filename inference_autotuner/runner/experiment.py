@@ -15,6 +15,7 @@ from ..bench.traffic import parse_scenario
 from ..deploy.base import Deployer, Deployment
 from ..deploy.ports import free_port
 from ..engines import Engine
+from ..engines.plan import LaunchPlan, plan_for
 from ..errors import AutotunerError, CancelledError
 from ..scoring import ScoreResult, goodput_slo_from, score_experiment
 from ..spec.models import TaskSpec
@@ -23,7 +24,7 @@ from .events import EventSink
 
 @dataclass
 class Outcome:
-	status: str  # success | failed | infeasible | interrupted
+	status: str  # success | failed | infeasible | interrupted | skipped (refused before launch)
 	runs: list[RunMetrics] = field(default_factory=list)
 	score: ScoreResult | None = None
 	reason: str | None = None
@@ -107,11 +108,22 @@ def run_experiment(
 	number: int,
 	port: int | None = None,
 	labels: dict[str, str] | None = None,
+	plan: LaunchPlan | None = None,
 ) -> Outcome:
 	t0 = time.monotonic()
+	# quant_config / parallel_config -> engine flags; a refused or non-fitting config is recorded, never launched
+	plan = plan or plan_for(engine, params, spec, model_path)
+	if plan.status != "ok":
+		return Outcome(status=plan.status, reason=plan.reason, gpu_info={"plan": plan.record()})
+	params = plan.flags
 	deadline = t0 + spec.optimization.timeout_per_iteration
 	port = port or free_port()
-	argv = engine.launch_argv(str(model_path), params, host="127.0.0.1", port=port)
+	to_container = getattr(deployer, "container_argv", None)
+	if to_container is not None:  # the engine runs in a container: the image's program, the model where it is mounted
+		argv = to_container(engine, model_path, params, port=port)
+	else:
+		argv = engine.launch_argv(str(model_path), params, host="127.0.0.1", port=port)
+	labels = {**(labels or {}), "world_size": str(engine.world_size(params))}
 	out = Outcome(status="failed", argv=argv)
 	deployment: Deployment | None = None
 	try:
@@ -123,8 +135,9 @@ def run_experiment(
 			log_path=log_path,
 			env=dict(spec.env),
 			timeout=startup_timeout,
-			labels=labels or {},
+			labels=labels,
 		)
+		out.gpu_info = deployment.info.get("gpu_info")
 		out.startup_seconds = time.monotonic() - t0
 		if cancel.is_set():
 			raise CancelledError("cancelled")
@@ -165,6 +178,7 @@ def run_experiment(
 			deployer.stop(deployment)
 			out.stop_seconds = time.monotonic() - ts
 		out.duration = time.monotonic() - t0
+		out.gpu_info = {**(out.gpu_info or {}), "plan": plan.record()}
 	return out
 
 

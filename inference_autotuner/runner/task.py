@@ -17,15 +17,16 @@ import optuna
 from optuna.trial import TrialState
 from sqlalchemy import func, select
 
+from ..deploy import get_deployer
 from ..deploy.base import Deployer
-from ..deploy.local import LocalProcessDeployer
 from ..deploy.ports import port_in_use
 from ..engines import Engine, get_engine
+from ..engines.plan import plan_for
 from ..errors import AutotunerError, EngineStartError
 from ..models import resolve_model
 from ..paths import logs_dir, safe_name
 from ..search import make_sampler, open_study
-from ..space import build_space, params_key
+from ..space import build_task_space, params_key
 from ..spec.models import TaskSpec
 from ..store import Experiment, ExperimentStatus, Store, Task, TaskStatus
 from ..store.models import utcnow
@@ -98,7 +99,6 @@ class TaskRunner:
 		self.task_id = task_id
 		self.emit = emit
 		self.cancel = cancel or threading.Event()
-		self.deployer = deployer or LocalProcessDeployer()
 		self.engine = engine
 		self.timings: list[dict[str, float]] = []  # per experiment: wall, startup, bench, stop (for benchmarks)
 		with store.session() as s:
@@ -108,6 +108,7 @@ class TaskRunner:
 			self.spec = TaskSpec.model_validate(task.spec)
 			self.study_name = task.study_name
 			self.name = task.name
+		self.deployer = deployer or get_deployer(self.spec)  # by deployment_mode: local process, docker, ...
 		self.max_iterations = max_trials or self.spec.optimization.max_iterations
 
 	# -- helpers -----------------------------------------------------------------------------------------------
@@ -184,13 +185,16 @@ class TaskRunner:
 				f"port {spec.engine_port} is already in use by another process (engine_port in the spec)",
 				hint="stop what listens there, pick another engine_port, or remove it so a free port is used",
 			)
+		preflight = getattr(self.deployer, "preflight", None)
+		if preflight is not None:  # e.g. docker: the daemon answers and the image is there, before any experiment
+			preflight()
 		swept = self.deployer.sweep()
 		if swept:
 			self.emit({"type": "log", "message": f"removed {swept} engine process(es) left by an earlier run"})
 		model_path = resolve_model(
 			spec.model.ref, file=spec.model.file, say=lambda m: self.emit({"type": "log", "message": m})
 		)
-		space = build_space(spec.parameters)
+		space = build_task_space(spec.parameters, spec.quant_config, spec.parallel_config)
 		study = open_study(self.store.optuna_storage(), self.study_name, make_sampler(spec.optimization, space))
 		distributions = space.distributions
 		redo = self._reconcile(study)
@@ -334,7 +338,8 @@ class TaskRunner:
 			exp = s.get(Experiment, exp_id)
 			assert exp is not None
 			exp.log_path = str(log_path)
-			exp.launch_command = engine.display_command(str(model_path), params)
+			plan = plan_for(engine, params, self.spec, model_path)  # quant/parallel mapped to engine flags
+			exp.launch_command = engine.display_command(str(model_path), plan.flags) if plan.status == "ok" else None
 			exp.started_at = utcnow()
 		self.emit({"type": "experiment_started", "task_id": self.task_id, "number": number, "params": params})
 		outcome = run_experiment(
@@ -349,6 +354,7 @@ class TaskRunner:
 			number=number,
 			port=self.spec.engine_port,
 			labels={"task": str(self.task_id), "experiment": str(number)},
+			plan=plan,
 		)
 		with self.store.session() as s:
 			exp = s.get(Experiment, exp_id)

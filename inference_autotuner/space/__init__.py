@@ -1,5 +1,23 @@
 """Parameter space: lists (grid), numeric ranges, fixed values and boolean flags, as Optuna distributions."""
 
-from .space import Dimension, Space, build_space, params_key
+from .space import (
+	PARALLEL_PREFIX,
+	QUANT_PREFIX,
+	Dimension,
+	Space,
+	build_space,
+	build_task_space,
+	config_parameters,
+	params_key,
+)
 
-__all__ = ["Dimension", "Space", "build_space", "params_key"]
+__all__ = [
+	"PARALLEL_PREFIX",
+	"QUANT_PREFIX",
+	"Dimension",
+	"Space",
+	"build_space",
+	"build_task_space",
+	"config_parameters",
+	"params_key",
+]

@@ -4,6 +4,8 @@
 - {type: integer|continuous, low, high, log, step} -> an Optuna int/float distribution
 - a scalar -> a fixed value (always passed, never searched)
 Names are engine flags without their leading dashes; for boolean flags true = bare flag, false = omitted.
+A spec's quant_config / parallel_config join the space as `__quant__NAME` / `__parallel__NAME` dimensions
+(`presets: [...]` becomes `__quant__preset` / `__parallel__preset`); engines/plan.py maps them to engine flags.
 """
 
 from __future__ import annotations
@@ -137,6 +139,33 @@ def build_space(parameters: dict[str, Any]) -> Space:
 		else:
 			space.fixed[name] = definition
 	return space
+
+
+QUANT_PREFIX = "__quant__"
+PARALLEL_PREFIX = "__parallel__"
+
+
+def config_parameters(prefix: str, config: dict[str, Any] | None) -> dict[str, Any]:
+	"""A quant_config / parallel_config as prefixed parameters: {presets: [a, b], tp: [2, 4]} ->
+	{PREFIXpreset: [a, b], PREFIXtp: [2, 4]} (a field given beside presets overrides the preset's value)."""
+	out: dict[str, Any] = {}
+	for key, value in (config or {}).items():
+		name = "preset" if key in ("presets", "preset") else key
+		out[f"{prefix}{name}"] = list(value) if isinstance(value, list | tuple) else [value]
+	return out
+
+
+def build_task_space(
+	parameters: dict[str, Any], quant_config: dict[str, Any] | None, parallel_config: dict[str, Any] | None
+) -> Space:
+	"""The whole search space of a task: engine flags plus quantization and parallelism intent."""
+	return build_space(
+		{
+			**parameters,
+			**config_parameters(QUANT_PREFIX, quant_config),
+			**config_parameters(PARALLEL_PREFIX, parallel_config),
+		}
+	)
 
 
 def params_key(params: dict[str, Any]) -> str:

@@ -126,6 +126,19 @@ def _check_engine_params(data: dict[str, Any]) -> list[SpecProblem]:
 	return problems
 
 
+def _check_quant_parallel(data: dict[str, Any]) -> list[SpecProblem]:
+	from ..engines.plan import config_problems
+	from .models import ENGINE_ALIASES
+
+	engine = ENGINE_ALIASES.get(str(data.get("base_runtime", "llamacpp")).strip().lower())
+	quant, parallel = data.get("quant_config"), data.get("parallel_config")
+	if engine is None:
+		return []
+	quant = quant if isinstance(quant, dict) else None
+	parallel = parallel if isinstance(parallel, dict) else None
+	return [SpecProblem(path, msg, hint) for path, msg, hint in config_problems(engine, quant, parallel)]
+
+
 def _check_consistency(data: dict[str, Any]) -> list[SpecProblem]:
 	from ..bench.traffic import parse_scenario
 
@@ -163,7 +176,8 @@ def parse_spec(data: Any, source: str | None = None) -> TaskSpec:
 	except ValidationError as exc:
 		problems.extend(_problems_from(exc))
 	known = {p.path for p in problems}
-	problems.extend(p for p in _check_engine_params(data) + _check_consistency(data) if p.path not in known)
+	extra = _check_engine_params(data) + _check_quant_parallel(data) + _check_consistency(data)
+	problems.extend(p for p in extra if p.path not in known)
 	if problems or spec is None:
 		raise SpecError(problems, source)
 	return spec

@@ -156,6 +156,14 @@ class SLOSpec(_Strict):
 	steepness: float = Field(0.1, gt=0)
 
 
+class HardwareSpec(_Strict):
+	"""The GPUs a deployment offers: used to check world size and memory fit before any launch."""
+
+	gpu: str | None = Field(None, description="GPU model, e.g. H100, H200, A100, L40S (sets gpu_memory_gib)")
+	gpu_count: int | None = Field(None, ge=0, description="GPUs the deployment can give one experiment")
+	gpu_memory_gib: float | None = Field(None, gt=0, description="Memory of one GPU in GiB (overrides gpu)")
+
+
 class TaskSpec(_Strict):
 	task_name: str = Field(min_length=1, max_length=200, description="Unique name; re-running it resumes the task")
 	description: str | None = None
@@ -168,8 +176,13 @@ class TaskSpec(_Strict):
 	optimization: OptimizationSpec = Field(default_factory=OptimizationSpec)
 	benchmark: BenchmarkSpec = Field(default_factory=BenchmarkSpec)
 	slo: SLOSpec | None = None
-	quant_config: dict[str, Any] | None = None
-	parallel_config: dict[str, Any] | None = None
+	quant_config: dict[str, Any] | None = Field(
+		None, description="Quantization intent: {presets: [...]} and/or fields gemm_dtype, kvcache_dtype, ..."
+	)
+	parallel_config: dict[str, Any] | None = Field(
+		None, description="Parallelism intent: {presets: [...]} and/or fields tp, pp, dp, dcp, cp, ep, moe_tp, moe_ep"
+	)
+	hardware: HardwareSpec | None = Field(None, description="GPUs per deployment (checks world size, memory fit)")
 	clusterbasemodel_config: dict[str, Any] | None = None
 	clusterservingruntime_config: dict[str, Any] | None = None
 	storage: dict[str, Any] | None = None

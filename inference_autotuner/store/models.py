@@ -19,6 +19,7 @@ class Base(DeclarativeBase):
 
 class TaskStatus:
 	PENDING = "pending"
+	QUEUED = "queued"  # waiting for a worker (API / worker queue)
 	RUNNING = "running"
 	COMPLETED = "completed"
 	FAILED = "failed"
@@ -87,3 +88,19 @@ class Experiment(Base):
 	bench_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 	task: Mapped[Task] = relationship(back_populates="experiments")
+
+
+class Preset(Base):
+	"""A named parameter set: engine flags (category `parameters`), a quant_config or a parallel_config."""
+
+	__tablename__ = "presets"
+
+	id: Mapped[int] = mapped_column(Integer, primary_key=True)
+	name: Mapped[str] = mapped_column(String(200), unique=True, index=True)
+	description: Mapped[str | None] = mapped_column(Text, nullable=True)
+	category: Mapped[str] = mapped_column(String(40), default="parameters", index=True)
+	runtime: Mapped[str | None] = mapped_column(String(40), nullable=True)  # engine it is meant for; None = any
+	parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+	is_system: Mapped[bool] = mapped_column(Boolean, default=False)
+	created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+	updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,53 @@
+"""WebSocket /api/ws/tasks/{task_id}: the task's status, then every event the runner emits, as JSON messages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from .. import tasks_service as svc
+from ..deps import MAX_ID
+from ..errors import NotFound
+
+router = APIRouter(tags=["websocket"])
+
+
+@router.websocket("/api/ws/tasks/{task_id}")
+async def task_events(websocket: WebSocket, task_id: int) -> None:
+	app = websocket.app
+	if not 1 <= task_id <= MAX_ID:
+		await websocket.close(code=1008, reason="task id out of range")
+		return
+	try:
+		task = await asyncio.to_thread(svc.get_task, app.state.store, task_id)
+	except NotFound:
+		await websocket.close(code=1008, reason=f"task {task_id} not found")
+		return
+	hub = app.state.hub
+	sub = hub.subscribe(task_id)  # before the snapshot: no event falls between the two
+	await websocket.accept()
+	try:
+		await websocket.send_json({"type": "task_status", "task_id": task_id, "status": task.status, "snapshot": True})
+		receiver = asyncio.create_task(_drain(websocket))
+		while not receiver.done():
+			getter = asyncio.create_task(sub[1].get())
+			done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+			if getter in done:
+				await websocket.send_json(getter.result())
+			else:
+				getter.cancel()
+	except (WebSocketDisconnect, RuntimeError):
+		pass
+	finally:
+		hub.unsubscribe(task_id, sub)
+		with contextlib.suppress(Exception):
+			await websocket.close()
+
+
+async def _drain(websocket: WebSocket) -> None:
+	"""Read (and ignore) what the client sends, so a disconnect is noticed."""
+	with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+		while True:
+			await websocket.receive_text()

@@ -1,0 +1,169 @@
+"""API schemas: Create / Update / Public models per resource (Public models are what the routes return)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Public(BaseModel):
+	model_config = ConfigDict(from_attributes=True)
+
+
+class Problem(BaseModel):
+	"""One problem with a request: where (field path) and what."""
+
+	loc: list[str | int] = Field(description="Location: 'body' then the field path")
+	path: str = Field(description="Field path in dotted form, e.g. benchmark.num_concurrency[0]")
+	msg: str
+	type: str = "value_error"
+	hint: str | None = None
+
+
+class ErrorBody(BaseModel):
+	detail: str | list[Problem]
+	hint: str | None = None
+
+
+class TaskPublic(_Public):
+	id: int
+	name: str
+	description: str | None
+	status: str
+	engine: str
+	deployment_mode: str
+	spec: dict[str, Any]
+	study_name: str
+	best_experiment_id: int | None
+	error: str | None
+	created_at: datetime
+	started_at: datetime | None
+	finished_at: datetime | None
+	elapsed: float = Field(description="Seconds spent running, over every start")
+	max_iterations: int | None = None
+	experiments_total: int = 0
+	experiments_successful: int = 0
+
+
+class TaskUpdate(BaseModel):
+	"""Fields to change on a task that is not running; `spec` replaces the whole spec (validated like create)."""
+
+	model_config = ConfigDict(extra="forbid")
+	description: str | None = Field(None, max_length=10000)
+	spec: dict[str, Any] | None = None
+
+
+class ActionResult(BaseModel):
+	task_id: int
+	status: str
+	message: str
+
+
+class ExperimentPublic(_Public):
+	id: int
+	task_id: int
+	number: int
+	trial_number: int | None
+	params: dict[str, Any]
+	status: str
+	objective_value: float | None
+	score: float | None = Field(description="Lower is better (SLO penalties included)")
+	figures: dict[str, Any] | None = Field(description="Aggregated metrics; latencies in seconds")
+	runs: list[dict[str, Any]] | None
+	scoring: dict[str, Any] | None
+	failure_reason: str | None
+	gpu_info: dict[str, Any] | None
+	launch_argv: list[str] | None
+	launch_command: str | None
+	predicted: bool
+	started_at: datetime | None
+	finished_at: datetime | None
+	duration: float | None
+	startup_seconds: float | None
+	bench_seconds: float | None
+
+
+class TaskLogs(BaseModel):
+	task_id: int
+	logs: str
+	lines: int
+
+
+class PresetCategory:
+	VALUES = ("parameters", "quantization", "parallel")
+
+
+class PresetCreate(BaseModel):
+	model_config = ConfigDict(extra="forbid")
+	name: str = Field(min_length=1, max_length=200)
+	description: str | None = Field(None, max_length=10000)
+	category: Literal["parameters", "quantization", "parallel"] = "parameters"
+	runtime: str | None = Field(None, max_length=40, description="Engine it is meant for (None: any)")
+	parameters: dict[str, Any] = Field(description="flag -> value or list of values (or a quant/parallel config)")
+
+
+class PresetUpdate(BaseModel):
+	model_config = ConfigDict(extra="forbid")
+	name: str | None = Field(None, min_length=1, max_length=200)
+	description: str | None = Field(None, max_length=10000)
+	category: Literal["parameters", "quantization", "parallel"] | None = None
+	runtime: str | None = Field(None, max_length=40)
+	parameters: dict[str, Any] | None = None
+
+
+class PresetPublic(_Public):
+	id: int
+	name: str
+	description: str | None
+	category: str
+	runtime: str | None
+	parameters: dict[str, Any]
+	is_system: bool
+	created_at: datetime
+	updated_at: datetime
+
+
+class PresetMerge(BaseModel):
+	model_config = ConfigDict(extra="forbid")
+	preset_ids: list[int] = Field(min_length=1, max_length=100)
+	strategy: Literal["union", "intersection", "last_wins"] = "union"
+
+
+class MergeResult(BaseModel):
+	strategy: str
+	parameters: dict[str, Any]
+	conflicts: list[str] = Field(description="Flags whose values differed between presets")
+
+
+class ImportResult(BaseModel):
+	imported: list[PresetPublic]
+	skipped: list[str] = Field(description="Names that already existed (use ?overwrite=true to replace them)")
+
+
+class FlagPublic(BaseModel):
+	name: str
+	type: str
+	help: str
+	choices: list[str] | None
+	default: Any
+	tuned: bool
+	aliases: list[str]
+
+
+class EnginePublic(BaseModel):
+	name: str
+	version: str
+	flags: int
+
+
+class ParamValidate(BaseModel):
+	model_config = ConfigDict(extra="forbid")
+	parameters: dict[str, Any] = Field(description="flag -> value, list of values or range, as in a task spec")
+
+
+class ParamValidation(BaseModel):
+	engine: str
+	valid: bool
+	problems: list[Problem]

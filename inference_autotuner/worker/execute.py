@@ -1,0 +1,134 @@
+"""Run one queued task to its end: claim it, run the TaskRunner, settle its final status, log and publish events.
+
+Call it in a thread that lives for the whole task: the local deployer asks engines to die with the thread that
+started them (PR_SET_PDEATHSIG), so a short-lived pool thread would kill the engine as soon as it returns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import update
+
+from ..errors import AutotunerError
+from ..paths import logs_dir, safe_name
+from ..runner.events import Event
+from ..store import Store, Task, TaskStatus
+from ..store.models import utcnow
+
+log = logging.getLogger(__name__)
+Publish = Callable[[Event], None]
+
+
+def task_log_path(task_id: int, name: str) -> Path:
+	return logs_dir() / f"task_{task_id}_{safe_name(name)}" / "task.log"
+
+
+def format_event(ev: Event) -> str | None:
+	"""One readable log line for an event (None for the noisy ones)."""
+	kind = ev.get("type")
+	if kind == "log":
+		return str(ev.get("message"))
+	if kind == "task_started":
+		return f"task started: {ev.get('done')} of {ev.get('max_iterations')} experiments done"
+	if kind == "experiment_started":
+		return f"experiment {ev.get('number')} started: {json.dumps(ev.get('params'), sort_keys=True)}"
+	if kind == "engine_ready":
+		return f"experiment {ev.get('number')}: engine ready in {ev.get('seconds', 0):.1f} s"
+	if kind == "run_started":
+		return f"experiment {ev.get('number')}: run {ev.get('scenario')} at concurrency {ev.get('concurrency')}"
+	if kind == "experiment_finished":
+		tail = f" ({ev['reason']})" if ev.get("reason") else ""
+		return f"experiment {ev.get('number')} {ev.get('status')}: objective {ev.get('objective_value')}{tail}"
+	if kind == "task_finished":
+		return f"task finished: {ev.get('status')}, {ev.get('experiments')} experiment(s)"
+	if kind == "task_status":
+		return f"status: {ev.get('status')}" + (f" ({ev['error']})" if ev.get("error") else "")
+	return None
+
+
+class TaskLog:
+	"""Appends readable lines to the task's log file and publishes each event (plus a `log_line` per line)."""
+
+	def __init__(self, task_id: int, name: str, publish: Publish) -> None:
+		self.task_id = task_id
+		self.path = task_log_path(task_id, name)
+		self.path.parent.mkdir(parents=True, exist_ok=True)
+		self.publish = publish
+		self._lock = threading.Lock()
+
+	def __call__(self, ev: Event) -> None:
+		ev = {**ev, "task_id": self.task_id}
+		line = format_event(ev)
+		try:
+			self.publish(ev)
+			if line is not None:
+				stamped = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}"
+				with self._lock, self.path.open("a", encoding="utf-8") as f:
+					f.write(stamped + "\n")
+				self.publish({"type": "log_line", "task_id": self.task_id, "line": stamped})
+		except Exception:  # events must never break the run
+			log.exception("could not record event %s", ev.get("type"))
+
+
+def claim(store: Store, task_id: int) -> str | None:
+	"""queued -> running, atomically; returns the task name, or None if it is no longer queued (cancelled, gone)."""
+	with store.session() as s:
+		res = s.execute(
+			update(Task)
+			.where(Task.id == task_id, Task.status == TaskStatus.QUEUED)
+			.values(status=TaskStatus.RUNNING, started_at=utcnow(), finished_at=None, error=None)
+		)
+		if getattr(res, "rowcount", 0) != 1:
+			return None
+		task = s.get(Task, task_id)
+		return task.name if task else None
+
+
+def execute_task(
+	store: Store,
+	task_id: int,
+	cancel: threading.Event,
+	publish: Publish,
+	*,
+	user_cancel: threading.Event | None = None,
+	**runner_kw: Any,
+) -> str:
+	"""Run a queued task; returns its final status (or `skipped` when it was not queued any more).
+
+	`cancel` stops the run. If `user_cancel` is set too (a cancel request) the task ends `cancelled`; if only
+	`cancel` is (the worker is shutting down) it goes back to `queued`, so the next worker start resumes it.
+	"""
+	from ..runner.task import TaskRunner
+
+	name = claim(store, task_id)
+	if name is None:
+		return "skipped"
+	tlog = TaskLog(task_id, name, publish)
+	tlog({"type": "task_status", "status": TaskStatus.RUNNING})
+	error: str | None = None
+	try:
+		status = TaskRunner(store, task_id, emit=tlog, cancel=cancel, **runner_kw).run().status
+	except AutotunerError as exc:
+		status, error = TaskStatus.FAILED, str(exc)
+	except BaseException as exc:  # never lose the task: record what happened, keep it resumable
+		status, error = TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
+		log.exception("task %s failed", task_id)
+	if cancel.is_set() and status in (TaskStatus.INTERRUPTED, TaskStatus.RUNNING, TaskStatus.FAILED):
+		by_user = user_cancel is None or user_cancel.is_set()
+		status, error = (TaskStatus.CANCELLED if by_user else TaskStatus.QUEUED), None
+	with store.session() as s:
+		task = s.get(Task, task_id)
+		if task is not None:
+			task.status = status
+			task.finished_at = utcnow()
+			if error is not None:
+				task.error = error
+	tlog({"type": "task_status", "status": status, "error": error})
+	return status
