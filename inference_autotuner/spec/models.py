@@ -15,6 +15,7 @@ OBJECTIVES = (
 )
 STRATEGIES = ("grid_search", "random", "bayesian")
 STRATEGY_ALIASES = {"grid": "grid_search", "tpe": "bayesian", "random_search": "random", "optuna": "bayesian"}
+DRIVERS = ("builtin",)
 DEPLOYMENT_MODES = ("local", "docker", "ome", "kubernetes", "predict")
 ENGINE_ALIASES = {
 	"llama.cpp": "llamacpp",
@@ -123,6 +124,13 @@ class BenchmarkSpec(_Strict):
 	)
 	additional_params: dict[str, Any] = Field(default_factory=dict, description="Extra fields for each request body")
 	driver: str = Field("builtin", description="Load driver; builtin is the built-in async streaming client")
+
+	@field_validator("driver")
+	@classmethod
+	def _driver(cls, v: str) -> str:
+		if v not in DRIVERS:
+			raise ValueError(f"unknown load driver {v!r}; available: {', '.join(DRIVERS)}")
+		return v
 
 	@field_validator("num_concurrency")
 	@classmethod
