@@ -130,7 +130,10 @@ def _print_best(data: dict[str, Any]) -> None:
 	if not best:
 		console.print("[yellow]no successful experiment yet: no best configuration[/]")
 		return
-	console.print(f"[bold green]best configuration[/] (experiment {best['number']}): {fmt_params(best['params'])}")
+	label = " [bold magenta]PREDICTED[/] by aiconfigurator, not measured" if best.get("predicted") else ""
+	console.print(
+		f"[bold green]best configuration[/]{label} (experiment {best['number']}): {fmt_params(best['params'])}"
+	)
 	console.print(f"  objective {data['objective']}: [bold]{fmt(best['objective_value'])}[/] {data['objective_unit']}")
 	fig = best.get("figures") or {}
 	console.print("  " + ", ".join(f"{title} {fmt(fig.get(key), scale)}" for key, title, scale in FIGURE_COLUMNS))
@@ -210,7 +213,9 @@ def list_tasks(db: DbOpt = None) -> None:
 				t.deployment_mode,
 				f"{done}/{d['max_iterations']}",
 				d["objective"],
-				"-" if best is None else f"{best:.4g} {d['objective_unit']}",
+				"-"
+				if best is None
+				else f"{best:.4g} {d['objective_unit']}" + (" (predicted)" if d["predicted"] else ""),
 			)
 		console.print(table if tasks else "no tasks yet: run `autotuner tune SPEC`")
 	except AutotunerError as exc:
@@ -272,6 +277,33 @@ def best(
 
 
 @app.command()
+def manifest(
+	target: Annotated[str, typer.Argument(help="Task name or id (with --best), or a spec file (its first config)")],
+	best: Annotated[bool, typer.Option("--best", help="Serve the task's recommended (best) configuration")] = False,
+	mode: Annotated[str | None, typer.Option("--mode", help="ome or kubernetes (default: the spec's mode)")] = None,
+	benchmark: Annotated[bool, typer.Option("--benchmark", help="OME: add a BenchmarkJob (genai-bench)")] = False,
+	db: DbOpt = None,
+) -> None:
+	"""Print the Kubernetes / OME manifests (YAML) that serve a configuration with every tuned flag."""
+	from .deploy.k8s.render import best_params, first_params, render, serving_manifests
+
+	try:
+		if best:
+			spec, params = best_params(db, target)
+		else:
+			from .spec import load_spec
+
+			if not Path(target).is_file():
+				raise AutotunerError(f"no spec file '{target}'", hint="give a spec file, or a task with --best")
+			spec = load_spec(Path(target))
+			params = first_params(spec)
+		chosen = mode or (spec.deployment_mode if spec.deployment_mode in ("ome", "kubernetes") else "kubernetes")
+		sys.stdout.write(render(serving_manifests(spec, params, chosen, benchmark=benchmark)))
+	except AutotunerError as exc:
+		_fail(exc)
+
+
+@app.command()
 def export(
 	task: TaskArg,
 	db: DbOpt = None,
@@ -314,6 +346,7 @@ def _to_csv(rows: list[dict[str, Any]]) -> str:
 			"score",
 			*figures,
 			"duration_s",
+			"predicted",
 			"failure_reason",
 		]
 	)
@@ -328,6 +361,7 @@ def _to_csv(rows: list[dict[str, Any]]) -> str:
 				r["score"],
 				*[fig.get(f, "") for f in figures],
 				r["duration_s"],
+				bool(r.get("predicted")),
 				r["failure_reason"] or "",
 			]
 		)
@@ -409,6 +443,66 @@ def explain(
 			console.print(f"    [dim]note: {note}[/]", highlight=False)
 	if data["space_size"] is not None and data["space_size"] > data["shown"]:
 		console.print(f"[dim]... {data['space_size'] - data['shown']} more (raise --limit)[/]")
+
+
+@app.command()
+def plan(
+	spec: Annotated[Path, typer.Argument(help="Task spec file (its engine must be vllm, sglang or trtllm)")],
+	top: Annotated[int, typer.Option("--top", "-k", help="Measure this many of the best predicted configurations")] = 3,
+	measure_mode: Annotated[
+		str | None,
+		typer.Option("--measure-mode", help="Real deployment for the measurements (default: the spec's own mode)"),
+	] = None,
+	db: DbOpt = None,
+	format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
+	"""Sim-to-real: rank the space by aiconfigurator's prediction, measure the top K for real, report the error.
+
+	Runs two tasks: NAME-predicted (every configuration, predicted) and NAME-measured (the top K, measured)."""
+	from .cli_render import fmt, fmt_params
+	from .runner.plan import run_plan
+	from .spec import load_spec
+
+	try:
+		if format not in ("table", "json"):
+			raise AutotunerError(f"unknown format '{format}'", hint="use table or json")
+		data = run_plan(
+			_store(db),
+			load_spec(spec),
+			top,
+			measure_mode=measure_mode,
+			emit=lambda ev: err.print(f"[dim]{ev['message']}[/]") if ev.get("type") == "log" else None,
+		)
+	except AutotunerError as exc:
+		_fail(exc)
+		return
+	except (typer.Exit, KeyboardInterrupt):
+		raise
+	except Exception as exc:
+		_internal(exc)
+		return
+	if format == "json":
+		sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+		return
+	table = Table(header_style="bold", title=f"{data['task_name']}: predicted vs measured ({data['measure_mode']})")
+	for col in ("rank", "parameters", f"predicted {data['unit']}", f"measured {data['unit']}", "error %", "status"):
+		table.add_column(col)
+	for r in data["rows"]:
+		err_pct = r["error_pct"]
+		table.add_row(
+			str(r["rank"]),
+			fmt_params(r["params"]),
+			fmt(r["predicted_objective"]),
+			fmt(r["measured_objective"]),
+			"-" if err_pct is None else f"{err_pct:+.1f}",
+			r["measured_status"],
+		)
+	console.print(table)
+	console.print(
+		f"{data['predicted_feasible']} of {data['predicted_configurations']} configurations predicted feasible; "
+		f"best measured: predicted rank {data['best_measured_rank'] or '-'}; "
+		f"mean |error| {fmt(data['mean_abs_error_pct'])} %  (tasks {data['predicted_task']}, {data['measured_task']})"
+	)
 
 
 def fmt_gib(v: float | None) -> str:

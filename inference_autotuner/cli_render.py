@@ -61,13 +61,17 @@ def experiments_table(
 	for _key, title, _scale in figures:
 		table.add_column(title, justify="right")
 	table.add_column("time s", justify="right")
+	if any(r.get("predicted") for r in rows):
+		note = "(predicted) = figures from aiconfigurator's performance model, not measured"
+		table.caption = f"{table.caption}\n{note}" if table.caption else note
 	for r in rows:
 		fig = r.get("figures") or {}
 		style = STATUS_STYLE.get(r["status"], "")
+		label = f"{r['status']} (predicted)" if r.get("predicted") else r["status"]
 		mark = "*" if best_number is not None and r["number"] == best_number else ""
 		table.add_row(
 			f"{r['number']}{mark}",
-			f"[{style}]{r['status']}[/]",
+			f"[{style}]{label}[/]",
 			fmt_params({k: v for k, v in r["params"].items() if k in keys}),
 			fmt(r.get("objective_value")),
 			*[fmt(fig.get(key), scale) for key, _t, scale in figures],
@@ -122,6 +126,7 @@ class LiveView:
 						figures=ev.get("figures"),
 						duration_s=ev.get("duration"),
 						failure_reason=ev.get("reason"),
+						predicted=ev.get("predicted", False),
 					)
 			if ev["status"] in ("success", "failed", "infeasible", "skipped"):
 				self.progress.advance(self.trials)

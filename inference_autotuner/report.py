@@ -81,5 +81,6 @@ def task_dict(task: Task, exps: list[Experiment]) -> dict[str, Any]:
 		"max_iterations": task.spec.get("optimization", {}).get("max_iterations"),
 		"experiments": [experiment_dict(e) for e in exps],
 		"best": experiment_dict(best) if best else None,
+		"predicted": any(e.predicted for e in exps),  # some figures come from a performance model, not measured
 		"error": task.error,
 	}

@@ -119,9 +119,9 @@ def test_no_daemon_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 def test_unknown_mode_is_a_clear_error() -> None:
 	class S:
-		deployment_mode = "ome"
+		deployment_mode = "nowhere"
 
-	with pytest.raises(DeployError, match="deployment_mode 'ome' is not available"):
+	with pytest.raises(DeployError, match="deployment_mode 'nowhere' is not available"):
 		get_deployer(S())
 
 

@@ -130,7 +130,12 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path: Path, model_path: Path) -> N
 		"base_runtime": "llama.cpp",
 		"parameters": {"parallel": [1, 2]},
 		"optimization": {"strategy": "grid_search", "max_iterations": 2, "timeout_per_iteration": 120},
-		"benchmark": {"traffic_scenarios": ["D(32,64)"], "num_concurrency": [1], "max_requests_per_iteration": 30, "warmup_requests": 0},
+		"benchmark": {
+			"traffic_scenarios": ["D(32,64)"],
+			"num_concurrency": [1],
+			"max_requests_per_iteration": 30,
+			"warmup_requests": 0,
+		},
 	}
 	path = tmp_path / "spec.yaml"
 	path.write_text(yaml.safe_dump(spec))
@@ -157,7 +162,13 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path: Path, model_path: Path) -> N
 		assert c.execute(text("select status from tasks")).scalar() == "interrupted"
 		assert c.execute(text("select status from experiments")).all() == [("interrupted",)]
 	assert engine_pids() - before == set(), "the engine was stopped on Ctrl-C"
-	again = subprocess.run([sys.executable, "-m", "inference_autotuner.cli", "resume", "ctrl-c-test"], capture_output=True, text=True, cwd=REPO, timeout=600)
+	again = subprocess.run(
+		[sys.executable, "-m", "inference_autotuner.cli", "resume", "ctrl-c-test"],
+		capture_output=True,
+		text=True,
+		cwd=REPO,
+		timeout=600,
+	)
 	assert again.returncode == 0, again.stderr
 	with db.connect() as c:
 		rows = c.execute(text("select number, status from experiments order by number")).all()

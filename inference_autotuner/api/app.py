@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 
 from .. import __version__
 from ..store import Store
-from . import errors
+from . import errors, web
 from .events import EventHub
 from .presets_data import seed_system_presets
 from .routes import dashboard, docker, experiments, logs, presets, runtime_params, system, tasks, ws
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, **runner_kw: Any) -> FastAPI:
 	errors.install(app)
 	for module in (tasks, logs, experiments, presets, runtime_params, dashboard, docker, system, ws):
 		app.include_router(module.router)
+	web.install(app)  # the built web app at / (SPA fallback); last, after every API route
 	return app
 
 

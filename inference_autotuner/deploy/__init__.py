@@ -10,11 +10,11 @@ from typing import Any
 from ..errors import DeployError
 from .base import Deployer, Deployment
 
-MODES = ("local", "docker")
+MODES = ("local", "docker", "ome", "kubernetes", "predict")
 
 
 def get_deployer(spec: Any) -> Deployer:
-	"""The deployer for `spec.deployment_mode`: local -> LocalProcessDeployer, docker -> DockerDeployer."""
+	"""The deployer for `spec.deployment_mode`: local, docker, ome / kubernetes (KubernetesDeployer)."""
 	mode = getattr(spec, "deployment_mode", "local") or "local"
 	if mode == "local":
 		from .local import LocalProcessDeployer
@@ -24,6 +24,14 @@ def get_deployer(spec: Any) -> Deployer:
 		from .docker import DockerDeployer
 
 		return DockerDeployer.from_spec(spec)
+	if mode in ("ome", "kubernetes"):
+		from .kubernetes import KubernetesDeployer
+
+		return KubernetesDeployer.from_spec(spec, mode)
+	if mode == "predict":  # figures from aiconfigurator's performance database: nothing is launched
+		from .predict import PredictDeployer
+
+		return PredictDeployer.from_spec(spec)  # type: ignore[return-value]
 	raise DeployError(
 		f"deployment_mode '{mode}' is not available in this version",
 		hint=f"available deployment modes: {', '.join(MODES)}",

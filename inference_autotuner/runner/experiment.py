@@ -34,6 +34,7 @@ class Outcome:
 	duration: float = 0.0
 	stop_seconds: float = 0.0
 	gpu_info: dict[str, Any] | None = None
+	predicted: bool = False  # figures from a performance model (deployment_mode predict), not a measurement
 
 
 async def _bench_all(
@@ -115,6 +116,8 @@ def run_experiment(
 	plan = plan or plan_for(engine, params, spec, model_path)
 	if plan.status != "ok":
 		return Outcome(status=plan.status, reason=plan.reason, gpu_info={"plan": plan.record()})
+	if hasattr(deployer, "predict"):  # a performance model, not a process: no launch, no port, no load
+		return _run_predicted(spec, engine, deployer, plan, emit, number, t0)
 	params = plan.flags
 	deadline = t0 + spec.optimization.timeout_per_iteration
 	port = port or free_port()
@@ -179,6 +182,30 @@ def run_experiment(
 			out.stop_seconds = time.monotonic() - ts
 		out.duration = time.monotonic() - t0
 		out.gpu_info = {**(out.gpu_info or {}), "plan": plan.record()}
+	return out
+
+
+def _run_predicted(
+	spec: TaskSpec, engine: Engine, deployer: Any, plan: LaunchPlan, emit: EventSink, number: int, t0: float
+) -> Outcome:
+	"""Figures from `deployer.predict` (deploy/predict.py): infeasible when it predicts OOM or has no data."""
+	from ..deploy.predict import PredictionInfeasible
+
+	out = Outcome(status="failed", predicted=True)
+	info: dict[str, Any] = {}
+	try:
+		out.runs, info = deployer.predict(spec=spec, plan=plan, goodput=goodput_slo_from(spec.slo))
+		for run in out.runs:
+			emit({"type": "run_finished", "number": number, "metrics": run.model_dump(mode="json")})
+		out.score = score_experiment(out.runs, spec.optimization.objective, spec.slo, world_size=plan.world_size)
+		out.status = "success" if out.score.feasible else "infeasible"
+		out.reason = None if out.score.feasible else (out.score.reason or "infeasible")
+	except PredictionInfeasible as exc:
+		out.status, out.reason = "infeasible", str(exc)
+	except AutotunerError as exc:
+		out.status, out.reason = "failed", str(exc)
+	out.duration = out.bench_seconds = time.monotonic() - t0
+	out.gpu_info = {"plan": plan.record(), "prediction": info or None}
 	return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -94,12 +95,14 @@ class TaskRunner:
 		deployer: Deployer | None = None,
 		max_trials: int | None = None,
 		engine: Engine | None = None,
+		enqueue: list[dict[str, Any]] | None = None,
 	) -> None:
 		self.store = store
 		self.task_id = task_id
 		self.emit = emit
 		self.cancel = cancel or threading.Event()
 		self.engine = engine
+		self.enqueue = list(enqueue or [])  # parameter sets measured first, in this order (e.g. `autotuner plan`)
 		self.timings: list[dict[str, float]] = []  # per experiment: wall, startup, bench, stop (for benchmarks)
 		with store.session() as s:
 			task = s.get(Task, task_id)
@@ -109,6 +112,9 @@ class TaskRunner:
 			self.study_name = task.study_name
 			self.name = task.name
 		self.deployer = deployer or get_deployer(self.spec)  # by deployment_mode: local process, docker, ...
+		bind = getattr(self.deployer, "bind_cancel", None)
+		if bind is not None:  # e.g. kubernetes: a cancel also ends a long readiness wait at once
+			bind(self.cancel)
 		self.max_iterations = max_trials or self.spec.optimization.max_iterations
 
 	# -- helpers -----------------------------------------------------------------------------------------------
@@ -191,13 +197,20 @@ class TaskRunner:
 		swept = self.deployer.sweep()
 		if swept:
 			self.emit({"type": "log", "message": f"removed {swept} engine process(es) left by an earlier run"})
-		model_path = resolve_model(
-			spec.model.ref, file=spec.model.file, say=lambda m: self.emit({"type": "log", "message": m})
-		)
+		if hasattr(self.deployer, "predict") or getattr(self.deployer, "remote_model", False):
+			# a performance model reads the model's shape itself; a cluster mounts its own copy: no local download
+			model_path = Path(spec.model.ref)
+		else:
+			model_path = resolve_model(
+				spec.model.ref, file=spec.model.file, say=lambda m: self.emit({"type": "log", "message": m})
+			)
 		space = build_task_space(spec.parameters, spec.quant_config, spec.parallel_config)
 		study = open_study(self.store.optuna_storage(), self.study_name, make_sampler(spec.optimization, space))
 		distributions = space.distributions
 		redo = self._reconcile(study)
+		for wanted in self.enqueue:
+			if self._measured(params_key(space.full(wanted))) is None:
+				study.enqueue_trial({k: v for k, v in wanted.items() if k in distributions}, skip_if_exists=False)
 		self._set_task(status=TaskStatus.RUNNING, started_at=utcnow(), finished_at=None, error=None)
 		self.emit(
 			{
@@ -367,6 +380,7 @@ class TaskRunner:
 			exp.startup_seconds = outcome.startup_seconds
 			exp.bench_seconds = outcome.bench_seconds
 			exp.gpu_info = outcome.gpu_info
+			exp.predicted = outcome.predicted
 			exp.finished_at = utcnow()
 			if outcome.score is not None:
 				exp.score = outcome.score.score
@@ -385,6 +399,7 @@ class TaskRunner:
 				"figures": outcome.score.figures if outcome.score else None,
 				"params": params,
 				"duration": outcome.duration,
+				"predicted": outcome.predicted,
 			}
 		)
 		return outcome

@@ -172,6 +172,43 @@ class HardwareSpec(_Strict):
 	gpu_memory_gib: float | None = Field(None, gt=0, description="Memory of one GPU in GiB (overrides gpu)")
 
 
+class KubernetesSpec(_Strict):
+	"""Where experiments run in `ome` and `kubernetes` modes: namespace, scheduling, model storage, how to reach them."""
+
+	namespace: str | None = Field(
+		None, description="Namespace of the per-experiment resources (default: model.namespace or 'default')"
+	)
+	node_selector: dict[str, str] = Field(default_factory=dict, description="Node labels the engine pod must match")
+	tolerations: list[dict[str, Any]] = Field(default_factory=list, description="Pod tolerations (Kubernetes shape)")
+	model_pvc: str | None = Field(None, description="PersistentVolumeClaim holding the model (kubernetes mode)")
+	model_subpath: str | None = Field(None, description="Sub-path inside the PVC to mount")
+	model_mount_path: str = Field("/mnt/models", description="Where the model volume is mounted in the engine pod")
+	model_path: str | None = Field(
+		None,
+		description="Model argument the engine gets in the pod (default: the mount path with a PVC, else the model id)",
+	)
+	container_port: int = Field(8080, ge=1, le=65535, description="Port the engine listens on inside the pod")
+	access: Literal["port-forward", "in-cluster"] = Field(
+		"port-forward", description="Reach the engine by kubectl port-forward from the tuner, or by cluster DNS"
+	)
+	gpu_resource: str = Field("nvidia.com/gpu", description="Extended resource name of a GPU")
+	resources: dict[str, str] = Field(
+		default_factory=dict, description="Extra requests = limits, e.g. {cpu: '8', memory: 64Gi}"
+	)
+	service_account: str | None = Field(None, description="Service account of the engine pod")
+	image_pull_secrets: list[str] = Field(default_factory=list, description="Secrets to pull the engine image")
+	hf_token_secret: str | None = Field(None, description="Secret whose key HF_TOKEN becomes the pod's HF_TOKEN")
+	runtime: str | None = Field(None, description="OME: ClusterServingRuntime to use (default: OME selects one)")
+	base_model: str | None = Field(
+		None, description="OME: ClusterBaseModel to serve (default: a name from the model id)"
+	)
+	context: str | None = Field(None, description="kubeconfig context (default: the current one, or in-cluster config)")
+	unschedulable_timeout: float = Field(300, gt=0, description="Seconds a pod may stay unschedulable before failing")
+	benchmark_output: str | None = Field(
+		None, description="OME BenchmarkJob: where genai-bench writes results (storage URI, e.g. pvc://results/task)"
+	)
+
+
 class TaskSpec(_Strict):
 	task_name: str = Field(min_length=1, max_length=200, description="Unique name; re-running it resumes the task")
 	description: str | None = None
@@ -194,6 +231,9 @@ class TaskSpec(_Strict):
 	clusterbasemodel_config: dict[str, Any] | None = None
 	clusterservingruntime_config: dict[str, Any] | None = None
 	storage: dict[str, Any] | None = None
+	kubernetes: KubernetesSpec | None = Field(
+		None, description="ome / kubernetes modes: namespace, nodes, model storage"
+	)
 	env: dict[str, str] = Field(default_factory=dict, description="Environment for the engine process")
 	startup_timeout: float = Field(120, gt=0, description="Seconds to wait for the engine to become ready")
 	engine_port: int | None = Field(None, ge=1, le=65535, description="Fixed engine port (default: a free one)")

@@ -1,0 +1,256 @@
+"""Search efficiency: how few experiments each strategy needs to find the best configuration of a known landscape.
+
+    python benchmarks/search_efficiency.py --landscape benchmarks/data/qwen3-32b-h200-vllm.csv \\
+        --objective maximize:objective_value [--constraint 'mean_tpot<=0.03' ...] [--seeds 10] \\
+        [--strategies grid,random,tpe] [--target 0.99]
+
+A landscape is a CSV (e.g. `autotuner export` of a full grid): columns `param:NAME` are parameters, `status` is ok
+(or success) / anything else = infeasible, the other columns are metrics. It is replayed as a deployment: a lookup per
+experiment, through the real TaskRunner, store and Optuna samplers (search/strategies.py); an infeasible row, a row
+breaking a --constraint or a combination missing from the CSV is a failed (infeasible) experiment.
+
+Printed per strategy: the median (over seeds) number of experiments until the best value found so far reaches
+--target (default 99%) of the best feasible value, and until it is within 5% of it; ratios to grid and to random.
+Grid search is full enumeration: it knows it holds the best only after all N configurations, so grid's count is N
+(its seeded visiting order's first hit is printed for information). A run that never reaches the target within N
+experiments counts as N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import operator
+import statistics
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from inference_autotuner.bench.metrics import RunMetrics, Stats  # noqa: E402
+from inference_autotuner.deploy.predict import PredictionInfeasible  # noqa: E402
+from inference_autotuner.runner.task import TaskRunner, get_or_create_task  # noqa: E402
+from inference_autotuner.space import params_key  # noqa: E402
+from inference_autotuner.spec.models import TaskSpec  # noqa: E402
+from inference_autotuner.store import Store  # noqa: E402
+
+STRATEGIES = {"grid": "grid_search", "random": "random", "tpe": "bayesian"}
+OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq}
+
+
+def _value(text: str) -> Any:
+	for cast in (int, float):
+		try:
+			return cast(text)
+		except ValueError:
+			pass
+	return {"True": True, "False": False, "true": True, "false": False}.get(text, text)
+
+
+def _safe(name: str) -> str:
+	"""Parameter names the replay engine takes as plain flags (no __quant__/__parallel__ mapping)."""
+	return name.replace("__quant__", "quant.").replace("__parallel__", "parallel.")
+
+
+def parse_constraint(text: str) -> tuple[str, Any, float]:
+	for sym in ("<=", ">=", "==", "<", ">"):
+		if sym in text:
+			col, value = text.split(sym, 1)
+			return col.strip(), OPS[sym], float(value)
+	raise SystemExit(f"bad --constraint {text!r}: use COLUMN<=X, COLUMN>=X, <, > or ==")
+
+
+class Landscape:
+	def __init__(self, path: Path, objective: str, constraints: list[str]) -> None:
+		direction, _, self.column = objective.partition(":")
+		if direction not in ("maximize", "minimize") or not self.column:
+			raise SystemExit("--objective is maximize:COLUMN or minimize:COLUMN")
+		self.maximize = direction == "maximize"
+		rules = [parse_constraint(c) for c in constraints]
+		with path.open(newline="") as f:
+			rows = list(csv.DictReader(f))
+		if not rows or "status" not in rows[0]:
+			raise SystemExit(f"{path}: needs a header with param:NAME columns and a status column")
+		if self.column not in rows[0]:
+			raise SystemExit(f"{path}: no column {self.column!r}; columns: {', '.join(rows[0])}")
+		self.names = [c.removeprefix("param:") for c in rows[0] if c.startswith("param:")]
+		self.values: dict[str, float | None] = {}
+		choices: dict[str, set[Any]] = {n: set() for n in self.names}
+		for row in rows:
+			params = {_safe(n): _value(row[f"param:{n}"]) for n in self.names}
+			for n in self.names:
+				choices[n].add(params[_safe(n)])
+			ok = row["status"] in ("ok", "success") and row[self.column] not in ("", None)
+			ok = ok and all(row.get(c) not in ("", None) and op(float(row[c]), x) for c, op, x in rules)
+			self.values[params_key(params)] = float(row[self.column]) if ok else None
+		self.grid = {_safe(n): sorted(v, key=lambda x: (str(type(x)), x)) for n, v in choices.items()}
+		feasible = [v for v in self.values.values() if v is not None]
+		if not feasible:
+			raise SystemExit(f"{path}: no feasible row")
+		self.best = max(feasible) if self.maximize else min(feasible)
+		self.size = 1
+		for v in self.grid.values():
+			self.size *= len(v)
+
+	def reached(self, value: float, share: float) -> bool:
+		return value >= share * self.best if self.maximize else value <= self.best / share
+
+
+class ReplayEngine:
+	name = "landscape"
+	version = "replay"
+	health_path = "/"
+
+	def catalogue(self) -> dict[str, Any]:
+		return {}
+
+	def launch_argv(self, model: str, params: dict[str, Any], *, host: str, port: int) -> list[str]:
+		return ["landscape-replay"]
+
+	def display_command(self, model: str, params: dict[str, Any], *, port: int = 8080) -> str:
+		return "landscape-replay"
+
+	def world_size(self, params: dict[str, Any]) -> int:
+		return 1
+
+
+class ReplayDeployer:
+	"""A deployment that looks figures up: the landscape value becomes the figure the spec's objective reads."""
+
+	def __init__(self, landscape: Landscape) -> None:
+		self.landscape = landscape
+
+	def start(self, *a: Any, **k: Any) -> Any:
+		raise RuntimeError("a replay starts nothing")
+
+	def stop(self, deployment: Any) -> None:
+		return None
+
+	def sweep(self) -> int:
+		return 0
+
+	def predict(self, *, spec: Any, plan: Any, goodput: Any = None) -> tuple[list[RunMetrics], dict[str, Any]]:
+		value = self.landscape.values.get(params_key(plan.flags))
+		if value is None:
+			raise PredictionInfeasible("infeasible (or absent) in the landscape")
+		s = Stats(mean=value, p50=value, p90=value, p95=value, p99=value, min=value, max=value, count=1)
+		zero = Stats(mean=0.0, p50=0.0, p90=0.0, p95=0.0, p99=0.0, min=0.0, max=0.0, count=1)
+		run = RunMetrics(
+			scenario="D(1,1)",
+			concurrency=1,
+			duration=1.0,
+			total_requests=1,
+			completed=1,
+			errored=0,
+			error_rate=0.0,
+			ttft=zero,
+			tpot=zero,
+			itl=zero,
+			e2e=zero if self.landscape.maximize else s,
+			input_tokens=0,
+			output_tokens=0,
+			output_throughput=value if self.landscape.maximize else 0.0,
+			total_throughput=value if self.landscape.maximize else 0.0,
+			request_throughput=1.0,
+			predicted=True,
+		)
+		return [run], {"source": "landscape"}
+
+
+def replay(landscape: Landscape, strategy: str, seed: int, share: float, workdir: Path) -> tuple[int, int]:
+	"""(experiments to reach `share` of the best, to reach 95% of it) for one seeded search; N when never reached."""
+	store = Store(f"sqlite:///{workdir / f'{strategy}-{seed}.db'}")
+	spec = TaskSpec.model_validate(
+		{
+			"task_name": f"replay-{strategy}-{seed}",
+			"model": {"id_or_path": "landscape"},
+			"base_runtime": "vllm",
+			"deployment_mode": "predict",
+			"parameters": landscape.grid,
+			"optimization": {
+				"strategy": STRATEGIES[strategy],
+				"objective": "maximize_throughput" if landscape.maximize else "minimize_latency",
+				"max_iterations": landscape.size,
+				"seed": seed,
+			},
+		}
+	)
+	cancel = threading.Event()
+	seen: list[float | None] = []
+	hits: dict[float, int] = {}
+
+	def on_event(ev: dict[str, Any]) -> None:
+		if ev.get("type") != "experiment_finished":
+			return
+		seen.append(ev.get("objective_value") if ev.get("status") == "success" else None)
+		value = ev.get("objective_value")
+		if ev.get("status") == "success" and value is not None:
+			for target in (share, 0.95):
+				if target not in hits and landscape.reached(value, target):
+					hits[target] = len(seen)
+		if share in hits and strategy != "grid":
+			cancel.set()
+
+	task_id = get_or_create_task(store, spec)
+	runner = TaskRunner(
+		store, task_id, emit=on_event, cancel=cancel, engine=ReplayEngine(), deployer=ReplayDeployer(landscape)
+	)  # type: ignore[arg-type]
+	runner.run()
+	store.engine.dispose()
+	return hits.get(share, landscape.size), hits.get(0.95, landscape.size)
+
+
+def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+	landscape = Landscape(Path(args.landscape), args.objective, args.constraint)
+	strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+	bad = [s for s in strategies if s not in STRATEGIES]
+	if bad:
+		raise SystemExit(f"unknown strategies {bad}; valid: {', '.join(STRATEGIES)}")
+	feasible = sum(v is not None for v in landscape.values.values())
+	print(
+		f"landscape {args.landscape}: {landscape.size} configurations, {feasible} feasible, best "
+		f"{args.objective} = {landscape.best:.6g}; target >= {args.target:.0%} of it"
+	)
+	out: dict[str, dict[str, float]] = {}
+	with tempfile.TemporaryDirectory(prefix="search-eff-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as d:
+		for strategy in strategies:
+			seeds = range(1) if strategy == "grid" else range(args.seeds)
+			results = [replay(landscape, strategy, seed, args.target, Path(d)) for seed in seeds]
+			first = statistics.median(r[0] for r in results)
+			count = float(landscape.size) if strategy == "grid" else first
+			out[strategy] = {
+				"experiments": count,
+				"first_hit": first,
+				"within_5pct": statistics.median(r[1] for r in results),
+			}
+	grid = float(landscape.size)
+	rand = out.get("random", {}).get("experiments")
+	print(
+		f"{'strategy':<8} {'to best':>8} {'to 5%':>7} {'vs grid':>8} {'vs random':>10}  (median over {args.seeds} seeds)"
+	)
+	for name, r in out.items():
+		vs_random = f"{r['experiments'] / rand:.2f}x" if rand else "-"
+		note = f"  (full enumeration; seeded order first hit at {r['first_hit']:.0f})" if name == "grid" else ""
+		print(
+			f"{name:<8} {r['experiments']:>8.1f} {r['within_5pct']:>7.1f} {r['experiments'] / grid:>7.2f}x {vs_random:>10}{note}"
+		)
+	return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
+	p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+	p.add_argument("--landscape", required=True, help="CSV: param:NAME columns, status, metric columns")
+	p.add_argument("--objective", required=True, help="maximize:COLUMN or minimize:COLUMN")
+	p.add_argument("--constraint", action="append", default=[], help="COLUMN<=X (repeatable); broken = infeasible")
+	p.add_argument("--seeds", type=int, default=10)
+	p.add_argument("--strategies", default="grid,random,tpe")
+	p.add_argument("--target", type=float, default=0.99, help="share of the best value that counts as reaching it")
+	return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+	main()

@@ -1,0 +1,80 @@
+"""`autotuner manifest`: the manifests that serve a configuration (a task's best, or a spec's first) on a cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ...engines import get_engine
+from ...engines.plan import hardware_for, plan_launch
+from ...errors import AutotunerError
+from .manifests import dns_name, dump
+
+
+def serving_manifests(
+	spec: Any, params: dict[str, Any], mode: str, *, name: str | None = None, benchmark: bool = False
+) -> list[dict[str, Any]]:
+	"""Manifests that run `params` (mapped through engines/plan.py, so quant/parallel become the engine's flags)."""
+	from ..kubernetes import KubernetesDeployer
+	from . import ome
+	from .manifests import K8sTarget
+
+	if mode not in ("ome", "kubernetes"):
+		raise AutotunerError(f"unknown mode '{mode}'", hint="--mode ome or --mode kubernetes")
+	engine = get_engine(spec.base_runtime)
+	plan = plan_launch(engine, params, model_ref=spec.model.ref, hardware=hardware_for(spec))
+	if plan.status != "ok":
+		raise AutotunerError(f"this configuration is not launchable ({plan.status}): {plan.reason}")
+	target = K8sTarget.from_spec(spec)
+	deployer = KubernetesDeployer(target, mode=mode, spec=spec, controller=None)
+	name = name or dns_name(spec.task_name, limit=52)
+	argv = deployer.container_argv(engine, Path(spec.model.ref), plan.flags, port=target.port)
+	docs: list[dict[str, Any]] = []
+	if mode == "ome":
+		docs += [r.manifest for r in (deployer.runtime, deployer.base_model) if r is not None and r.manifest]
+	docs += deployer.manifests(argv, {"world_size": str(plan.world_size)}, name, serving=True)
+	if benchmark and mode == "ome":
+		output = (spec.kubernetes.benchmark_output if spec.kubernetes else None) or f"pvc://autotuner-results/{name}"
+		gpu = spec.hardware.gpu if spec.hardware else None
+		labels = {"app.kubernetes.io/managed-by": "inference-autotuner"}
+		docs.append(
+			ome.benchmark_job(
+				target,
+				f"{name}-bench",
+				name,
+				spec.benchmark,
+				labels,
+				output_uri=output,
+				world_size=plan.world_size,
+				gpu=gpu,
+			)
+		)
+	return docs
+
+
+def best_params(db: str | None, task_ref: str) -> tuple[Any, dict[str, Any]]:
+	"""(spec, parameters) of a task's best experiment."""
+	from ...report import experiments_of, find_task
+	from ...spec.models import TaskSpec
+	from ...store import Store
+
+	store = Store(db)
+	task = find_task(store, task_ref)
+	best = next((e for e in experiments_of(store, task.id) if e.id == task.best_experiment_id), None)
+	if best is None:
+		raise AutotunerError(f"task '{task.name}' has no successful experiment yet", hint="autotuner show " + task.name)
+	return TaskSpec.model_validate(task.spec), dict(best.params)
+
+
+def first_params(spec: Any) -> dict[str, Any]:
+	"""The spec's first configuration (the first grid point, or a seeded draw of a continuous space), fixed values in."""
+	from ...explain import configurations
+	from ...space import build_task_space
+
+	space = build_task_space(spec.parameters, spec.quant_config, spec.parallel_config)
+	configs, _ = configurations(spec, 1)
+	return space.full(configs[0]) if configs else dict(space.fixed)
+
+
+def render(docs: list[dict[str, Any]]) -> str:
+	return dump(docs)

@@ -1,0 +1,70 @@
+"""The search-efficiency benchmark on a tiny landscape: grid's count is deterministic, the others run and reach it."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_benchmark():  # type: ignore[no-untyped-def]
+	spec = importlib.util.spec_from_file_location("search_efficiency", REPO / "benchmarks" / "search_efficiency.py")
+	assert spec and spec.loader
+	module = importlib.util.module_from_spec(spec)
+	sys.modules["search_efficiency"] = module
+	spec.loader.exec_module(module)
+	return module
+
+
+def write_landscape(path: Path) -> None:
+	"""4 x 3 = 12 configurations; value = a * 10 + b; a=4 infeasible; best feasible 3,3 (33), 3,2 within 5%."""
+	with path.open("w", newline="") as f:
+		w = csv.writer(f)
+		w.writerow(["param:a", "param:b", "status", "tput", "latency"])
+		for a in (1, 2, 3, 4):
+			for b in (1, 2, 3):
+				w.writerow([a, b, "infeasible" if a == 4 else "ok", a * 10 + b, 1.0 / (a * 10 + b)])
+
+
+def test_tiny_landscape_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+	bench = load_benchmark()
+	path = tmp_path / "land.csv"
+	write_landscape(path)
+	args = ["--landscape", str(path), "--objective", "maximize:tput", "--seeds", "3"]
+	out = bench.main(args)
+	assert out["grid"]["experiments"] == 12  # full enumeration of the 12-point grid
+	assert 1 <= out["grid"]["first_hit"] <= 12
+	for name in ("random", "tpe"):
+		assert 1 <= out[name]["experiments"] <= 12
+		assert out[name]["within_5pct"] <= out[name]["experiments"]
+	text = capsys.readouterr().out
+	assert "12 configurations, 9 feasible" in text and "vs grid" in text
+
+
+def test_constraint_and_minimize(tmp_path: Path) -> None:
+	bench = load_benchmark()
+	path = tmp_path / "land.csv"
+	write_landscape(path)
+	land = bench.Landscape(path, "minimize:latency", ["tput<=22"])
+	assert land.best == pytest.approx(1 / 22)  # 23..33 break the constraint, 41..43 are infeasible
+	assert sum(v is not None for v in land.values.values()) == 5
+	out = bench.main(
+		[
+			"--landscape",
+			str(path),
+			"--objective",
+			"minimize:latency",
+			"--constraint",
+			"tput<=22",
+			"--seeds",
+			"2",
+			"--strategies",
+			"grid,tpe",
+		]
+	)
+	assert out["grid"]["experiments"] == 12 and out["tpe"]["experiments"] <= 12

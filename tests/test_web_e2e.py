@@ -1,0 +1,188 @@
+"""End to end in a real browser: Debian's Chromium (Playwright, no browser download) against a real `autotuner serve`.
+
+Creates a task through the wizard, watches it run 2 experiments live on the real llama.cpp engine, checks the
+best-config card and a chart, opens an experiment's detail page, and cancels another task. Screenshots are saved in
+the test's tmp dir (pytest prints where).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+CHROMIUM = Path(os.environ.get("AUTOTUNER_CHROMIUM", "/usr/bin/chromium"))
+DIST = REPO / "web" / "dist" / "index.html"
+ARGS = [
+	"--headless",
+	"--no-sandbox",
+	"--disable-gpu",
+	"--disable-background-networking",
+	"--disable-component-update",
+	"--disable-sync",
+	"--no-first-run",
+]
+
+
+@pytest.fixture
+def server(data_dir: Path, tmp_path: Path) -> Iterator[str]:
+	if not CHROMIUM.exists():
+		pytest.skip(f"{CHROMIUM} missing: apt-get install -y chromium")
+	pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
+	if not DIST.exists():
+		pytest.skip("web app not built: make web/dist (cd web && npm ci && npm run build)")
+	from inference_autotuner.deploy.ports import free_port
+
+	port = free_port()
+	log = open(tmp_path / "serve.log", "w")  # noqa: SIM115
+	proc = subprocess.Popen(
+		[sys.executable, "-m", "inference_autotuner.cli", "serve", "--port", str(port)],
+		stdout=log,
+		stderr=subprocess.STDOUT,
+		env={**os.environ, "AUTOTUNER_DATA_DIR": str(data_dir)},
+	)
+	base = f"http://127.0.0.1:{port}"
+	try:
+		for _ in range(150):
+			try:
+				if httpx.get(f"{base}/api/system/health", timeout=1).status_code == 200:
+					break
+			except httpx.HTTPError:
+				pass
+			if proc.poll() is not None:
+				pytest.fail(f"autotuner serve exited: {(tmp_path / 'serve.log').read_text()[-2000:]}")
+			time.sleep(0.2)
+		yield base
+	finally:
+		proc.terminate()
+		try:
+			proc.wait(timeout=20)
+		except subprocess.TimeoutExpired:
+			proc.kill()
+		log.close()
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_wizard_to_best_config_in_browser(server: str, model_path: Path, tmp_path: Path) -> None:
+	from playwright.sync_api import expect, sync_playwright
+
+	shots = tmp_path / "screenshots"
+	shots.mkdir()
+	with sync_playwright() as pw:
+		browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+		page = browser.new_page(viewport={"width": 1400, "height": 1000})
+		page.set_default_timeout(20_000)
+		try:
+			# The dashboard and the SPA fallback (a deep link answers the app).
+			page.goto(f"{server}/")
+			expect(page.get_by_text("Recent tasks")).to_be_visible()
+			page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
+
+			# The wizard: a 422 shown at its field first, then a valid task.
+			page.goto(f"{server}/tasks/new")
+			page.locator("input[name=task_name]").fill("web-e2e")
+			page.locator("input[name=model]").fill(str(model_path))
+			page.locator("input[name=concurrency]").fill("0")
+			page.get_by_role("button", name="Create and start").click()
+			expect(page.get_by_test_id("field-error").first).to_contain_text("concurrency")
+			page.locator("input[name=scenarios]").fill("D(16,8)")
+			page.locator("input[name=concurrency]").fill("1")
+			page.locator("input[name=max_requests]").fill("4")
+			page.locator("input[name=warmup]").fill("1")
+			page.locator("input[name=max_iterations]").fill("2")
+			page.get_by_test_id("param-name-0").fill("parallel")
+			page.get_by_test_id("param-values-0").fill("1, 2")
+			expect(page.get_by_test_id("combinations")).to_contain_text("2 combinations")
+			page.screenshot(path=str(shots / "wizard.png"), full_page=True)
+			page.get_by_role("button", name="Create and start").click()
+			page.wait_for_url(re.compile(r"/tasks/\d+$"))
+
+			# Live: the table fills, the task completes, the best config and the charts appear.
+			expect(page.get_by_text("● live")).to_be_visible()
+			expect(page.get_by_test_id("progress")).to_contain_text("2 of 2", timeout=180_000)
+			expect(page.get_by_test_id("status").first).to_have_text("completed", timeout=60_000)
+			expect(page.get_by_test_id("experiment-table").locator("tbody tr")).to_have_count(2)
+			expect(page.get_by_test_id("best-config")).to_be_visible()
+			expect(page.get_by_test_id("launch-command")).to_contain_text("--parallel")
+			expect(page.get_by_test_id("chart-objective").locator("svg").first).to_be_visible()
+			expect(page.get_by_test_id("chart-pareto").locator("svg").first).to_be_visible()
+			expect(page.get_by_test_id("task-log")).to_contain_text("experiment")
+			page.screenshot(path=str(shots / "task_detail.png"), full_page=True)
+
+			# Experiment detail: argv, runs per concurrency level.
+			page.get_by_test_id("experiment-table").get_by_role("link").first.click()
+			expect(page.get_by_test_id("experiment-title")).to_contain_text("Experiment 1")
+			expect(page.get_by_test_id("argv")).to_contain_text("--parallel")
+			expect(page.get_by_test_id("runs-table").locator("tbody tr")).to_have_count(1)
+			page.screenshot(path=str(shots / "experiment_detail.png"), full_page=True)
+
+			# Cancel another task from the task list.
+			spec = {
+				"task_name": "web-e2e-cancel",
+				"model": {"id_or_path": str(model_path)},
+				"base_runtime": "llamacpp",
+				"parameters": {"parallel": [1, 2, 4]},
+				"optimization": {"strategy": "grid_search", "max_iterations": 3},
+				"benchmark": {
+					"traffic_scenarios": ["D(16,64)"],
+					"num_concurrency": [1],
+					"max_requests_per_iteration": 50,
+				},
+			}
+			r = httpx.post(f"{server}/api/tasks/?start=true", json=spec, timeout=10)
+			assert r.status_code == 201, r.text
+			page.goto(f"{server}/tasks")
+			row = page.get_by_test_id("task-table").locator("tr", has_text="web-e2e-cancel")
+			row.get_by_role("button", name="Cancel").click()
+			expect(row.get_by_test_id("status")).to_have_text("cancelled", timeout=60_000)
+			page.screenshot(path=str(shots / "tasks.png"), full_page=True)
+		finally:
+			browser.close()
+	print(f"screenshots in {shots}")
+
+
+def _client(monkeypatch: pytest.MonkeyPatch, dist: Path):  # type: ignore[no-untyped-def]
+	from fastapi.testclient import TestClient
+
+	from inference_autotuner.api import Settings, create_app
+
+	monkeypatch.setenv("AUTOTUNER_WEB_DIST", str(dist))
+	return TestClient(create_app(Settings(run_worker=False)))
+
+
+def test_serves_built_app_with_spa_fallback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+	dist = tmp_path / "dist"
+	(dist / "assets").mkdir(parents=True)
+	(dist / "index.html").write_text("<html>app</html>")
+	(dist / "assets" / "app.js").write_text("console.log(1)")
+	(tmp_path / "secret.txt").write_text("secret")
+	with _client(monkeypatch, dist) as c:
+		assert c.get("/").text == "<html>app</html>"
+		assert c.get("/tasks/3/experiments/4").text == "<html>app</html>"  # deep link: the app routes it
+		r = c.get("/assets/app.js")
+		assert r.text == "console.log(1)" and "immutable" in r.headers["cache-control"]
+		assert c.get("/assets/missing.js").status_code == 404
+		assert "secret" not in c.get("/..%2Fsecret.txt").text
+		r = c.get("/api/nope")
+		assert r.status_code == 404 and r.json()["detail"] == "no API route /api/nope"
+		r = c.get("/api/tasks", follow_redirects=False)  # the trailing-slash redirect still works
+		assert r.status_code == 307 and r.headers["location"].endswith("/api/tasks/")
+		assert c.get("/api/tasks/").json() == []
+		assert "/{path}" not in str(c.get("/openapi.json").json()["paths"])
+
+
+def test_missing_build_answers_how_to_build(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+	with _client(monkeypatch, tmp_path / "nothing") as c:
+		r = c.get("/")
+		assert r.status_code == 503 and "make web/dist" in r.text
+		assert c.get("/api/system/health").status_code == 200

@@ -1,0 +1,89 @@
+// TanStack Query hooks over the typed client.
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { api, unwrap } from "./client";
+
+export const keys = {
+  tasks: ["tasks"] as const,
+  task: (id: number) => ["task", id] as const,
+  experiments: (id: number) => ["experiments", id] as const,
+  experiment: (id: number) => ["experiment", id] as const,
+};
+
+export function useTasks() {
+  return useQuery({
+    queryKey: keys.tasks,
+    queryFn: () => unwrap(api.GET("/api/tasks/", { params: { query: { limit: 200 } } })),
+    refetchInterval: 5000,
+  });
+}
+
+export function useTask(id: number) {
+  return useQuery({
+    queryKey: keys.task(id),
+    queryFn: () => unwrap(api.GET("/api/tasks/{task_id}", { params: { path: { task_id: id } } })),
+  });
+}
+
+export function useExperiments(taskId: number) {
+  return useQuery({
+    queryKey: keys.experiments(taskId),
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/experiments/task/{task_id}", {
+          params: { path: { task_id: taskId }, query: { limit: 1000 } },
+        }),
+      ),
+  });
+}
+
+export function useExperiment(id: number) {
+  return useQuery({
+    queryKey: keys.experiment(id),
+    queryFn: () => unwrap(api.GET("/api/experiments/{experiment_id}", { params: { path: { experiment_id: id } } })),
+  });
+}
+
+export function useEngines() {
+  return useQuery({
+    queryKey: ["engines"],
+    queryFn: () => unwrap(api.GET("/api/runtime-params/")),
+    staleTime: Infinity,
+  });
+}
+
+export function useEngineFlags(engine: string) {
+  return useQuery({
+    queryKey: ["flags", engine],
+    queryFn: () => unwrap(api.GET("/api/runtime-params/{engine}", { params: { path: { engine } } })),
+    staleTime: Infinity,
+    enabled: Boolean(engine),
+  });
+}
+
+export function usePresets(category?: string) {
+  return useQuery({
+    queryKey: ["presets", category ?? "all"],
+    queryFn: () => unwrap(api.GET("/api/presets/", { params: { query: category ? { category } : {} } })),
+  });
+}
+
+export type TaskAction = "start" | "cancel" | "restart" | "delete";
+
+export function useTaskAction() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: async ({ id, action }: { id: number; action: TaskAction }) => {
+      const path = { params: { path: { task_id: id } } };
+      if (action === "start") return unwrap(api.POST("/api/tasks/{task_id}/start", path));
+      if (action === "cancel") return unwrap(api.POST("/api/tasks/{task_id}/cancel", path));
+      if (action === "restart") return unwrap(api.POST("/api/tasks/{task_id}/restart", path));
+      const r = await api.DELETE("/api/tasks/{task_id}", path);
+      if (!r.response.ok) return unwrap(Promise.resolve(r));
+      return null;
+    },
+    onSettled: (_d, _e, { id }) => {
+      void qc.invalidateQueries({ queryKey: keys.tasks });
+      void qc.invalidateQueries({ queryKey: keys.task(id) });
+    },
+  });
+}

@@ -1,0 +1,161 @@
+import {
+  Bar,
+  BarChart,
+  CartesianGrid,
+  Legend,
+  Line,
+  LineChart,
+  ResponsiveContainer,
+  Scatter,
+  ScatterChart,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from "recharts";
+import type { Experiment } from "../api/client";
+import { OBJECTIVE_LABEL, gpusOf } from "../lib/experiments";
+import { fig } from "../lib/format";
+import { paretoFront } from "../lib/pareto";
+import { Card, Empty } from "./States";
+
+const H = 240;
+
+function done(experiments: Experiment[]): Experiment[] {
+  return experiments.filter((e) => e.status === "success" && e.figures).sort((a, b) => a.number - b.number);
+}
+
+export function ObjectiveChart({ experiments, objective }: { experiments: Experiment[]; objective: string }) {
+  const info = OBJECTIVE_LABEL[objective];
+  const ok = done(experiments);
+  let best: number | null = null;
+  const data = ok.map((e) => {
+    const v = e.objective_value;
+    if (v !== null && v !== undefined) {
+      if (best === null || (info?.maximize ? v > best : v < best)) best = v;
+    }
+    return { number: e.number, value: v, best };
+  });
+  return (
+    <Card title={`Objective over experiments: ${info?.label ?? objective}${info ? ` (${info.unit})` : ""}`}>
+      {data.length === 0 ? (
+        <Empty>Waiting for the first measured experiment.</Empty>
+      ) : (
+        <div data-testid="chart-objective" style={{ height: H }}>
+          <ResponsiveContainer width="100%" height="100%">
+            <LineChart data={data}>
+              <CartesianGrid strokeDasharray="3 3" />
+              <XAxis dataKey="number" label={{ value: "experiment", position: "insideBottom", offset: -2 }} />
+              <YAxis />
+              <Tooltip />
+              <Legend />
+              <Line type="monotone" dataKey="value" name="objective" stroke="#2563eb" isAnimationActive={false} />
+              <Line
+                type="stepAfter"
+                dataKey="best"
+                name="best so far"
+                stroke="#16a34a"
+                dot={false}
+                isAnimationActive={false}
+              />
+            </LineChart>
+          </ResponsiveContainer>
+        </div>
+      )}
+    </Card>
+  );
+}
+
+export function ThroughputLatencyChart({ experiments }: { experiments: Experiment[] }) {
+  const pts = done(experiments)
+    .map((e) => ({
+      number: e.number,
+      x: (fig(e.figures, "mean_e2e_latency") ?? NaN) * 1000,
+      y: fig(e.figures, "total_throughput") ?? NaN,
+    }))
+    .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+  const front = paretoFront(pts).map((i) => pts[i]!);
+  const others = pts.filter((p) => !front.includes(p));
+  return (
+    <Card title="Throughput vs latency (Pareto front marked)">
+      {pts.length === 0 ? (
+        <Empty>Waiting for measured experiments.</Empty>
+      ) : (
+        <div data-testid="chart-pareto" style={{ height: H }}>
+          <ResponsiveContainer width="100%" height="100%">
+            <ScatterChart>
+              <CartesianGrid strokeDasharray="3 3" />
+              <XAxis type="number" dataKey="x" name="mean E2E latency" unit=" ms" />
+              <YAxis type="number" dataKey="y" name="throughput" unit=" tok/s" />
+              <Tooltip cursor={{ strokeDasharray: "3 3" }} />
+              <Legend />
+              <Scatter name="experiments" data={others} fill="#94a3b8" isAnimationActive={false} />
+              <Scatter
+                name="Pareto front"
+                data={front}
+                fill="#dc2626"
+                line={{ stroke: "#dc2626" }}
+                isAnimationActive={false}
+              />
+            </ScatterChart>
+          </ResponsiveContainer>
+        </div>
+      )}
+    </Card>
+  );
+}
+
+export function TtftTpotChart({ experiments }: { experiments: Experiment[] }) {
+  const data = done(experiments).map((e) => ({
+    number: e.number,
+    ttft: (fig(e.figures, "mean_ttft") ?? 0) * 1000,
+    tpot: (fig(e.figures, "mean_tpot") ?? 0) * 1000,
+  }));
+  return (
+    <Card title="TTFT and TPOT per experiment (ms)">
+      {data.length === 0 ? (
+        <Empty>Waiting for measured experiments.</Empty>
+      ) : (
+        <div data-testid="chart-ttft" style={{ height: H }}>
+          <ResponsiveContainer width="100%" height="100%">
+            <BarChart data={data}>
+              <CartesianGrid strokeDasharray="3 3" />
+              <XAxis dataKey="number" />
+              <YAxis unit=" ms" />
+              <Tooltip />
+              <Legend />
+              <Bar dataKey="ttft" name="mean TTFT" fill="#f59e0b" isAnimationActive={false} />
+              <Bar dataKey="tpot" name="mean TPOT" fill="#8b5cf6" isAnimationActive={false} />
+            </BarChart>
+          </ResponsiveContainer>
+        </div>
+      )}
+    </Card>
+  );
+}
+
+export function PerGpuChart({ experiments }: { experiments: Experiment[] }) {
+  const data = done(experiments).map((e) => ({
+    number: e.number,
+    perGpu: fig(e.figures, "per_gpu_throughput") ?? 0,
+    gpus: gpusOf(e),
+  }));
+  return (
+    <Card title="Per-GPU efficiency (tok/s per GPU)">
+      {data.length === 0 ? (
+        <Empty>Waiting for measured experiments.</Empty>
+      ) : (
+        <div data-testid="chart-per-gpu" style={{ height: H }}>
+          <ResponsiveContainer width="100%" height="100%">
+            <BarChart data={data}>
+              <CartesianGrid strokeDasharray="3 3" />
+              <XAxis dataKey="number" />
+              <YAxis />
+              <Tooltip />
+              <Bar dataKey="perGpu" name="tok/s/GPU" fill="#0ea5e9" isAnimationActive={false} />
+            </BarChart>
+          </ResponsiveContainer>
+        </div>
+      )}
+    </Card>
+  );
+}

@@ -1,0 +1,264 @@
+// The new-task wizard's form state, and its mapping to/from a task spec (the same shape as a task YAML file).
+
+export type ConfigMode = "none" | "preset" | "custom";
+
+export interface ParamRow {
+  name: string;
+  values: string; // comma-separated values, e.g. "1, 2, 4"
+}
+
+export interface WizardState {
+  task_name: string;
+  description: string;
+  engine: string;
+  model: string;
+  deployment_mode: string;
+  scenarios: string;
+  concurrency: string;
+  max_requests: string;
+  max_time: string;
+  warmup: string;
+  strategy: string;
+  objective: string;
+  max_iterations: string;
+  slo_ttft_ms: string;
+  slo_tpot_ms: string;
+  slo_p90_ms: string;
+  slo_hard_fail: boolean;
+  params: ParamRow[];
+  quant_mode: ConfigMode;
+  quant_presets: string[];
+  quant_custom: Record<string, string>;
+  parallel_mode: ConfigMode;
+  parallel_presets: string[];
+  parallel_custom: Record<string, string>;
+}
+
+export const QUANT_FIELDS: Record<string, string[]> = {
+  gemm_dtype: ["auto", "fp16", "bf16", "fp8", "int8"],
+  kvcache_dtype: ["auto", "fp16", "bf16", "fp8", "fp8_e4m3", "fp8_e5m2", "int8", "int4"],
+  attention_dtype: ["auto", "fp16", "bf16", "fp8"],
+  moe_dtype: ["auto", "bf16", "fp8", "int8", "int4"],
+};
+export const PARALLEL_FIELDS = ["tp", "pp", "dp", "ep"] as const;
+
+export const OBJECTIVES = [
+  "maximize_throughput",
+  "minimize_latency",
+  "minimize_ttft",
+  "minimize_tpot",
+  "maximize_goodput",
+] as const;
+export const STRATEGIES = ["grid_search", "random", "bayesian"] as const;
+export const DEPLOYMENT_MODES = ["local", "docker", "kubernetes", "ome", "predict"] as const;
+
+export function defaultState(): WizardState {
+  return {
+    task_name: "",
+    description: "",
+    engine: "llamacpp",
+    model: "smollm2",
+    deployment_mode: "local",
+    scenarios: "D(64,32)",
+    concurrency: "1, 4",
+    max_requests: "16",
+    max_time: "30",
+    warmup: "2",
+    strategy: "grid_search",
+    objective: "maximize_throughput",
+    max_iterations: "4",
+    slo_ttft_ms: "",
+    slo_tpot_ms: "",
+    slo_p90_ms: "",
+    slo_hard_fail: false,
+    params: [{ name: "parallel", values: "1, 2" }],
+    quant_mode: "none",
+    quant_presets: [],
+    quant_custom: {},
+    parallel_mode: "none",
+    parallel_presets: [],
+    parallel_custom: {},
+  };
+}
+
+/** One comma-separated value list: numbers, booleans, or strings. */
+export function parseValues(text: string): (string | number | boolean)[] {
+  return text
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map((s) => {
+      if (s === "true") return true;
+      if (s === "false") return false;
+      if (/^-?\d+(\.\d+)?(e-?\d+)?$/i.test(s)) return Number(s);
+      return s;
+    });
+}
+
+function listOrScalar<T>(values: T[]): T | T[] {
+  return values.length === 1 ? (values[0] as T) : values;
+}
+
+function numberOr(text: string, fallback: number): number {
+  const n = Number(text);
+  return text.trim() !== "" && Number.isFinite(n) ? n : fallback;
+}
+
+export function toSpec(s: WizardState): Record<string, unknown> {
+  const parameters: Record<string, unknown> = {};
+  for (const row of s.params) {
+    if (!row.name.trim()) continue;
+    const values = parseValues(row.values);
+    parameters[row.name.trim().replace(/^-+/, "")] = listOrScalar(values);
+  }
+  const spec: Record<string, unknown> = {
+    task_name: s.task_name.trim(),
+    model: { id_or_path: s.model.trim() },
+    base_runtime: s.engine,
+    deployment_mode: s.deployment_mode,
+    parameters,
+    optimization: {
+      strategy: s.strategy,
+      objective: s.objective,
+      max_iterations: numberOr(s.max_iterations, 10),
+    },
+    benchmark: {
+      traffic_scenarios: s.scenarios
+        .split(/[;\n]|,(?![^(]*\))/)
+        .map((x) => x.trim())
+        .filter(Boolean),
+      num_concurrency: parseValues(s.concurrency),
+      max_requests_per_iteration: numberOr(s.max_requests, 50),
+      max_time_per_iteration: numberOr(s.max_time, 60),
+      warmup_requests: numberOr(s.warmup, 2),
+    },
+  };
+  if (s.description.trim()) spec.description = s.description.trim();
+  const slo: Record<string, unknown> = {};
+  const target = (msText: string) => ({ threshold: Number(msText) / 1000, hard_fail: s.slo_hard_fail });
+  if (s.slo_ttft_ms.trim()) slo.ttft = target(s.slo_ttft_ms);
+  if (s.slo_tpot_ms.trim()) slo.tpot = target(s.slo_tpot_ms);
+  if (s.slo_p90_ms.trim()) slo.latency = { p90: target(s.slo_p90_ms) };
+  if (Object.keys(slo).length) spec.slo = slo;
+  const config = (mode: ConfigMode, presets: string[], custom: Record<string, string>) => {
+    if (mode === "preset" && presets.length) return { presets };
+    if (mode === "custom") {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(custom)) {
+        const values = parseValues(v);
+        if (values.length) out[k] = listOrScalar(values);
+      }
+      return Object.keys(out).length ? out : undefined;
+    }
+    return undefined;
+  };
+  const quant = config(s.quant_mode, s.quant_presets, s.quant_custom);
+  if (quant) spec.quant_config = quant;
+  const parallel = config(s.parallel_mode, s.parallel_presets, s.parallel_custom);
+  if (parallel) spec.parallel_config = parallel;
+  return spec;
+}
+
+const asText = (v: unknown): string => (Array.isArray(v) ? v.map(String).join(", ") : v === undefined ? "" : String(v));
+
+/** A spec (from an imported YAML file) as wizard state; fields the wizard does not show are dropped. */
+export function fromSpec(spec: Record<string, unknown>): WizardState {
+  const d = defaultState();
+  const obj = (v: unknown): Record<string, unknown> =>
+    v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  const model = obj(spec.model);
+  const opt = obj(spec.optimization);
+  const bench = obj(spec.benchmark);
+  const slo = obj(spec.slo);
+  const ms = (t: unknown) => {
+    const th = obj(t).threshold;
+    return typeof th === "number" ? String(Math.round(th * 100000) / 100) : "";
+  };
+  const cfg = (c: unknown): [ConfigMode, string[], Record<string, string>] => {
+    const o = obj(c);
+    if (!Object.keys(o).length) return ["none", [], {}];
+    const presets = o.presets ?? o.preset;
+    if (presets !== undefined) return ["preset", (Array.isArray(presets) ? presets : [presets]).map(String), {}];
+    return ["custom", [], Object.fromEntries(Object.entries(o).map(([k, v]) => [k, asText(v)]))];
+  };
+  const [qm, qp, qc] = cfg(spec.quant_config);
+  const [pm, pp, pc] = cfg(spec.parallel_config);
+  return {
+    ...d,
+    task_name: String(spec.task_name ?? ""),
+    description: String(spec.description ?? ""),
+    engine: String(spec.base_runtime ?? d.engine).replace("llama.cpp", "llamacpp"),
+    model: String(model.id_or_path ?? model.name ?? ""),
+    deployment_mode: String(spec.deployment_mode ?? d.deployment_mode),
+    scenarios: asText(bench.traffic_scenarios ?? d.scenarios),
+    concurrency: asText(bench.num_concurrency ?? d.concurrency),
+    max_requests: asText(bench.max_requests_per_iteration ?? d.max_requests),
+    max_time: asText(bench.max_time_per_iteration ?? d.max_time),
+    warmup: asText(bench.warmup_requests ?? d.warmup),
+    strategy: String(opt.strategy ?? d.strategy),
+    objective: String(opt.objective ?? d.objective),
+    max_iterations: asText(opt.max_iterations ?? d.max_iterations),
+    slo_ttft_ms: ms(slo.ttft),
+    slo_tpot_ms: ms(slo.tpot),
+    slo_p90_ms: ms(obj(slo.latency).p90),
+    slo_hard_fail: Boolean(obj(slo.ttft).hard_fail ?? obj(slo.tpot).hard_fail ?? false),
+    params: Object.entries(obj(spec.parameters)).map(([name, v]) => ({
+      name,
+      values: typeof v === "object" && v !== null && !Array.isArray(v) ? JSON.stringify(v) : asText(v),
+    })),
+    quant_mode: qm,
+    quant_presets: qp,
+    quant_custom: qc,
+    parallel_mode: pm,
+    parallel_presets: pp,
+    parallel_custom: pc,
+  };
+}
+
+function counts(values: Record<string, string>): number {
+  return Object.values(values).reduce((n, v) => n * Math.max(1, parseValues(v).length), 1);
+}
+
+/** Parallel combinations as {tp, pp, dp, ...} objects; `presetParams`: the chosen presets' parameter dicts. */
+export function parallelCombos(s: WizardState, presetParams: Record<string, unknown>[]): Record<string, number>[] {
+  const expand = (cfg: Record<string, unknown>): Record<string, number>[] => {
+    const keys = Object.keys(cfg);
+    let combos: Record<string, number>[] = [{}];
+    for (const k of keys) {
+      const raw = cfg[k];
+      const vals = (Array.isArray(raw) ? raw : [raw]).map(Number).filter((x) => Number.isFinite(x));
+      combos = combos.flatMap((c) => (vals.length ? vals : [1]).map((v) => ({ ...c, [k]: v })));
+    }
+    return combos;
+  };
+  if (s.parallel_mode === "preset") return presetParams.flatMap(expand);
+  if (s.parallel_mode === "custom")
+    return expand(Object.fromEntries(Object.entries(s.parallel_custom).map(([k, v]) => [k, parseValues(v)])));
+  return [{}];
+}
+
+/** GPUs one experiment needs at most: the largest world size tp x pp x dp over the parallel combinations. */
+export function gpusNeeded(combos: Record<string, number>[]): number {
+  return combos.reduce((m, c) => Math.max(m, (c.tp ?? 1) * (c.pp ?? 1) * (c.dp ?? 1)), 1);
+}
+
+/** Search-space size: product of every parameter's value count, quant and parallel choices (null: a range). */
+export function combinations(s: WizardState, parallelCount: number): number | null {
+  let n = 1;
+  for (const row of s.params) {
+    if (!row.name.trim()) continue;
+    if (row.values.trim().startsWith("{")) return null; // a range: continuous
+    n *= Math.max(1, parseValues(row.values).length);
+  }
+  if (s.quant_mode === "preset") n *= Math.max(1, s.quant_presets.length);
+  if (s.quant_mode === "custom") n *= counts(s.quant_custom);
+  n *= Math.max(1, parallelCount);
+  return n;
+}
+
+/** Problems whose field path starts with `prefix` (e.g. "benchmark.num_concurrency"). */
+export function problemsAt<T extends { path: string }>(problems: T[], prefix: string): T[] {
+  return problems.filter(
+    (p) => p.path === prefix || p.path.startsWith(`${prefix}.`) || p.path.startsWith(`${prefix}[`),
+  );
+}

@@ -1,0 +1,491 @@
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { type ReactNode, useMemo, useState } from "react";
+import { useNavigate } from "react-router-dom";
+import { parse, stringify } from "yaml";
+import { ApiError, type Problem, api, createTask, unwrap } from "../api/client";
+import { useEngineFlags, useEngines, usePresets } from "../api/hooks";
+import { Button, Card, ErrorBox } from "../components/States";
+import {
+  type ConfigMode,
+  DEPLOYMENT_MODES,
+  OBJECTIVES,
+  PARALLEL_FIELDS,
+  QUANT_FIELDS,
+  STRATEGIES,
+  type WizardState,
+  combinations,
+  defaultState,
+  fromSpec,
+  gpusNeeded,
+  parallelCombos,
+  problemsAt,
+  toSpec,
+} from "../lib/spec";
+import { downloadText } from "./TaskDetail";
+
+const input = "w-full rounded border border-slate-300 px-2 py-1 text-sm";
+
+function FieldErrors({ problems }: { problems: Problem[] }) {
+  if (!problems.length) return null;
+  return (
+    <ul className="mt-1 space-y-0.5 text-xs text-red-700" data-testid="field-error">
+      {problems.map((p, i) => (
+        <li key={i}>
+          {p.msg}
+          {p.hint ? ` (${p.hint})` : ""}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function Field({
+  label,
+  problems = [],
+  children,
+  help,
+}: {
+  label: string;
+  problems?: Problem[];
+  children: ReactNode;
+  help?: string;
+}) {
+  return (
+    <label className="block text-sm">
+      <span className="mb-0.5 block font-medium text-slate-700">{label}</span>
+      {children}
+      {help && <span className="mt-0.5 block text-xs text-slate-500">{help}</span>}
+      <FieldErrors problems={problems} />
+    </label>
+  );
+}
+
+function ModePicker({ value, onChange, name }: { value: ConfigMode; onChange: (m: ConfigMode) => void; name: string }) {
+  return (
+    <div className="flex gap-3 text-sm">
+      {(["none", "preset", "custom"] as const).map((m) => (
+        <label key={m} className="flex items-center gap-1">
+          <input type="radio" name={name} checked={value === m} onChange={() => onChange(m)} /> {m}
+        </label>
+      ))}
+    </div>
+  );
+}
+
+export function NewTask() {
+  const [s, setS] = useState<WizardState>(defaultState);
+  const [problems, setProblems] = useState<Problem[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const [submitting, setSubmitting] = useState(false);
+  const navigate = useNavigate();
+  const qc = useQueryClient();
+  const engines = useEngines();
+  const flags = useEngineFlags(s.engine);
+  const quantPresets = usePresets("quantization");
+  const parallelPresets = usePresets("parallel");
+  const set = <K extends keyof WizardState>(k: K, v: WizardState[K]) => setS((old) => ({ ...old, [k]: v }));
+  const at = (prefix: string) => problemsAt(problems, prefix);
+
+  const spec = useMemo(() => toSpec(s), [s]);
+  const parallelForEngine = (parallelPresets.data ?? []).filter((p) => !p.runtime || p.runtime === s.engine);
+  const chosenParallel = parallelForEngine.filter((p) => s.parallel_presets.includes(p.name)).map((p) => p.parameters);
+  const combos = parallelCombos(s, chosenParallel);
+  const count = combinations(s, combos.length);
+  const gpus = gpusNeeded(combos);
+
+  // Live validation of the parameters against the engine's flag catalogue.
+  const paramKey = JSON.stringify(spec.parameters);
+  const validation = useQuery({
+    queryKey: ["validate", s.engine, paramKey],
+    queryFn: () =>
+      unwrap(
+        api.POST("/api/runtime-params/{engine}/validate", {
+          params: { path: { engine: s.engine } },
+          body: { parameters: spec.parameters as Record<string, unknown> },
+        }),
+      ),
+    enabled: Object.keys(spec.parameters as object).length > 0,
+    retry: false,
+  });
+  const paramProblems: Problem[] = [...(validation.data?.problems ?? []), ...at("parameters")];
+
+  const submit = async (start: boolean) => {
+    setSubmitting(true);
+    setProblems([]);
+    setError(null);
+    try {
+      const task = await createTask(spec, start);
+      void qc.invalidateQueries({ queryKey: ["tasks"] });
+      navigate(`/tasks/${task.id}`);
+    } catch (e) {
+      if (e instanceof ApiError && e.problems.length) setProblems(e.problems);
+      setError(e);
+    } finally {
+      setSubmitting(false);
+    }
+  };
+
+  const importYaml = async (file: File) => {
+    try {
+      const doc: unknown = parse(await file.text());
+      if (!doc || typeof doc !== "object") throw new Error("the file is not a YAML mapping");
+      setS(fromSpec(doc as Record<string, unknown>));
+      setProblems([]);
+      setError(null);
+    } catch (e) {
+      setError(e);
+    }
+  };
+
+  const rowProblems = (name: string) => paramProblems.filter((p) => p.path.includes(name) && name.length > 0);
+
+  return (
+    <form
+      className="space-y-4"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void submit(true);
+      }}
+    >
+      <Card
+        title="New tuning task"
+        actions={
+          <div className="flex items-center gap-2">
+            <label className="cursor-pointer rounded border border-slate-300 px-3 py-1.5 text-sm">
+              Import YAML
+              <input
+                type="file"
+                accept=".yaml,.yml,.json"
+                className="hidden"
+                data-testid="import-yaml"
+                onChange={(e) => e.target.files?.[0] && void importYaml(e.target.files[0])}
+              />
+            </label>
+            <Button onClick={() => downloadText(`${s.task_name || "task"}.yaml`, stringify(spec))}>Export YAML</Button>
+          </div>
+        }
+      >
+        <div className="grid gap-3 md:grid-cols-3">
+          <Field label="Task name" problems={at("task_name")}>
+            <input
+              className={input}
+              name="task_name"
+              value={s.task_name}
+              onChange={(e) => set("task_name", e.target.value)}
+              placeholder="my-tuning"
+            />
+          </Field>
+          <Field label="Engine" problems={at("base_runtime")}>
+            <select className={input} name="engine" value={s.engine} onChange={(e) => set("engine", e.target.value)}>
+              {(engines.data ?? [{ name: "llamacpp", version: "", flags: 0 }]).map((en) => (
+                <option key={en.name} value={en.name}>
+                  {en.name}
+                  {en.version ? ` (${en.version})` : ""}
+                </option>
+              ))}
+            </select>
+          </Field>
+          <Field label="Deployment mode" problems={at("deployment_mode")}>
+            <select
+              className={input}
+              name="deployment_mode"
+              value={s.deployment_mode}
+              onChange={(e) => set("deployment_mode", e.target.value)}
+            >
+              {DEPLOYMENT_MODES.map((m) => (
+                <option key={m}>{m}</option>
+              ))}
+            </select>
+          </Field>
+          <div className="md:col-span-2">
+            <Field label="Model" problems={at("model")} help="A cache name (smollm2), a local path, or a repo id">
+              <input className={input} name="model" value={s.model} onChange={(e) => set("model", e.target.value)} />
+            </Field>
+          </div>
+          <Field label="Description" problems={at("description")}>
+            <input className={input} value={s.description} onChange={(e) => set("description", e.target.value)} />
+          </Field>
+        </div>
+      </Card>
+
+      <Card title="Benchmark">
+        <div className="grid gap-3 md:grid-cols-5">
+          <Field label="Traffic scenarios" problems={at("benchmark.traffic_scenarios")} help="e.g. D(64,32)">
+            <input
+              className={input}
+              name="scenarios"
+              value={s.scenarios}
+              onChange={(e) => set("scenarios", e.target.value)}
+            />
+          </Field>
+          <Field label="Concurrency levels" problems={at("benchmark.num_concurrency")} help="comma-separated">
+            <input
+              className={input}
+              name="concurrency"
+              value={s.concurrency}
+              onChange={(e) => set("concurrency", e.target.value)}
+            />
+          </Field>
+          <Field label="Max requests per run" problems={at("benchmark.max_requests_per_iteration")}>
+            <input
+              className={input}
+              name="max_requests"
+              value={s.max_requests}
+              onChange={(e) => set("max_requests", e.target.value)}
+            />
+          </Field>
+          <Field label="Max seconds per run" problems={at("benchmark.max_time_per_iteration")}>
+            <input
+              className={input}
+              name="max_time"
+              value={s.max_time}
+              onChange={(e) => set("max_time", e.target.value)}
+            />
+          </Field>
+          <Field label="Warm-up requests" problems={at("benchmark.warmup_requests")}>
+            <input className={input} name="warmup" value={s.warmup} onChange={(e) => set("warmup", e.target.value)} />
+          </Field>
+        </div>
+      </Card>
+
+      <Card title="Objective and SLOs">
+        <div className="grid gap-3 md:grid-cols-4">
+          <Field label="Objective" problems={at("optimization.objective")}>
+            <select
+              className={input}
+              name="objective"
+              value={s.objective}
+              onChange={(e) => set("objective", e.target.value)}
+            >
+              {OBJECTIVES.map((o) => (
+                <option key={o}>{o}</option>
+              ))}
+            </select>
+          </Field>
+          <Field label="Strategy" problems={at("optimization.strategy")}>
+            <select
+              className={input}
+              name="strategy"
+              value={s.strategy}
+              onChange={(e) => set("strategy", e.target.value)}
+            >
+              {STRATEGIES.map((o) => (
+                <option key={o}>{o}</option>
+              ))}
+            </select>
+          </Field>
+          <Field label="Max experiments" problems={at("optimization.max_iterations")}>
+            <input
+              className={input}
+              name="max_iterations"
+              value={s.max_iterations}
+              onChange={(e) => set("max_iterations", e.target.value)}
+            />
+          </Field>
+          <div />
+          <Field label="TTFT SLO (ms, mean)" problems={at("slo.ttft")}>
+            <input
+              className={input}
+              name="slo_ttft"
+              value={s.slo_ttft_ms}
+              onChange={(e) => set("slo_ttft_ms", e.target.value)}
+            />
+          </Field>
+          <Field label="TPOT SLO (ms, mean)" problems={at("slo.tpot")}>
+            <input
+              className={input}
+              name="slo_tpot"
+              value={s.slo_tpot_ms}
+              onChange={(e) => set("slo_tpot_ms", e.target.value)}
+            />
+          </Field>
+          <Field label="E2E p90 SLO (ms)" problems={at("slo.latency")}>
+            <input
+              className={input}
+              name="slo_p90"
+              value={s.slo_p90_ms}
+              onChange={(e) => set("slo_p90_ms", e.target.value)}
+            />
+          </Field>
+          <label className="flex items-center gap-2 pt-5 text-sm">
+            <input type="checkbox" checked={s.slo_hard_fail} onChange={(e) => set("slo_hard_fail", e.target.checked)} />
+            hard fail (infeasible when far past)
+          </label>
+        </div>
+      </Card>
+
+      <Card title="Parameters (engine flags without dashes; comma-separated values to search)">
+        <datalist id="flag-names">
+          {(flags.data ?? []).map((f) => (
+            <option key={f.name} value={f.name}>
+              {f.type}
+              {f.tuned ? " (commonly tuned)" : ""}: {f.help}
+            </option>
+          ))}
+        </datalist>
+        <div className="space-y-2">
+          {s.params.map((row, i) => (
+            <div key={i}>
+              <div className="flex gap-2">
+                <input
+                  className={`${input} w-64`}
+                  list="flag-names"
+                  aria-label={`flag ${i + 1}`}
+                  data-testid={`param-name-${i}`}
+                  value={row.name}
+                  onChange={(e) =>
+                    set(
+                      "params",
+                      s.params.map((r, j) => (j === i ? { ...r, name: e.target.value } : r)),
+                    )
+                  }
+                  placeholder="flag, e.g. threads"
+                />
+                <input
+                  className={input}
+                  aria-label={`values ${i + 1}`}
+                  data-testid={`param-values-${i}`}
+                  value={row.values}
+                  onChange={(e) =>
+                    set(
+                      "params",
+                      s.params.map((r, j) => (j === i ? { ...r, values: e.target.value } : r)),
+                    )
+                  }
+                  placeholder='values, e.g. 1, 2, 4 or {"type":"integer","low":1,"high":8}'
+                />
+                <Button
+                  onClick={() =>
+                    set(
+                      "params",
+                      s.params.filter((_, j) => j !== i),
+                    )
+                  }
+                >
+                  Remove
+                </Button>
+              </div>
+              <FieldErrors problems={rowProblems(row.name)} />
+            </div>
+          ))}
+          <Button onClick={() => set("params", [...s.params, { name: "", values: "" }])}>Add flag</Button>
+          {flags.isError && <ErrorBox error={flags.error} />}
+        </div>
+      </Card>
+
+      <div className="grid gap-4 md:grid-cols-2">
+        <Card title="Quantization">
+          <ModePicker name="quant" value={s.quant_mode} onChange={(m) => set("quant_mode", m)} />
+          {s.quant_mode === "preset" && (
+            <div className="mt-2 space-y-1 text-sm">
+              {(quantPresets.data ?? []).map((p) => (
+                <label key={p.id} className="flex items-center gap-2">
+                  <input
+                    type="checkbox"
+                    checked={s.quant_presets.includes(p.name)}
+                    onChange={(e) =>
+                      set(
+                        "quant_presets",
+                        e.target.checked ? [...s.quant_presets, p.name] : s.quant_presets.filter((n) => n !== p.name),
+                      )
+                    }
+                  />
+                  <span className="font-medium">{p.name}</span>
+                  <span className="text-xs text-slate-500">{p.description}</span>
+                </label>
+              ))}
+            </div>
+          )}
+          {s.quant_mode === "custom" && (
+            <div className="mt-2 grid grid-cols-2 gap-2">
+              {Object.entries(QUANT_FIELDS).map(([f, values]) => (
+                <Field key={f} label={f} problems={at(`quant_config.${f}`)} help={values.join(", ")}>
+                  <input
+                    className={input}
+                    value={s.quant_custom[f] ?? ""}
+                    onChange={(e) => set("quant_custom", { ...s.quant_custom, [f]: e.target.value })}
+                  />
+                </Field>
+              ))}
+            </div>
+          )}
+          <FieldErrors problems={at("quant_config")} />
+        </Card>
+        <Card title="Parallelism">
+          <ModePicker name="parallel" value={s.parallel_mode} onChange={(m) => set("parallel_mode", m)} />
+          {s.parallel_mode === "preset" && (
+            <div className="mt-2 space-y-1 text-sm">
+              {parallelForEngine.length === 0 && (
+                <p className="text-xs text-slate-500">No parallel presets for {s.engine}.</p>
+              )}
+              {parallelForEngine.map((p) => (
+                <label key={p.id} className="flex items-center gap-2">
+                  <input
+                    type="checkbox"
+                    checked={s.parallel_presets.includes(p.name)}
+                    onChange={(e) =>
+                      set(
+                        "parallel_presets",
+                        e.target.checked
+                          ? [...s.parallel_presets, p.name]
+                          : s.parallel_presets.filter((n) => n !== p.name),
+                      )
+                    }
+                  />
+                  <span className="font-medium">{p.name}</span>
+                  <span className="text-xs text-slate-500">{p.description}</span>
+                </label>
+              ))}
+            </div>
+          )}
+          {s.parallel_mode === "custom" && (
+            <div className="mt-2 grid grid-cols-4 gap-2">
+              {PARALLEL_FIELDS.map((f) => (
+                <Field key={f} label={f} problems={at(`parallel_config.${f}`)}>
+                  <input
+                    className={input}
+                    value={s.parallel_custom[f] ?? ""}
+                    placeholder="1"
+                    onChange={(e) => set("parallel_custom", { ...s.parallel_custom, [f]: e.target.value })}
+                  />
+                </Field>
+              ))}
+            </div>
+          )}
+          <FieldErrors problems={at("parallel_config")} />
+        </Card>
+      </div>
+
+      <Card>
+        <div className="flex flex-wrap items-center gap-4">
+          <div className="text-sm" data-testid="combinations">
+            <span className="font-semibold">{count === null ? "continuous space" : `${count} combinations`}</span>
+            <span className="text-slate-500">
+              {" "}
+              · up to {gpus} GPU{gpus === 1 ? "" : "s"} per experiment
+            </span>
+            {count !== null && (
+              <span className="text-slate-500">
+                {" "}
+                · {Math.min(count, Number(s.max_iterations) || 0)} experiments will run
+              </span>
+            )}
+          </div>
+          <div className="ml-auto flex gap-2">
+            <Button onClick={() => void submit(false)} disabled={submitting}>
+              Create
+            </Button>
+            <Button kind="primary" type="submit" disabled={submitting}>
+              {submitting ? "Creating…" : "Create and start"}
+            </Button>
+          </div>
+        </div>
+        {error !== null && (
+          <div className="mt-3">
+            <ErrorBox error={error} />
+          </div>
+        )}
+      </Card>
+    </form>
+  );
+}

@@ -1,0 +1,111 @@
+import { useNavigate, useParams } from "react-router-dom";
+import { stringify } from "yaml";
+import { useExperiments, useTask } from "../api/hooks";
+import { BestConfigCard } from "../components/BestConfigCard";
+import { ObjectiveChart, PerGpuChart, ThroughputLatencyChart, TtftTpotChart } from "../components/Charts";
+import { ExperimentTable } from "../components/ExperimentTable";
+import { LogViewer } from "../components/LogViewer";
+import { Card, ErrorBox, Loading, StatusBadge } from "../components/States";
+import { useTaskEvents } from "../hooks/useTaskEvents";
+import { objectiveOf } from "../lib/experiments";
+import { paramsText, secs } from "../lib/format";
+import { TaskActions } from "./Tasks";
+
+export function downloadText(name: string, text: string, type = "application/yaml") {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.click();
+  URL.revokeObjectURL(url);
+}
+
+export function TaskDetail() {
+  const taskId = Number(useParams().taskId);
+  const navigate = useNavigate();
+  const task = useTask(taskId);
+  const experiments = useExperiments(taskId);
+  const live = useTaskEvents(taskId);
+
+  if (task.isPending) return <Loading what="Loading task" />;
+  if (task.isError) return <ErrorBox error={task.error} retry={() => void task.refetch()} />;
+  const t = task.data;
+  const status = live.status ?? t.status;
+  const objective = objectiveOf(t.spec);
+  const exps = experiments.data ?? [];
+  const best = exps.find((e) => e.id === t.best_experiment_id);
+
+  return (
+    <div className="space-y-4">
+      <Card
+        title={
+          <span className="flex items-center gap-2 text-base">
+            {t.name} <StatusBadge status={status} />
+            <span className={`text-xs ${live.connected ? "text-green-700" : "text-slate-400"}`}>
+              {live.connected ? "● live" : "○ offline"}
+            </span>
+          </span>
+        }
+        actions={
+          <div className="flex gap-1">
+            <TaskActions task={{ ...t, status }} onDeleted={() => navigate("/tasks")} />
+            <button
+              className="rounded border border-slate-300 px-3 py-1.5 text-sm"
+              onClick={() => downloadText(`${t.name}.yaml`, stringify(t.spec))}
+            >
+              Export YAML
+            </button>
+          </div>
+        }
+      >
+        <div className="grid grid-cols-2 gap-2 text-sm md:grid-cols-5">
+          <div>
+            <span className="text-slate-500">Engine: </span>
+            {t.engine}
+          </div>
+          <div>
+            <span className="text-slate-500">Mode: </span>
+            {t.deployment_mode}
+          </div>
+          <div>
+            <span className="text-slate-500">Objective: </span>
+            {objective}
+          </div>
+          <div data-testid="progress">
+            <span className="text-slate-500">Experiments: </span>
+            {t.experiments_total} of {t.max_iterations ?? "?"} ({t.experiments_successful} ok)
+          </div>
+          <div>
+            <span className="text-slate-500">Elapsed: </span>
+            {secs(t.elapsed)}
+          </div>
+        </div>
+        {t.description && <p className="mt-2 text-sm text-slate-600">{t.description}</p>}
+        {t.error && <p className="mt-2 text-sm text-red-700">{t.error}</p>}
+        {live.running && (
+          <div className="mt-2 rounded bg-blue-50 p-2 text-sm text-blue-900" data-testid="running">
+            Experiment {live.running.number} ({paramsText(live.running.params)}): {live.running.phase}
+            {live.running.total ? ` — ${live.running.done ?? 0}/${live.running.total} requests` : ""}
+          </div>
+        )}
+      </Card>
+      <BestConfigCard best={best} objective={objective} />
+      <Card title="Experiments">
+        {experiments.isPending ? (
+          <Loading what="Loading experiments" />
+        ) : experiments.isError ? (
+          <ErrorBox error={experiments.error} retry={() => void experiments.refetch()} />
+        ) : (
+          <ExperimentTable experiments={exps} bestId={t.best_experiment_id} taskId={taskId} />
+        )}
+      </Card>
+      <div className="grid gap-4 lg:grid-cols-2">
+        <ObjectiveChart experiments={exps} objective={objective} />
+        <ThroughputLatencyChart experiments={exps} />
+        <TtftTpotChart experiments={exps} />
+        <PerGpuChart experiments={exps} />
+      </div>
+      <LogViewer taskId={taskId} />
+    </div>
+  );
+}

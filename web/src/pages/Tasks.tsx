@@ -1,0 +1,108 @@
+import { Link } from "react-router-dom";
+import type { Task } from "../api/client";
+import { type TaskAction, useTaskAction, useTasks } from "../api/hooks";
+import { Button, Card, Empty, ErrorBox, Loading, StatusBadge } from "../components/States";
+import { secs, when } from "../lib/format";
+
+const ACTIVE = new Set(["queued", "running"]);
+
+export function TaskActions({ task, onDeleted }: { task: Task; onDeleted?: () => void }) {
+  const action = useTaskAction();
+  const run = (a: TaskAction) => {
+    if (a === "delete" && !window.confirm(`Delete task '${task.name}' with its experiments and logs?`)) return;
+    action.mutate({ id: task.id, action: a }, { onSuccess: () => a === "delete" && onDeleted?.() });
+  };
+  const active = ACTIVE.has(task.status);
+  return (
+    <div className="flex flex-wrap items-center gap-1">
+      {!active && task.status !== "completed" && (
+        <Button kind="primary" onClick={() => run("start")} disabled={action.isPending}>
+          {task.status === "pending" ? "Start" : "Resume"}
+        </Button>
+      )}
+      {active && (
+        <Button kind="danger" onClick={() => run("cancel")} disabled={action.isPending}>
+          Cancel
+        </Button>
+      )}
+      {task.status === "completed" && (
+        <Button onClick={() => run("restart")} disabled={action.isPending}>
+          Restart
+        </Button>
+      )}
+      {!active && (
+        <Button kind="danger" onClick={() => run("delete")} disabled={action.isPending}>
+          Delete
+        </Button>
+      )}
+      {action.error && <span className="text-xs text-red-700">{action.error.message}</span>}
+    </div>
+  );
+}
+
+export function Tasks() {
+  const tasks = useTasks();
+  return (
+    <Card
+      title="Tasks"
+      actions={
+        <Link to="/tasks/new" className="rounded bg-blue-600 px-3 py-1.5 text-sm font-medium text-white">
+          New task
+        </Link>
+      }
+    >
+      {tasks.isPending ? (
+        <Loading what="Loading tasks" />
+      ) : tasks.isError ? (
+        <ErrorBox error={tasks.error} retry={() => void tasks.refetch()} />
+      ) : tasks.data.length === 0 ? (
+        <Empty>
+          No tasks yet.{" "}
+          <Link className="text-blue-700 underline" to="/tasks/new">
+            Create one
+          </Link>
+          .
+        </Empty>
+      ) : (
+        <table className="w-full text-left text-sm" data-testid="task-table">
+          <thead className="border-b border-slate-200 text-xs text-slate-500">
+            <tr>
+              <th className="px-2 py-1">Name</th>
+              <th className="px-2 py-1">Engine</th>
+              <th className="px-2 py-1">Mode</th>
+              <th className="px-2 py-1">Status</th>
+              <th className="px-2 py-1">Progress</th>
+              <th className="px-2 py-1">Elapsed</th>
+              <th className="px-2 py-1">Created</th>
+              <th className="px-2 py-1">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {tasks.data.map((t) => (
+              <tr key={t.id} className="border-b border-slate-100">
+                <td className="px-2 py-1">
+                  <Link className="text-blue-700 underline" to={`/tasks/${t.id}`}>
+                    {t.name}
+                  </Link>
+                </td>
+                <td className="px-2 py-1">{t.engine}</td>
+                <td className="px-2 py-1">{t.deployment_mode}</td>
+                <td className="px-2 py-1">
+                  <StatusBadge status={t.status} />
+                </td>
+                <td className="px-2 py-1">
+                  {t.experiments_total} of {t.max_iterations ?? "?"} ({t.experiments_successful} ok)
+                </td>
+                <td className="px-2 py-1">{secs(t.elapsed)}</td>
+                <td className="px-2 py-1">{when(t.created_at)}</td>
+                <td className="px-2 py-1">
+                  <TaskActions task={t} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Card>
+  );
+}

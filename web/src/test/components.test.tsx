@@ -1,0 +1,128 @@
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { act, fireEvent, render, renderHook, screen } from "@testing-library/react";
+import type { ReactNode } from "react";
+import { MemoryRouter } from "react-router-dom";
+import { describe, expect, it } from "vitest";
+import type { Experiment } from "../api/client";
+import { BestConfigCard } from "../components/BestConfigCard";
+import { ExperimentTable } from "../components/ExperimentTable";
+import { ErrorBox } from "../components/States";
+import { ApiError, toApiError } from "../api/client";
+import { useTaskEvents } from "../hooks/useTaskEvents";
+
+function exp(number: number, throughput: number, status = "success"): Experiment {
+  return {
+    id: 100 + number,
+    task_id: 1,
+    number,
+    trial_number: number - 1,
+    params: { parallel: number },
+    status,
+    objective_value: throughput,
+    score: -throughput,
+    figures: { total_throughput: throughput, per_gpu_throughput: throughput, mean_ttft: 0.05, mean_tpot: 0.01 },
+    runs: [],
+    scoring: null,
+    failure_reason: null,
+    gpu_info: null,
+    launch_argv: ["llama-server", "--parallel", String(number)],
+    launch_command: `llama-server --parallel ${number}`,
+    predicted: false,
+    started_at: null,
+    finished_at: null,
+    duration: 3,
+    startup_seconds: 1,
+    bench_seconds: 2,
+  };
+}
+
+const wrap = (ui: ReactNode) =>
+  render(<MemoryRouter future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>{ui}</MemoryRouter>);
+
+describe("ExperimentTable", () => {
+  it("shows an empty state", () => {
+    wrap(<ExperimentTable experiments={[]} taskId={1} />);
+    expect(screen.getByText(/No experiments yet/)).toBeInTheDocument();
+  });
+
+  it("sorts by a column and filters by parameters", () => {
+    wrap(<ExperimentTable experiments={[exp(1, 50), exp(2, 80), exp(3, 20)]} bestId={102} taskId={1} />);
+    const firstCells = () =>
+      screen
+        .getAllByRole("row")
+        .slice(1)
+        .map((r) => r.querySelector("td")?.textContent);
+    expect(firstCells()).toEqual(["1", "2 ★", "3"]);
+    fireEvent.click(screen.getByRole("button", { name: /Throughput/ }));
+    expect(firstCells()).toEqual(["3", "1", "2 ★"]);
+    fireEvent.click(screen.getByRole("button", { name: /Throughput/ }));
+    expect(firstCells()).toEqual(["2 ★", "1", "3"]);
+    fireEvent.change(screen.getByLabelText("Filter parameters"), { target: { value: "parallel=3" } });
+    expect(firstCells()).toEqual(["3"]);
+  });
+});
+
+describe("BestConfigCard", () => {
+  it("shows the launch command of the best experiment", () => {
+    wrap(<BestConfigCard best={exp(2, 80)} objective="maximize_throughput" />);
+    expect(screen.getByTestId("launch-command")).toHaveTextContent("llama-server --parallel 2");
+    expect(screen.getByText("Throughput per GPU")).toBeInTheDocument();
+  });
+  it("has an empty state", () => {
+    wrap(<BestConfigCard best={undefined} objective="maximize_throughput" />);
+    expect(screen.getByText(/No successful experiment yet/)).toBeInTheDocument();
+  });
+});
+
+describe("API errors", () => {
+  it("turns a 422 body into field problems and shows the hint", () => {
+    const err = toApiError(422, {
+      detail: [{ loc: ["body", "task_name"], path: "task_name", msg: "too short", type: "value_error", hint: null }],
+    });
+    expect(err.problems[0]?.path).toBe("task_name");
+    render(<ErrorBox error={new ApiError(409, "task 7 is running", "cancel it first")} />);
+    expect(screen.getByRole("alert")).toHaveTextContent("cancel it first");
+  });
+});
+
+class FakeSocket {
+  static last: FakeSocket | null = null;
+  onopen: (() => void) | null = null;
+  onmessage: ((m: { data: string }) => void) | null = null;
+  onclose: ((e: { code: number }) => void) | null = null;
+  closed = false;
+  constructor(public url: string) {
+    FakeSocket.last = this;
+  }
+  close() {
+    this.closed = true;
+  }
+  emit(ev: object) {
+    this.onmessage?.({ data: JSON.stringify(ev) });
+  }
+}
+
+describe("useTaskEvents", () => {
+  it("tracks status and the running experiment from WebSocket events", () => {
+    const qc = new QueryClient();
+    const wrapper = ({ children }: { children: ReactNode }) => (
+      <QueryClientProvider client={qc}>{children}</QueryClientProvider>
+    );
+    const factory = (url: string) => new FakeSocket(url) as unknown as WebSocket;
+    const { result, unmount } = renderHook(() => useTaskEvents(7, factory), { wrapper });
+    const sock = FakeSocket.last!;
+    expect(sock.url).toMatch(/\/api\/ws\/tasks\/7$/);
+    act(() => sock.onopen?.());
+    expect(result.current.connected).toBe(true);
+    act(() => sock.emit({ type: "task_status", task_id: 7, status: "running", snapshot: true }));
+    act(() => sock.emit({ type: "experiment_started", task_id: 7, number: 1, params: { parallel: 2 } }));
+    act(() => sock.emit({ type: "run_progress", task_id: 7, number: 1, concurrency: 1, done: 2, total: 4 }));
+    expect(result.current.status).toBe("running");
+    expect(result.current.running).toMatchObject({ number: 1, done: 2, total: 4 });
+    act(() => sock.emit({ type: "task_finished", task_id: 7, status: "completed", experiments: 2 }));
+    expect(result.current.status).toBe("completed");
+    expect(result.current.running).toBeNull();
+    unmount();
+    expect(sock.closed).toBe(true);
+  });
+});
