@@ -8,6 +8,7 @@ already measured is never measured again: the study is told the earlier score in
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -35,7 +36,8 @@ from .events import EventSink, no_events
 from .experiment import Outcome, run_experiment
 
 FINAL = (ExperimentStatus.SUCCESS, ExperimentStatus.FAILED, ExperimentStatus.INFEASIBLE, ExperimentStatus.SKIPPED)
-MAX_DUPLICATE_ASKS = 50
+MAX_DUPLICATE_ASKS = 50  # continuous spaces: stop when the sampler only proposes what was measured
+EXPLORE_AFTER_DUPLICATES = 3  # finite spaces: after this many repeats in a row, measure an unmeasured configuration
 
 
 @dataclass
@@ -261,7 +263,9 @@ class TaskRunner:
 							study.tell(trial, earlier.score)
 						else:
 							study.tell(trial, state=TrialState.FAIL)
-						if duplicates >= MAX_DUPLICATE_ASKS:
+						if duplicates >= EXPLORE_AFTER_DUPLICATES and self._explore(study, space, distributions):
+							duplicates = 0  # the next ask gets an unmeasured configuration
+						elif duplicates >= MAX_DUPLICATE_ASKS:
 							self.emit(
 								{
 									"type": "log",
@@ -337,6 +341,28 @@ class TaskRunner:
 			}
 		)
 		return TaskResult(self.task_id, status, count, best)
+
+	def _explore(self, study: optuna.Study, space: Any, distributions: dict[str, Any]) -> bool:
+		"""Enqueue one unmeasured configuration of a finite space (seeded draw); False when there is none.
+
+		A converged sampler (TPE) keeps proposing the best configurations it has seen; each repeat is answered with
+		the stored score, and after a few in a row the search measures something new instead of stopping early."""
+		if space.size() is None:
+			return False
+		with self.store.session() as s:
+			measured = set(
+				s.scalars(
+					select(Experiment.params_key).where(
+						Experiment.task_id == self.task_id, Experiment.status.in_(FINAL)
+					)
+				)
+			)
+		todo = [c for c in space.combinations() if params_key(space.full(c)) not in measured]
+		if not todo:
+			return False
+		rng = random.Random(f"{self.spec.optimization.seed}-{len(measured)}")
+		study.enqueue_trial({k: v for k, v in rng.choice(todo).items() if k in distributions}, skip_if_exists=False)
+		return True
 
 	def _distinct_measured(self) -> int:
 		with self.store.session() as s:

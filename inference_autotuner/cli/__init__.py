@@ -1,0 +1,10 @@
+"""The `autotuner` command line (Typer + Rich): one module per group of commands, all on one Typer app."""
+
+# ruff: noqa: I001  -- import order is the order commands appear in --help
+from . import tasks  # noqa: F401  tune, resume, list, show, best, export, delete
+from . import specs  # noqa: F401  validate, explain, plan, manifest, engines
+from . import system  # noqa: F401  gpus, models, serve, worker
+from .common import app
+from .tasks import _to_csv
+
+__all__ = ["_to_csv", "app"]

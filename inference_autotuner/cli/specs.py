@@ -1,0 +1,217 @@
+"""Commands on specs and engines: validate, explain, plan, manifest, engines."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..errors import AutotunerError, SpecError
+from .common import DbOpt, _fail, _internal, _store, app, console, err
+
+
+@app.command()
+def validate(spec: Annotated[Path, typer.Argument(help="Task spec file to check")]) -> None:
+	"""Check a spec: every problem with its field path and a fix hint; exit code 2 when invalid."""
+	from ..spec import load_spec
+
+	try:
+		s = load_spec(spec)
+	except SpecError as exc:
+		err.print(f"[bold red]{spec}: {len(exc.problems)} problem(s)[/]")
+		for p in exc.problems:
+			err.print(f"  [bold]{p.path or '<spec>'}[/]: {p.message}", highlight=False)
+			if p.hint:
+				err.print(f"    [dim]hint: {p.hint}[/]", highlight=False)
+		raise typer.Exit(2) from None
+	from ..space import build_task_space
+
+	size = build_task_space(s.parameters, s.quant_config, s.parallel_config).size()
+	console.print(
+		f"[green]ok[/]: task '{s.task_name}', engine {s.base_runtime}, {s.deployment_mode} mode, "
+		f"{'continuous' if size is None else size} configuration(s), at most {s.optimization.max_iterations} experiments"
+	)
+
+
+@app.command()
+def explain(
+	spec: Annotated[Path, typer.Argument(help="Task spec file")],
+	limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most this many experiments")] = 50,
+	format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
+	"""Every experiment the spec implies: exact argv, world size, memory estimate, and why any would be refused.
+
+	No engine is started and nothing is downloaded."""
+	from ..cli_render import fmt_params
+	from ..explain import explain as explain_spec
+	from ..spec import load_spec
+
+	try:
+		data = explain_spec(load_spec(spec), limit=limit)
+	except SpecError as exc:
+		_fail(exc)
+		return
+	except AutotunerError as exc:
+		_fail(exc)
+		return
+	if format == "json":
+		sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+		return
+	hw = data["hardware"]
+	gpus = (
+		"unknown GPUs"
+		if hw["gpus"] is None
+		else f"{hw['gpus']} x {hw['gpu'] or 'GPU'} ({fmt_gib(hw['gpu_memory_gib'])} GiB)"
+	)
+	size = "a continuous space" if data["space_size"] is None else f"{data['space_size']} configuration(s)"
+	console.print(f"[bold]{data['task_name']}[/]: {data['engine']} ({data['engine_version']}), {size}, {gpus}")
+	for row in data["experiments"]:
+		style = {"ok": "green", "skipped": "dim", "infeasible": "yellow"}[row["status"]]
+		mem = row["memory"]
+		memory = (
+			f"{fmt_gib(mem['weights_gib'] + mem['kv_cache_gib'] + mem['overhead_gib'])} of {fmt_gib(mem['budget_gib'])} GiB/GPU"
+			if mem
+			else ("memory not estimated (no config.json)" if row["status"] == "ok" else "not launched")
+		)
+		console.print(
+			f"[{style}]#{row['number']} {row['status']}[/] world size {row['world_size']}, {memory}: {fmt_params(row['params'])}",
+			highlight=False,
+		)
+		if row["argv"]:
+			console.print(f"    {shlex.join(row['argv'])}", highlight=False, soft_wrap=True)
+		if row["reason"]:
+			console.print(f"    [dim]{row['reason']}[/]", highlight=False)
+		for note in row["notes"]:
+			console.print(f"    [dim]note: {note}[/]", highlight=False)
+	if data["space_size"] is not None and data["space_size"] > data["shown"]:
+		console.print(f"[dim]... {data['space_size'] - data['shown']} more (raise --limit)[/]")
+
+
+def fmt_gib(v: float | None) -> str:
+	return "?" if v is None else f"{v:.1f}"
+
+
+@app.command()
+def plan(
+	spec: Annotated[Path, typer.Argument(help="Task spec file (its engine must be vllm, sglang or trtllm)")],
+	top: Annotated[int, typer.Option("--top", "-k", help="Measure this many of the best predicted configurations")] = 3,
+	measure_mode: Annotated[
+		str | None,
+		typer.Option("--measure-mode", help="Real deployment for the measurements (default: the spec's own mode)"),
+	] = None,
+	db: DbOpt = None,
+	format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
+	"""Sim-to-real: rank the space by aiconfigurator's prediction, measure the top K for real, report the error.
+
+	Runs two tasks: NAME-predicted (every configuration, predicted) and NAME-measured (the top K, measured)."""
+	from ..cli_render import fmt, fmt_params
+	from ..runner.plan import run_plan
+	from ..spec import load_spec
+
+	try:
+		if format not in ("table", "json"):
+			raise AutotunerError(f"unknown format '{format}'", hint="use table or json")
+		data = run_plan(
+			_store(db),
+			load_spec(spec),
+			top,
+			measure_mode=measure_mode,
+			emit=lambda ev: err.print(f"[dim]{ev['message']}[/]") if ev.get("type") == "log" else None,
+		)
+	except AutotunerError as exc:
+		_fail(exc)
+		return
+	except (typer.Exit, KeyboardInterrupt):
+		raise
+	except Exception as exc:
+		_internal(exc)
+		return
+	if format == "json":
+		sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+		return
+	table = Table(header_style="bold", title=f"{data['task_name']}: predicted vs measured ({data['measure_mode']})")
+	for col in ("rank", "parameters", f"predicted {data['unit']}", f"measured {data['unit']}", "error %", "status"):
+		table.add_column(col)
+	for r in data["rows"]:
+		err_pct = r["error_pct"]
+		table.add_row(
+			str(r["rank"]),
+			fmt_params(r["params"]),
+			fmt(r["predicted_objective"]),
+			fmt(r["measured_objective"]),
+			"-" if err_pct is None else f"{err_pct:+.1f}",
+			r["measured_status"],
+		)
+	console.print(table)
+	console.print(
+		f"{data['predicted_feasible']} of {data['predicted_configurations']} configurations predicted feasible; "
+		f"best measured: predicted rank {data['best_measured_rank'] or '-'}; "
+		f"mean |error| {fmt(data['mean_abs_error_pct'])} %  (tasks {data['predicted_task']}, {data['measured_task']})"
+	)
+
+
+@app.command()
+def manifest(
+	target: Annotated[str, typer.Argument(help="Task name or id (with --best), or a spec file (its first config)")],
+	best: Annotated[bool, typer.Option("--best", help="Serve the task's recommended (best) configuration")] = False,
+	mode: Annotated[str | None, typer.Option("--mode", help="ome or kubernetes (default: the spec's mode)")] = None,
+	benchmark: Annotated[bool, typer.Option("--benchmark", help="OME: add a BenchmarkJob (genai-bench)")] = False,
+	db: DbOpt = None,
+) -> None:
+	"""Print the Kubernetes / OME manifests (YAML) that serve a configuration with every tuned flag."""
+	from ..deploy.k8s.render import best_params, first_params, render, serving_manifests
+
+	try:
+		if best:
+			spec, params = best_params(db, target)
+		else:
+			from ..spec import load_spec
+
+			if not Path(target).is_file():
+				raise AutotunerError(f"no spec file '{target}'", hint="give a spec file, or a task with --best")
+			spec = load_spec(Path(target))
+			params = first_params(spec)
+		chosen = mode or (spec.deployment_mode if spec.deployment_mode in ("ome", "kubernetes") else "kubernetes")
+		sys.stdout.write(render(serving_manifests(spec, params, chosen, benchmark=benchmark)))
+	except AutotunerError as exc:
+		_fail(exc)
+
+
+@app.command()
+def engines(
+	all_flags: Annotated[
+		bool, typer.Option("--all", help="Every flag of the catalogue, not only the tuned ones")
+	] = False,
+) -> None:
+	"""List the engines, their versions, commonly tuned flags, and quantization / parallelism presets."""
+	from ..engines import ENGINES
+	from ..engines.parallel import PARALLEL_FLAGS, PARALLEL_PRESETS
+	from ..engines.quant import QUANT_PRESET_HELP
+
+	for name, cls in ENGINES.items():
+		eng = cls()
+		console.print(f"[bold]{name}[/] — {eng.version}")
+		table = Table(header_style="bold")
+		for col in ("flag", "type", "choices / default", "help"):
+			table.add_column(col)
+		for f in eng.catalogue().values():
+			if not (f.tuned or all_flags):
+				continue
+			extra = ", ".join(f.choices) if f.choices else ("" if f.default is None else f"default {f.default}")
+			table.add_row(("* " if f.tuned else "  ") + f.name, f.type, extra, f.help)
+		console.print(table)
+		mapped = ", ".join(f"{k}->{v}" for k, v in PARALLEL_FLAGS.get(name, {}).items()) or "none"
+		presets = ", ".join(PARALLEL_PRESETS.get(name, {}))
+		console.print(f"  parallel fields: {mapped}; presets: {presets}", highlight=False)
+	console.print(
+		"[dim]* commonly tuned (autotuner engines --all lists every flag); docs/engines.md has the mappings[/]"
+	)
+	console.print("[bold]quantization presets[/] (quant_config: {presets: [...]}):")
+	for preset, text in QUANT_PRESET_HELP.items():
+		console.print(f"  {preset}: {text}", highlight=False)

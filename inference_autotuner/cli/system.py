@@ -1,0 +1,133 @@
+"""Commands on the machine and services: gpus, models, serve, worker."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..errors import AutotunerError
+from .common import DbOpt, _fail, _store, app, console, models_app
+
+
+@app.command()
+def gpus(
+	as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+) -> None:
+	"""The GPUs this host has (NVML, else nvidia-smi) and which are free for experiments."""
+	from ..gpus import MIB, GPUAllocator, describe, discover
+
+	found = discover()
+	free = {g.index for g in GPUAllocator(lambda: found).free()} if found else set()
+	if as_json:
+		console.print_json(json.dumps([{**d, "free": d["index"] in free} for d in describe(found)]))
+		return
+	if not found:
+		console.print("no GPU found (no NVIDIA driver, nvidia-ml-py or nvidia-smi answered); engines run on the CPU")
+		return
+	table = Table(header_style="bold")
+	for col in ("id", "name", "memory used / total", "util", "procs", "free", "uuid"):
+		table.add_column(col)
+	for g in found:
+		mem = f"{g.memory_used // MIB} / {g.memory_total // MIB} MiB"
+		util = "?" if g.utilization is None else f"{g.utilization}%"
+		procs = "?" if g.processes is None else str(g.processes)
+		table.add_row(str(g.index), g.name, mem, util, procs, "yes" if g.index in free else "no", g.uuid)
+	console.print(table)
+	console.print(f"[dim]source: {found[0].source}[/]")
+
+
+@models_app.command("pull")
+def models_pull(
+	name: Annotated[str, typer.Argument(help="Known model name (e.g. smollm2)")],
+	force: Annotated[bool, typer.Option("--force", help="Fetch again even if cached")] = False,
+) -> None:
+	"""Fetch a known model into the cache (checksum verified) and print its path."""
+	from ..models import pull
+
+	try:
+		with console.status(f"fetching {name}…"):
+			path = pull(name, force=force, say=lambda m: console.print(f"[dim]{m}[/]"))
+		console.print(f"[green]{name}[/]: {path}")
+	except AutotunerError as exc:
+		_fail(exc)
+
+
+@models_app.command("list")
+def models_list() -> None:
+	"""Known models and whether they are cached."""
+	from ..models import KNOWN_MODELS, cached_path
+
+	table = Table(header_style="bold")
+	for col in ("name", "cached", "description"):
+		table.add_column(col)
+	for name, m in KNOWN_MODELS.items():
+		p = cached_path(name)
+		table.add_row(name, str(p) if p.exists() else "no", m.description)
+	console.print(table)
+
+
+RedisOpt = Annotated[
+	str | None,
+	typer.Option(
+		"--redis", help="Redis URL: tasks go through an ARQ queue run by `autotuner worker` (env AUTOTUNER_REDIS)"
+	),
+]
+
+
+@app.command()
+def serve(
+	host: Annotated[str, typer.Option("--host", help="Address to listen on")] = "127.0.0.1",
+	port: Annotated[int, typer.Option("--port", help="Port to listen on")] = 8000,
+	db: DbOpt = None,
+	redis: RedisOpt = None,
+	slots: Annotated[int, typer.Option("--slots", help="In-process worker: tasks run at the same time")] = 1,
+	no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve the API only; run no tasks here")] = False,
+) -> None:
+	"""Serve the REST + WebSocket API (OpenAPI at /docs) with an in-process worker, or an ARQ queue with --redis."""
+	import os
+
+	import uvicorn
+
+	from ..api import Settings, create_app
+	from ..deploy.ports import port_in_use
+
+	try:
+		redis = redis or os.environ.get("AUTOTUNER_REDIS") or None
+		settings = Settings(db_url=db, redis_url=redis, worker_slots=slots, run_worker=not no_worker)
+		_store(settings.db_url)  # fail early, with a clear message, on a bad database URL
+		if port_in_use(port, host):
+			raise AutotunerError(f"port {port} on {host} is already in use", hint="pick another one with --port")
+		mode = f"ARQ queue on {redis}" if redis else ("no worker" if no_worker else "in-process worker")
+		console.print(f"serving on http://{host}:{port} (API docs at /docs; {mode})")
+		uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+	except AutotunerError as exc:
+		_fail(exc)
+
+
+@app.command()
+def worker(
+	db: DbOpt = None,
+	redis: RedisOpt = None,
+	jobs: Annotated[int, typer.Option("--jobs", help="Tasks this worker runs at the same time")] = 1,
+) -> None:
+	"""Run tasks from the ARQ queue on Redis (start as many as you like, on this or other hosts sharing --db)."""
+	import os
+
+	from ..worker.arq_worker import run_worker
+
+	try:
+		url = redis or os.environ.get("AUTOTUNER_REDIS")
+		if not url:
+			raise AutotunerError("a worker needs a Redis URL", hint="pass --redis redis://host:6379/0")
+		store = _store(db)
+		console.print(f"worker: queue {url}, database {store.url.split('@')[-1]}")
+		run_worker(store.url, url, max_jobs=jobs)
+	except AutotunerError as exc:
+		_fail(exc)
+
+
+if __name__ == "__main__":
+	app()

@@ -1,0 +1,308 @@
+"""Commands on tasks: tune, resume, list, show, best, export, delete."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from ..errors import AutotunerError
+from .common import DbOpt, TaskArg, _fail, _internal, _store, app, console, err
+
+
+def _run_task(db: str | None, task_id: int, max_trials: int | None) -> None:
+	from ..report import experiments_of, find_task, task_dict
+	from ..runner.task import TaskRunner
+	from ..scoring import OBJECTIVE_INFO
+
+	store = _store(db)
+	cancel = threading.Event()
+
+	def on_sigint(signum: int, _frame: Any) -> None:
+		if cancel.is_set():
+			raise KeyboardInterrupt
+		cancel.set()
+		err.print("[yellow]stopping: finishing cleanup (Ctrl-C again to force)…[/]")
+
+	previous = signal.signal(signal.SIGINT, on_sigint)
+	signal.signal(signal.SIGTERM, on_sigint)
+	runner = TaskRunner(store, task_id, cancel=cancel, max_trials=max_trials)
+	objective = runner.spec.optimization.objective
+	from ..cli_render import LiveView
+
+	view = LiveView(OBJECTIVE_INFO[objective][2])
+	try:
+		with Live(view, console=console, refresh_per_second=4, transient=False):
+			runner.emit = view.update
+			result = runner.run()
+	finally:
+		signal.signal(signal.SIGINT, previous)
+	task = find_task(store, task_id)
+	data = task_dict(task, experiments_of(store, task_id))
+	if result.status == "interrupted":
+		err.print(f"[magenta]task '{task.name}' interrupted; resume with: autotuner resume {task.name}[/]")
+		_print_best(data)
+		raise typer.Exit(130)
+	_print_best(data)
+
+
+def _print_best(data: dict[str, Any]) -> None:
+	from ..cli_render import fmt, fmt_params
+	from ..report import FIGURE_COLUMNS
+
+	best = data.get("best")
+	n_ok = sum(1 for e in data["experiments"] if e["status"] == "success")
+	console.print(
+		f"\ntask [bold]{data['name']}[/]: {data['status']}, {len(data['experiments'])} experiment(s), "
+		f"{n_ok} successful, {fmt(data.get('elapsed_s'))} s"
+	)
+	if not best:
+		console.print("[yellow]no successful experiment yet: no best configuration[/]")
+		return
+	label = " [bold magenta]PREDICTED[/] by aiconfigurator, not measured" if best.get("predicted") else ""
+	console.print(
+		f"[bold green]best configuration[/]{label} (experiment {best['number']}): {fmt_params(best['params'])}"
+	)
+	console.print(f"  objective {data['objective']}: [bold]{fmt(best['objective_value'])}[/] {data['objective_unit']}")
+	fig = best.get("figures") or {}
+	console.print("  " + ", ".join(f"{title} {fmt(fig.get(key), scale)}" for key, title, scale in FIGURE_COLUMNS))
+	console.print("  launch with:")
+	console.print(f"    {best['launch_command']}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def tune(
+	spec: Annotated[Path, typer.Argument(help="Task spec file (YAML or JSON; the seed's task JSON shape loads as is)")],
+	db: DbOpt = None,
+	max_trials: Annotated[
+		int | None, typer.Option("--max-trials", help="Override optimization.max_iterations for this run")
+	] = None,
+) -> None:
+	"""Run a tuning task; re-running the same task_name resumes it where it stopped."""
+	from ..runner.task import get_or_create_task
+	from ..spec import load_spec
+
+	try:
+		task_spec = load_spec(spec)
+		store = _store(db)
+		task_id = get_or_create_task(store, task_spec)
+		_run_task(db, task_id, max_trials)
+	except AutotunerError as exc:
+		_fail(exc)
+	except (typer.Exit, KeyboardInterrupt):
+		raise
+	except Exception as exc:
+		_internal(exc)
+
+
+@app.command()
+def resume(
+	task: TaskArg,
+	db: DbOpt = None,
+	max_trials: Annotated[int | None, typer.Option("--max-trials", help="Override max_iterations")] = None,
+) -> None:
+	"""Continue a task that was interrupted (Ctrl-C, a crash, kill -9) exactly where it stopped."""
+	from ..report import find_task
+
+	try:
+		t = find_task(_store(db), task)
+		_run_task(db, t.id, max_trials)
+	except AutotunerError as exc:
+		_fail(exc)
+	except (typer.Exit, KeyboardInterrupt):
+		raise
+	except Exception as exc:
+		_internal(exc)
+
+
+@app.command("list")
+def list_tasks(db: DbOpt = None) -> None:
+	"""List tasks with their status, progress and best objective value."""
+	from ..report import experiments_of, task_dict
+	from ..store import Task
+
+	try:
+		store = _store(db)
+		with store.session() as s:
+			tasks = list(s.query(Task).order_by(Task.id))
+			for t in tasks:
+				s.expunge(t)
+		table = Table(header_style="bold")
+		for col in ("id", "name", "status", "engine", "mode", "experiments", "objective", "best"):
+			table.add_column(col)
+		for t in tasks:
+			d = task_dict(t, experiments_of(store, t.id))
+			best = d["best"]["objective_value"] if d["best"] else None
+			done = sum(1 for e in d["experiments"] if e["status"] in ("success", "failed", "infeasible", "skipped"))
+			table.add_row(
+				str(t.id),
+				t.name,
+				t.status,
+				t.engine,
+				t.deployment_mode,
+				f"{done}/{d['max_iterations']}",
+				d["objective"],
+				"-"
+				if best is None
+				else f"{best:.4g} {d['objective_unit']}" + (" (predicted)" if d["predicted"] else ""),
+			)
+		console.print(table if tasks else "no tasks yet: run `autotuner tune SPEC`")
+	except AutotunerError as exc:
+		_fail(exc)
+
+
+@app.command()
+def show(
+	task: TaskArg,
+	db: DbOpt = None,
+	format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
+	"""Show a task's experiments (parameters, status, figures, score)."""
+	from ..cli_render import experiments_table
+	from ..report import experiments_of, find_task, task_dict
+
+	try:
+		store = _store(db)
+		t = find_task(store, task)
+		data = task_dict(t, experiments_of(store, t.id))
+		if format == "json":
+			sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+			return
+		if format != "table":
+			raise AutotunerError(f"unknown format '{format}'", hint="use table or json")
+		best = data["best"]["number"] if data["best"] else None
+		console.print(
+			experiments_table(data["experiments"], unit=data["objective_unit"], best_number=best, width=console.width)
+		)
+		for e in data["experiments"]:
+			if e["failure_reason"]:
+				console.print(f"[dim]#{e['number']} {e['status']}: {e['failure_reason'].splitlines()[0][:200]}[/]")
+		_print_best(data)
+	except AutotunerError as exc:
+		_fail(exc)
+
+
+@app.command()
+def best(
+	task: TaskArg,
+	db: DbOpt = None,
+	format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+) -> None:
+	"""The best configuration of a task: parameters, measured figures, and the command that launches it."""
+	from ..report import experiments_of, find_task, task_dict
+
+	try:
+		store = _store(db)
+		t = find_task(store, task)
+		data = task_dict(t, experiments_of(store, t.id))
+		if format == "json":
+			sys.stdout.write(json.dumps(data["best"], indent=2, default=str) + "\n")
+			return
+		_print_best(data)
+		if not data["best"]:
+			raise typer.Exit(1)
+	except AutotunerError as exc:
+		_fail(exc)
+
+
+@app.command()
+def export(
+	task: TaskArg,
+	db: DbOpt = None,
+	format: Annotated[str, typer.Option("--format", "-f", help="csv or json")] = "csv",
+	output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout")] = None,
+) -> None:
+	"""Export a task's experiments as CSV (one row per experiment) or JSON (everything, runs included)."""
+	from ..report import experiments_of, find_task, task_dict
+
+	try:
+		store = _store(db)
+		t = find_task(store, task)
+		data = task_dict(t, experiments_of(store, t.id))
+		if format == "json":
+			text = json.dumps(data, indent=2, default=str) + "\n"
+		elif format == "csv":
+			text = _to_csv(data["experiments"])
+		else:
+			raise AutotunerError(f"unknown format '{format}'", hint="use csv or json")
+		if output:
+			output.write_text(text)
+			err.print(f"wrote {output}")
+		else:
+			sys.stdout.write(text)
+	except AutotunerError as exc:
+		_fail(exc)
+
+
+def _to_csv(rows: list[dict[str, Any]]) -> str:
+	params = sorted({k for r in rows for k in r["params"]})
+	figures = sorted({k for r in rows for k in (r["figures"] or {})})
+	buf = io.StringIO()
+	w = csv.writer(buf)
+	w.writerow(
+		[
+			"number",
+			"status",
+			*[f"param:{p}" for p in params],
+			"objective_value",
+			"score",
+			*figures,
+			"duration_s",
+			"predicted",
+			"failure_reason",
+		]
+	)
+	for r in rows:
+		fig = r["figures"] or {}
+		w.writerow(
+			[
+				r["number"],
+				r["status"],
+				*[r["params"].get(p, "") for p in params],
+				r["objective_value"],
+				r["score"],
+				*[fig.get(f, "") for f in figures],
+				r["duration_s"],
+				bool(r.get("predicted")),
+				r["failure_reason"] or "",
+			]
+		)
+	return buf.getvalue()
+
+
+@app.command()
+def delete(
+	task: TaskArg, db: DbOpt = None, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask")] = False
+) -> None:
+	"""Delete a task with its experiments and its Optuna study."""
+	import optuna
+
+	from ..report import experiments_of, find_task
+	from ..store import Task
+
+	try:
+		store = _store(db)
+		t = find_task(store, task)
+		n = len(experiments_of(store, t.id))
+		if not yes and not typer.confirm(f"delete task '{t.name}' and its {n} experiment(s)?"):
+			raise typer.Exit(1)
+		try:
+			optuna.delete_study(study_name=t.study_name, storage=store.optuna_storage())
+		except KeyError:
+			pass
+		with store.session() as s:
+			row = s.get(Task, t.id)
+			if row is not None:
+				s.delete(row)
+		console.print(f"deleted task '{t.name}'")
+	except AutotunerError as exc:
+		_fail(exc)
