@@ -21,6 +21,15 @@ $(VENV)/.installed-all: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[dev,docker,queue,postgres,kubernetes,predict]'
 	touch $@
 
+# Load driver genai-bench (benchmark.driver: genai-bench) in its own venv, found through AUTOTUNER_TOOLS_DIR: about
+# 1.1 GB and 5-11 min the first time (pip resolves and unpacks torch-free but heavy deps: transformers, locust, oci).
+TOOLS ?= .tools
+$(TOOLS)/genai-bench/.installed:
+	$(PYTHON) -m venv $(TOOLS)/genai-bench
+	$(TOOLS)/genai-bench/bin/pip install --quiet 'genai-bench>=0.0.5'
+	touch $@
+export AUTOTUNER_TOOLS_DIR := $(abspath $(TOOLS))
+
 setup: $(VENV)/.installed
 setup-all: $(VENV)/.installed-all
 
@@ -38,10 +47,10 @@ demo: setup web/dist/index.html
 	$(AUTOTUNER) models pull smollm2
 	$(AUTOTUNER) tune examples/quickstart.yaml
 
-test: setup-all web/dist/index.html
+test: setup-all $(TOOLS)/genai-bench/.installed web/dist/index.html
 	$(AUTOTUNER) models pull smollm2
 	cd web && npm test -- --run
-	$(PY) -m pytest -q -rs
+	AUTOTUNER_TEST_DRIVERS=genai-bench $(PY) -m pytest -q -rs
 
 lint: setup-all
 	$(VENV)/bin/ruff check inference_autotuner tests benchmarks

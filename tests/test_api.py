@@ -64,6 +64,36 @@ def test_create_json_and_yaml_get_list_update_delete(client: TestClient) -> None
 	assert client.get(f"/api/tasks/{task['id']}").status_code == 404
 
 
+def test_list_shows_best_objective_value_and_unit(client: TestClient) -> None:
+	from inference_autotuner.store import Experiment, Task
+
+	tid = client.post("/api/tasks/", json=spec("best-task")).json()["id"]
+	other = client.post("/api/tasks/", json=spec("no-best", optimization={"objective": "minimize_ttft"})).json()
+	assert other["best_objective_value"] is None and other["objective_unit"] == "s"
+	store = client.app.state.store  # type: ignore[attr-defined]
+	with store.session() as s:
+		for n, value in ((1, 10.5), (2, 42.25)):
+			s.add(
+				Experiment(
+					task_id=tid,
+					number=n,
+					params={"parallel": n},
+					params_key=str(n),
+					status="success",
+					objective_value=value,
+				)
+			)
+		s.flush()
+		best = s.query(Experiment).filter_by(task_id=tid, number=2).one()
+		s.get(Task, tid).best_experiment_id = best.id
+	rows = {t["name"]: t for t in client.get("/api/tasks/").json()}
+	assert rows["best-task"]["best_objective_value"] == 42.25
+	assert rows["best-task"]["objective_unit"] == "tokens/s/GPU"
+	assert rows["best-task"]["experiments_total"] == 2 and rows["best-task"]["max_iterations"] == 2
+	assert rows["no-best"]["best_objective_value"] is None
+	assert client.get(f"/api/tasks/{tid}").json()["best_objective_value"] == 42.25
+
+
 @pytest.mark.parametrize(
 	("body", "ctype", "path"),
 	[

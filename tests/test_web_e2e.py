@@ -145,6 +145,11 @@ def test_wizard_to_best_config_in_browser(server: str, model_path: Path, tmp_pat
 			row = page.get_by_test_id("task-table").locator("tr", has_text="web-e2e-cancel")
 			row.get_by_role("button", name="Cancel").click()
 			expect(row.get_by_test_id("status")).to_have_text("cancelled", timeout=60_000)
+			done = page.get_by_test_id("task-table").locator(
+				"tr", has=page.get_by_role("link", name="web-e2e", exact=True)
+			)
+			expect(done).to_contain_text("2 of 2")
+			expect(done.get_by_test_id("task-best")).to_contain_text("/GPU")  # throughput objective, with its unit
 			page.screenshot(path=str(shots / "tasks.png"), full_page=True)
 		finally:
 			browser.close()

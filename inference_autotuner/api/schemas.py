@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def as_utc(value: datetime) -> datetime:
+	"""Times are stored in UTC; SQLite gives them back naive: mark them UTC so they serialize as RFC 3339."""
+	return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class _Public(BaseModel):
@@ -38,13 +46,17 @@ class TaskPublic(_Public):
 	study_name: str
 	best_experiment_id: int | None
 	error: str | None
-	created_at: datetime
-	started_at: datetime | None
-	finished_at: datetime | None
+	created_at: UtcDatetime
+	started_at: UtcDatetime | None
+	finished_at: UtcDatetime | None
 	elapsed: float = Field(description="Seconds spent running, over every start")
 	max_iterations: int | None = None
 	experiments_total: int = 0
 	experiments_successful: int = 0
+	best_objective_value: float | None = Field(
+		None, description="objective_value of the best experiment (natural units, without penalty)"
+	)
+	objective_unit: str | None = Field(None, description="Unit of best_objective_value, e.g. tokens/s/GPU")
 
 
 class TaskUpdate(BaseModel):
@@ -78,8 +90,8 @@ class ExperimentPublic(_Public):
 	launch_argv: list[str] | None
 	launch_command: str | None
 	predicted: bool
-	started_at: datetime | None
-	finished_at: datetime | None
+	started_at: UtcDatetime | None
+	finished_at: UtcDatetime | None
 	duration: float | None
 	startup_seconds: float | None
 	bench_seconds: float | None
@@ -121,8 +133,8 @@ class PresetPublic(_Public):
 	runtime: str | None
 	parameters: dict[str, Any]
 	is_system: bool
-	created_at: datetime
-	updated_at: datetime
+	created_at: UtcDatetime
+	updated_at: UtcDatetime
 
 
 class PresetMerge(BaseModel):

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from ..errors import SpecError, SpecProblem
 from ..paths import logs_dir, safe_name
 from ..runner.task import spec_dump
+from ..scoring import OBJECTIVE_INFO
 from ..spec import parse_spec
 from ..store import Experiment, ExperimentStatus, Store, Task, TaskStatus
 from ..worker import TaskQueue
@@ -29,17 +30,58 @@ def get_task(store: Store, task_id: int) -> Task:
 		return task
 
 
-def task_public(store: Store, task: Task) -> dict[str, Any]:
+def _status_counts(store: Store, task_ids: list[int]) -> dict[int, dict[str, int]]:
+	"""Experiment counts by status for these tasks, in one query (index ix_experiments_task_status covers it)."""
+	out: dict[int, dict[str, int]] = {tid: {} for tid in task_ids}
+	if not task_ids:
+		return out
 	with store.session() as s:
 		rows = s.execute(
-			select(Experiment.status, func.count()).where(Experiment.task_id == task.id).group_by(Experiment.status)
+			select(Experiment.task_id, Experiment.status, func.count())
+			.where(Experiment.task_id.in_(task_ids))
+			.group_by(Experiment.task_id, Experiment.status)
 		).all()
-	counts = {str(status): int(n) for status, n in rows}
+	for tid, status, n in rows:
+		out.setdefault(int(tid), {})[str(status)] = int(n)
+	return out
+
+
+def _best_values(store: Store, tasks: list[Task]) -> dict[int, float | None]:
+	"""objective_value of each task's best experiment, in one query (by primary key)."""
+	ids = [t.best_experiment_id for t in tasks if t.best_experiment_id is not None]
+	if not ids:
+		return {}
+	with store.session() as s:
+		rows = s.execute(select(Experiment.id, Experiment.objective_value).where(Experiment.id.in_(ids))).all()
+	return {int(eid): (float(v) if v is not None else None) for eid, v in rows}
+
+
+def task_public(
+	store: Store,
+	task: Task,
+	counts: dict[str, int] | None = None,
+	best_values: dict[int, float | None] | None = None,
+) -> dict[str, Any]:
+	if counts is None:
+		counts = _status_counts(store, [task.id])[task.id]
+	if best_values is None:
+		best_values = _best_values(store, [task])
 	data = {c: getattr(task, c) for c in Task.__table__.columns.keys()}  # noqa: SIM118
-	data["max_iterations"] = (task.spec.get("optimization") or {}).get("max_iterations")
+	optimization = task.spec.get("optimization") or {}
+	data["max_iterations"] = optimization.get("max_iterations")
 	data["experiments_total"] = sum(counts.values())
 	data["experiments_successful"] = counts.get(ExperimentStatus.SUCCESS, 0)
+	info = OBJECTIVE_INFO.get(optimization.get("objective") or "maximize_throughput")
+	data["objective_unit"] = info.unit if info else None
+	data["best_objective_value"] = best_values.get(task.best_experiment_id) if task.best_experiment_id else None
 	return data
+
+
+def tasks_public(store: Store, tasks: list[Task]) -> list[dict[str, Any]]:
+	"""task_public for a page of tasks with one count query and one best-value query (not one per task)."""
+	counts = _status_counts(store, [t.id for t in tasks])
+	best_values = _best_values(store, tasks)
+	return [task_public(store, t, counts.get(t.id, {}), best_values) for t in tasks]
 
 
 def create_task(store: Store, data: Any) -> Task:

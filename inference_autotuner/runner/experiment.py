@@ -9,14 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..bench.client import fetch_model_name, run_load
+from ..bench.client import fetch_model_name
+from ..bench.drivers import RunRequest, get_driver
+from ..bench.drivers.tokenizer import resolve_tokenizer
 from ..bench.metrics import GoodputSLO, RunMetrics
 from ..bench.traffic import parse_scenario
 from ..deploy.base import Deployer, Deployment
 from ..deploy.ports import free_port
 from ..engines import Engine
 from ..engines.plan import LaunchPlan, plan_for
-from ..errors import AutotunerError, CancelledError
+from ..errors import AutotunerError, BenchmarkError, CancelledError
+from ..paths import data_dir
 from ..scoring import ScoreResult, goodput_slo_from, score_experiment
 from ..spec.models import TaskSpec
 from .events import EventSink
@@ -45,6 +48,8 @@ async def _bench_all(
 	goodput: GoodputSLO | None,
 	emit: EventSink,
 	number: int,
+	model_path: Path | None = None,
+	workdir: Path | str = ".",
 ) -> list[RunMetrics]:
 	stop = asyncio.Event()
 
@@ -58,6 +63,13 @@ async def _bench_all(
 	watcher = asyncio.create_task(watch())
 	b = spec.benchmark
 	model = b.model_name or await fetch_model_name(base_url)
+	driver = get_driver(b.driver)
+	if b.driver == "builtin":
+		tokenizer_dir = b.model_tokenizer
+	elif (why := driver.missing()) is not None:
+		raise BenchmarkError(why)
+	else:
+		tokenizer_dir = resolve_tokenizer(b.model_tokenizer, model_path, data_dir() / "tokenizers")
 	runs: list[RunMetrics] = []
 	try:
 		for scenario_text in b.traffic_scenarios:
@@ -71,23 +83,24 @@ async def _bench_all(
 				def progress(done: int, total: int, _c: int = concurrency) -> None:
 					emit({"type": "run_progress", "number": number, "concurrency": _c, "done": done, "total": total})
 
-				metrics = await run_load(
+				req = RunRequest(
 					base_url,
 					scenario=scenario,
 					concurrency=concurrency,
 					max_requests=b.max_requests_per_iteration,
-					max_duration=min(b.max_time_per_iteration, remaining),
-					warmup_requests=b.warmup_requests,
+					max_duration_s=min(b.max_time_per_iteration, remaining),
+					warmup=b.warmup_requests,
 					endpoint=b.endpoint,
 					model=model,
 					extra_body=dict(b.additional_params),
 					goodput_slo=goodput,
+					tokenizer_dir=tokenizer_dir,
+					workdir=Path(workdir) / f"run-{scenario_text}-{concurrency}".replace("/", "_"),
 					seed=spec.optimization.seed or 0,
 					request_timeout=max(5.0, remaining),
-					model_tokenizer=b.model_tokenizer,
-					cancel=stop,
 					progress=progress,
 				)
+				metrics = await driver.run(req, stop)
 				runs.append(metrics)
 				emit({"type": "run_finished", "number": number, "metrics": metrics.model_dump(mode="json")})
 	finally:
@@ -147,7 +160,19 @@ def run_experiment(
 		emit({"type": "engine_ready", "number": number, "seconds": out.startup_seconds})
 		tb = time.monotonic()
 		goodput = goodput_slo_from(spec.slo)
-		out.runs = asyncio.run(_bench_all(spec, deployment.base_url, deadline, cancel, goodput, emit, number))
+		out.runs = asyncio.run(
+			_bench_all(
+				spec,
+				deployment.base_url,
+				deadline,
+				cancel,
+				goodput,
+				emit,
+				number,
+				model_path=model_path,
+				workdir=log_path.parent / f"bench-{number}",
+			)
+		)
 		out.bench_seconds = time.monotonic() - tb
 		crashed = _exit_code(deployment)
 		if cancel.is_set():

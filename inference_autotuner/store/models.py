@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -61,7 +61,12 @@ class Task(Base):
 
 class Experiment(Base):
 	__tablename__ = "experiments"
-	__table_args__ = (UniqueConstraint("task_id", "number", name="uq_experiment_task_number"),)
+	__table_args__ = (
+		UniqueConstraint("task_id", "number", name="uq_experiment_task_number"),
+		Index("ix_experiments_task_status", "task_id", "status"),  # migration 0003
+		Index("ix_experiments_started_at", "started_at"),
+		Index("ix_experiments_status_duration", "status", "duration"),
+	)
 
 	id: Mapped[int] = mapped_column(Integer, primary_key=True)
 	task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)

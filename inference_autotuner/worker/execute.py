@@ -45,7 +45,9 @@ def format_event(ev: Event) -> str | None:
 		return f"experiment {ev.get('number')}: run {ev.get('scenario')} at concurrency {ev.get('concurrency')}"
 	if kind == "experiment_finished":
 		tail = f" ({ev['reason']})" if ev.get("reason") else ""
-		return f"experiment {ev.get('number')} {ev.get('status')}: objective {ev.get('objective_value')}{tail}"
+		value = ev.get("objective_value")
+		shown = f"{value:.4g}" if isinstance(value, int | float) else "-"
+		return f"experiment {ev.get('number')} {ev.get('status')}: objective {shown}{tail}"
 	if kind == "task_finished":
 		return f"task finished: {ev.get('status')}, {ev.get('experiments')} experiment(s)"
 	if kind == "task_status":

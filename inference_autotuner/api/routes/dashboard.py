@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from ...store import Experiment, Task
 from ...store.models import Preset, utcnow
 from ..deps import QueueDep, StoreDep
+from ..schemas import as_utc
 
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
 
@@ -45,11 +46,16 @@ def worker_status(store: StoreDep, queue: QueueDep) -> dict[str, Any]:
 def db_statistics(store: StoreDep) -> dict[str, Any]:
 	with store.session() as s:
 		tasks = {str(k): int(v) for k, v in s.execute(select(Task.status, func.count()).group_by(Task.status))}
-		exps = {
-			str(k): int(v) for k, v in s.execute(select(Experiment.status, func.count()).group_by(Experiment.status))
-		}
+		# one scan of the covering index (status, duration): counts, and the mean duration from sum / count
+		rows = s.execute(
+			select(
+				Experiment.status, func.count(), func.sum(Experiment.duration), func.count(Experiment.duration)
+			).group_by(Experiment.status)
+		).all()
 		presets = int(s.scalar(select(func.count()).select_from(Preset)) or 0)
-		avg = s.scalar(select(func.avg(Experiment.duration)).where(Experiment.duration.is_not(None)))
+	exps = {str(k): int(n) for k, n, _, _ in rows}
+	timed = sum(int(c) for _, _, _, c in rows)
+	avg = sum(float(d or 0) for _, _, d, _ in rows) / timed if timed else None
 	return {
 		"tasks": {"total": sum(tasks.values()), "by_status": tasks},
 		"experiments": {"total": sum(exps.values()), "by_status": exps, "mean_duration_s": avg},
@@ -66,8 +72,19 @@ def experiment_timeline(
 ) -> list[dict[str, Any]]:
 	"""Experiments started in the last `hours`, newest first, with their task's name."""
 	since = utcnow() - timedelta(hours=hours)
-	q = (
-		select(Experiment, Task.name)
+	cols = (
+		Experiment.id,
+		Experiment.task_id,
+		Task.name,
+		Experiment.number,
+		Experiment.status,
+		Experiment.objective_value,
+		Experiment.started_at,
+		Experiment.finished_at,
+		Experiment.duration,
+	)
+	q = (  # only the columns shown: loading whole rows (their JSON) would cost ~0.2 ms each
+		select(*cols)
 		.join(Task, Task.id == Experiment.task_id)
 		.where(Experiment.started_at.is_not(None), Experiment.started_at >= since)
 		.order_by(Experiment.started_at.desc())
@@ -78,13 +95,13 @@ def experiment_timeline(
 			{
 				"id": e.id,
 				"task_id": e.task_id,
-				"task_name": name,
+				"task_name": e.name,
 				"number": e.number,
 				"status": e.status,
 				"objective_value": e.objective_value,
-				"started_at": e.started_at.isoformat() if e.started_at else None,
-				"finished_at": e.finished_at.isoformat() if e.finished_at else None,
+				"started_at": as_utc(e.started_at).isoformat() if e.started_at else None,
+				"finished_at": as_utc(e.finished_at).isoformat() if e.finished_at else None,
 				"duration": e.duration,
 			}
-			for e, name in s.execute(q)
+			for e in s.execute(q)
 		]

@@ -45,15 +45,18 @@ def list_task_experiments(
 	"""Experiments of a task; the total before paging is in the X-Total-Count header. Nulls sort last."""
 	svc.get_task(store, task_id)
 	col = SORTS[sort_by]
-	query = select(Experiment).where(Experiment.task_id == task_id)
+	query = select(Experiment.id).where(Experiment.task_id == task_id)
 	if status:
 		query = query.where(Experiment.status == status)
 	ordering = col.desc() if order == "desc" else col.asc()
 	with store.session() as s:
 		total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
-		rows = list(
+		# The page's ids first (the sort handles small records, not whole rows with their JSON), then those rows.
+		ids = list(
 			s.scalars(query.order_by(col.is_(None), ordering, Experiment.number.asc()).offset(skip).limit(limit))
 		)
+		by_id = {e.id: e for e in s.scalars(select(Experiment).where(Experiment.id.in_(ids)))} if ids else {}
+		rows = [by_id[i] for i in ids if i in by_id]
 		for r in rows:
 			s.expunge(r)
 	response.headers["X-Total-Count"] = str(total)

@@ -68,7 +68,7 @@ def list_tasks(
 		for t in tasks:
 			s.expunge(t)
 	response.headers["X-Total-Count"] = str(total)
-	return [svc.task_public(store, t) for t in tasks]
+	return svc.tasks_public(store, tasks)
 
 
 @router.get("/name/{name}", operation_id="get_task_by_name", response_model=TaskPublic, responses=ERRORS)

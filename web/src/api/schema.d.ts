@@ -888,6 +888,11 @@ export interface components {
             /** Best Experiment Id */
             best_experiment_id: number | null;
             /**
+             * Best Objective Value
+             * @description objective_value of the best experiment (natural units, without penalty)
+             */
+            best_objective_value?: number | null;
+            /**
              * Created At
              * Format: date-time
              */
@@ -923,6 +928,11 @@ export interface components {
             max_iterations?: number | null;
             /** Name */
             name: string;
+            /**
+             * Objective Unit
+             * @description Unit of best_objective_value, e.g. tokens/s/GPU
+             */
+            objective_unit?: string | null;
             /** Spec */
             spec: {
                 [key: string]: unknown;

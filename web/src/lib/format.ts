@@ -33,3 +33,10 @@ export function fig(figures: Record<string, unknown> | null | undefined, key: st
   const v = figures?.[key];
   return typeof v === "number" && Number.isFinite(v) ? v : null;
 }
+
+/** An objective value with its unit; seconds are shown in milliseconds like the rest of the UI. */
+export function objective(value: number | null | undefined, unit: string | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
+  if (unit === "s") return ms(value, 1);
+  return unit ? `${num(value, 2)} ${unit}` : num(value, 2);
+}

@@ -1,6 +1,6 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { api, getText, unwrap } from "../api/client";
+import { api, getText, type Preset, unwrap } from "../api/client";
 import { usePresets } from "../api/hooks";
 import { Button, Card, Empty, ErrorBox, Loading } from "../components/States";
 import { downloadText } from "./TaskDetail";
@@ -12,15 +12,41 @@ export function Presets() {
   const [category, setCategory] = useState<"parameters" | "quantization" | "parallel">("parameters");
   const [runtime, setRuntime] = useState("");
   const [params, setParams] = useState('{"parallel": [1, 2, 4]}');
+  const [description, setDescription] = useState("");
+  const [editing, setEditing] = useState<Preset | null>(null); // the user preset being edited, or null: new one
   const refresh = () => void qc.invalidateQueries({ queryKey: ["presets"] });
-  const create = useMutation({
+  const resetForm = () => {
+    setEditing(null);
+    setName("");
+    setDescription("");
+    setCategory("parameters");
+    setRuntime("");
+    setParams('{"parallel": [1, 2, 4]}');
+  };
+  const startEdit = (p: Preset) => {
+    setEditing(p);
+    setName(p.name);
+    setDescription(p.description ?? "");
+    setCategory(p.category as typeof category);
+    setRuntime(p.runtime ?? "");
+    setParams(JSON.stringify(p.parameters));
+  };
+  const body = () => ({
+    name,
+    description: description || null,
+    category,
+    runtime: runtime || null,
+    parameters: JSON.parse(params) as Record<string, unknown>,
+  });
+  const save = useMutation({
     mutationFn: () =>
-      unwrap(
-        api.POST("/api/presets/", {
-          body: { name, category, runtime: runtime || null, parameters: JSON.parse(params) as Record<string, unknown> },
-        }),
-      ),
-    onSuccess: refresh,
+      editing
+        ? unwrap(api.PUT("/api/presets/{preset_id}", { params: { path: { preset_id: editing.id } }, body: body() }))
+        : unwrap(api.POST("/api/presets/", { body: body() })),
+    onSuccess: () => {
+      refresh();
+      resetForm();
+    },
   });
   const remove = useMutation({
     mutationFn: (id: number) => unwrap(api.DELETE("/api/presets/{preset_id}", { params: { path: { preset_id: id } } })),
@@ -96,9 +122,14 @@ export function Presets() {
                     {p.is_system ? (
                       <span className="text-xs text-slate-400">system</span>
                     ) : (
-                      <Button kind="danger" onClick={() => remove.mutate(p.id)}>
-                        Delete
-                      </Button>
+                      <div className="flex gap-1">
+                        <Button onClick={() => startEdit(p)} aria-label={`Edit ${p.name}`}>
+                          Edit
+                        </Button>
+                        <Button kind="danger" onClick={() => remove.mutate(p.id)}>
+                          Delete
+                        </Button>
+                      </div>
                     )}
                   </td>
                 </tr>
@@ -107,11 +138,26 @@ export function Presets() {
           </table>
         )}
       </Card>
-      <Card title="New preset">
+      <Card
+        title={editing ? `Edit preset '${editing.name}'` : "New preset"}
+        actions={
+          editing && (
+            <Button
+              onClick={() => {
+                resetForm();
+                save.reset();
+              }}
+            >
+              Cancel edit
+            </Button>
+          )
+        }
+      >
         <div className="grid gap-2 md:grid-cols-4">
           <input
             className="rounded border px-2 py-1 text-sm"
             placeholder="name"
+            aria-label="Preset name"
             value={name}
             onChange={(e) => setName(e.target.value)}
           />
@@ -130,17 +176,25 @@ export function Presets() {
             value={runtime}
             onChange={(e) => setRuntime(e.target.value)}
           />
-          <Button kind="primary" onClick={() => create.mutate()} disabled={!name}>
-            Create
+          <Button kind="primary" onClick={() => save.mutate()} disabled={!name || save.isPending}>
+            {editing ? "Save" : "Create"}
           </Button>
+          <input
+            className="rounded border px-2 py-1 text-sm md:col-span-4"
+            placeholder="description (optional)"
+            aria-label="Preset description"
+            value={description}
+            onChange={(e) => setDescription(e.target.value)}
+          />
           <textarea
             className="rounded border px-2 py-1 font-mono text-xs md:col-span-4"
             rows={3}
+            aria-label="Preset parameters (JSON)"
             value={params}
             onChange={(e) => setParams(e.target.value)}
           />
         </div>
-        {create.error && <ErrorBox error={create.error} />}
+        {save.error && <ErrorBox error={save.error} />}
       </Card>
     </div>
   );

@@ -2,7 +2,7 @@ import { Link } from "react-router-dom";
 import type { Task } from "../api/client";
 import { type TaskAction, useTaskAction, useTasks } from "../api/hooks";
 import { Button, Card, Empty, ErrorBox, Loading, StatusBadge } from "../components/States";
-import { secs, when } from "../lib/format";
+import { objective, secs, when } from "../lib/format";
 
 const ACTIVE = new Set(["queued", "running"]);
 
@@ -72,6 +72,7 @@ export function Tasks() {
               <th className="px-2 py-1">Mode</th>
               <th className="px-2 py-1">Status</th>
               <th className="px-2 py-1">Progress</th>
+              <th className="px-2 py-1">Best</th>
               <th className="px-2 py-1">Elapsed</th>
               <th className="px-2 py-1">Created</th>
               <th className="px-2 py-1">Actions</th>
@@ -92,6 +93,9 @@ export function Tasks() {
                 </td>
                 <td className="px-2 py-1">
                   {t.experiments_total} of {t.max_iterations ?? "?"} ({t.experiments_successful} ok)
+                </td>
+                <td className="px-2 py-1 tabular-nums" data-testid="task-best">
+                  {objective(t.best_objective_value, t.objective_unit)}
                 </td>
                 <td className="px-2 py-1">{secs(t.elapsed)}</td>
                 <td className="px-2 py-1">{when(t.created_at)}</td>
