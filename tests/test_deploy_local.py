@@ -78,8 +78,8 @@ def test_port_in_use_is_refused(model_path: Path, tmp_path: Path) -> None:
 			)
 
 
-def test_sweep_kills_what_a_killed_tuner_left(model_path: Path, tmp_path: Path) -> None:
-	"""A tuner process starts an engine and is killed with -9; the next deployer's sweep removes the engine."""
+def owner_script(tmp_path: Path) -> Path:
+	"""A stand-in tuner: starts one engine through the real deployer, prints its pid, then waits to be killed."""
 	script = tmp_path / "owner.py"
 	script.write_text(
 		"import sys, time\n"
@@ -93,6 +93,12 @@ def test_sweep_kills_what_a_killed_tuner_left(model_path: Path, tmp_path: Path) 
 		"print(dep.handle.pid, flush=True)\n"
 		"time.sleep(600)\n"
 	)
+	return script
+
+
+def test_sweep_kills_what_a_killed_tuner_left(model_path: Path, tmp_path: Path) -> None:
+	"""A tuner process starts an engine and is killed with -9; the next deployer's sweep removes the engine."""
+	script = owner_script(tmp_path)
 	# setsid for the owner so PR_SET_PDEATHSIG is the only thing that could kill the engine: we test the sweep,
 	# so make the engine outlive its owner by starting it from a thread-free owner and disabling pdeathsig
 	env = {**os.environ, "AUTOTUNER_NO_PDEATHSIG": "1"}
@@ -119,19 +125,7 @@ def test_sweep_kills_what_a_killed_tuner_left(model_path: Path, tmp_path: Path) 
 
 def test_engine_dies_with_its_tuner(model_path: Path, tmp_path: Path) -> None:
 	"""With PR_SET_PDEATHSIG (the default) a kill -9 of the tuner takes its engine down at once."""
-	script = tmp_path / "owner.py"
-	script.write_text(
-		"import sys, time\n"
-		"from pathlib import Path\n"
-		"from inference_autotuner.deploy.local import LocalProcessDeployer\n"
-		"from inference_autotuner.deploy.ports import free_port\n"
-		"from inference_autotuner.engines import get_engine\n"
-		"e = get_engine('llamacpp'); port = free_port()\n"
-		"dep = LocalProcessDeployer().start(e.launch_argv(sys.argv[1], {}, host='127.0.0.1', port=port), port=port,\n"
-		"    health_path='/health', log_path=Path(sys.argv[2]), env={}, timeout=60, labels={})\n"
-		"print(dep.handle.pid, flush=True)\n"
-		"time.sleep(600)\n"
-	)
+	script = owner_script(tmp_path)
 	owner = subprocess.Popen(
 		[sys.executable, str(script), str(model_path), str(tmp_path / "e.log")], stdout=subprocess.PIPE, text=True
 	)

@@ -160,6 +160,15 @@ def list_tasks(db: DbOpt = None) -> None:
 		_fail(exc)
 
 
+def _task_data(db: str | None, ref: str) -> dict[str, Any]:
+	"""A task with its experiments, as the report views give it (raises TaskNotFoundError)."""
+	from ..report import experiments_of, find_task, task_dict
+
+	store = _store(db)
+	t = find_task(store, ref)
+	return task_dict(t, experiments_of(store, t.id))
+
+
 @app.command()
 def show(
 	task: TaskArg,
@@ -168,12 +177,9 @@ def show(
 ) -> None:
 	"""Show a task's experiments (parameters, status, figures, score)."""
 	from ..cli_render import experiments_table
-	from ..report import experiments_of, find_task, task_dict
 
 	try:
-		store = _store(db)
-		t = find_task(store, task)
-		data = task_dict(t, experiments_of(store, t.id))
+		data = _task_data(db, task)
 		if format == "json":
 			sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 			return
@@ -198,12 +204,8 @@ def best(
 	format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
 ) -> None:
 	"""The best configuration of a task: parameters, measured figures, and the command that launches it."""
-	from ..report import experiments_of, find_task, task_dict
-
 	try:
-		store = _store(db)
-		t = find_task(store, task)
-		data = task_dict(t, experiments_of(store, t.id))
+		data = _task_data(db, task)
 		if format == "json":
 			sys.stdout.write(json.dumps(data["best"], indent=2, default=str) + "\n")
 			return
@@ -222,12 +224,8 @@ def export(
 	output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout")] = None,
 ) -> None:
 	"""Export a task's experiments as CSV (one row per experiment) or JSON (everything, runs included)."""
-	from ..report import experiments_of, find_task, task_dict
-
 	try:
-		store = _store(db)
-		t = find_task(store, task)
-		data = task_dict(t, experiments_of(store, t.id))
+		data = _task_data(db, task)
 		if format == "json":
 			text = json.dumps(data, indent=2, default=str) + "\n"
 		elif format == "csv":
