@@ -28,7 +28,7 @@ import psutil
 from ..errors import DeployError, EngineStartError
 from ..gpus import Allocation, GPUAllocator, OutOfGPUsError
 from .base import Deployment
-from .ports import port_in_use
+from .ports import ensure_port_free
 
 LABEL = "autotuner"  # label prefix; autotuner.managed=true marks every container this tool starts
 MODEL_MOUNT = "/models"
@@ -232,11 +232,7 @@ class DockerDeployer:
 		labels: dict[str, str],
 	) -> Deployment:
 		docker = _docker_module()
-		if port_in_use(port, self.host):
-			raise EngineStartError(
-				f"port {port} is already in use by another process (containers share the host network)",
-				hint="stop what listens there, or leave engine_port unset so a free one is picked",
-			)
+		ensure_port_free(port, self.host, "containers share the host network")
 		world_size = int(labels.get("world_size", "1") or 1)
 		allocation: Allocation | None = None
 		if self.use_gpus:

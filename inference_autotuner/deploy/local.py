@@ -24,7 +24,7 @@ import psutil
 from ..errors import EngineStartError
 from ..paths import run_dir
 from .base import Deployment
-from .ports import port_in_use
+from .ports import ensure_port_free
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -86,11 +86,7 @@ class LocalProcessDeployer:
 		timeout: float,
 		labels: dict[str, str],
 	) -> Deployment:
-		if port_in_use(port, self.host):
-			raise EngineStartError(
-				f"port {port} is already in use by another process",
-				hint="stop what listens there, or leave the port unset so a free one is picked",
-			)
+		ensure_port_free(port, self.host)
 		log_path.parent.mkdir(parents=True, exist_ok=True)
 		log = log_path.open("ab")
 		log.write(f"$ {' '.join(argv)}\n".encode())

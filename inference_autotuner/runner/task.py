@@ -21,10 +21,10 @@ from sqlalchemy import func, select
 
 from ..deploy import get_deployer
 from ..deploy.base import Deployer
-from ..deploy.ports import port_in_use
+from ..deploy.ports import ensure_port_free
 from ..engines import Engine, get_engine
 from ..engines.plan import plan_for
-from ..errors import AutotunerError, EngineStartError
+from ..errors import AutotunerError
 from ..models import resolve_model
 from ..paths import logs_dir, safe_name
 from ..search import make_sampler, open_study
@@ -188,11 +188,8 @@ class TaskRunner:
 	def run(self) -> TaskResult:
 		spec = self.spec
 		engine = self.engine or get_engine(spec.base_runtime)
-		if spec.engine_port is not None and port_in_use(spec.engine_port):
-			raise EngineStartError(
-				f"port {spec.engine_port} is already in use by another process (engine_port in the spec)",
-				hint="stop what listens there, pick another engine_port, or remove it so a free port is used",
-			)
+		if spec.engine_port is not None:
+			ensure_port_free(spec.engine_port, why="engine_port in the spec")
 		preflight = getattr(self.deployer, "preflight", None)
 		if preflight is not None:  # e.g. docker: the daemon answers and the image is there, before any experiment
 			preflight()
