@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from inference_autotuner.bench.drivers import DRIVERS, RunRequest, get_driver
+from inference_autotuner.bench.drivers import aiperf as ap
 from inference_autotuner.bench.drivers import genai_bench as gb
 from inference_autotuner.bench.drivers.base import Row, find_tool, metrics_from_rows, run_tool
 from inference_autotuner.bench.drivers.tokenizer import read_gguf_metadata, resolve_tokenizer, tokenizer_files
@@ -67,12 +68,15 @@ def test_genai_bench_argv(tmp_path: Path) -> None:
 	assert json.loads(opts["--additional-request-params"]) == {"top_k": 1}
 
 
-def test_missing_tool_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-	monkeypatch.setenv("AUTOTUNER_GENAI_BENCH_BIN", str(tmp_path / "nope"))
-	why = get_driver("genai-bench").missing()
-	assert why is not None and "inference-autotuner[genai-bench]" in why
-	with pytest.raises(BenchmarkError, match=r"\[genai-bench\]"):
-		asyncio.run(get_driver("genai-bench").run(_req(tmp_path)))
+@pytest.mark.parametrize(
+	("name", "env"), [("genai-bench", "AUTOTUNER_GENAI_BENCH_BIN"), ("aiperf", "AUTOTUNER_AIPERF_BIN")]
+)
+def test_missing_tool_names_the_extra(name: str, env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+	monkeypatch.setenv(env, str(tmp_path / "nope"))
+	why = get_driver(name).missing()
+	assert why is not None and f"inference-autotuner[{name}]" in why
+	with pytest.raises(BenchmarkError, match=rf"\[{name}\]"):
+		asyncio.run(get_driver(name).run(_req(tmp_path)))
 
 
 def test_genai_bench_parser_on_real_output() -> None:
@@ -91,6 +95,57 @@ def test_genai_bench_parser_on_real_output() -> None:
 		assert m.e2e.mean == pytest.approx(agg["stats"]["e2e_latency"]["mean"], rel=1e-6)
 		assert m.output_throughput == pytest.approx(agg["mean_output_throughput_tokens_per_s"], rel=1e-6)
 		assert m.tpot.mean == pytest.approx(agg["stats"]["tpot"]["mean"], rel=0.02)
+
+
+def test_aiperf_argv(tmp_path: Path) -> None:
+	req = _req(tmp_path, scenario=parse_scenario("N(480,240)/(300,150)"), max_duration_s=20.5, extra_body={"top_k": 1})
+	argv = ap.build_argv("/x/aiperf", req, tmp_path / "art")
+	assert isinstance(argv, list) and all(isinstance(a, str) for a in argv) and argv[:2] == ["/x/aiperf", "profile"]
+	assert "--streaming" in argv and "--use-server-token-count" in argv
+	flags = {"--streaming", "--use-server-token-count", "--no-server-metrics", "--no-gpu-telemetry"}
+	rest = [a for a in argv[2:] if a not in flags]
+	opts = dict(zip(rest[::2], rest[1::2], strict=True))
+	assert opts["--endpoint-type"] == "completions" and opts["--url"] == "http://127.0.0.1:9"
+	assert opts["--benchmark-duration"] == "20.5"  # seconds, AIPerf's unit: no rounding
+	assert opts["--concurrency"] == "2" and opts["--request-count"] == "10"
+	assert (opts["--prompt-input-tokens-mean"], opts["--prompt-input-tokens-stddev"]) == ("480", "240")
+	assert (opts["--prompt-output-tokens-mean"], opts["--prompt-output-tokens-stddev"]) == ("300", "150")
+	assert opts["--tokenizer"] == str(tmp_path) and opts["--output-artifact-dir"] == str(tmp_path / "art")
+	assert opts["--export-level"] == "records" and opts["--ui-type"] == "none"
+	assert json.loads(opts["--extra-inputs"]) == {"ignore_eos": True, "top_k": 1}
+	assert "--warmup-request-count" not in opts
+	chat = ap.build_argv("aiperf", _req(tmp_path, endpoint="chat", warmup=3), tmp_path)
+	assert chat[chat.index("--endpoint-type") + 1] == "chat"
+	assert chat[chat.index("--warmup-request-count") + 1] == "3"
+	assert chat[chat.index("--prompt-input-tokens-stddev") + 1] == "0"  # D(32,8): exact lengths
+	assert ap.lengths(parse_scenario("U(10,20)/(5,5)")) == (15.0, 3.162, 5.0, 0.0)
+	with pytest.raises(BenchmarkError, match="tokenizer"):
+		ap.build_argv("aiperf", _req(tmp_path, tokenizer_dir=None), tmp_path)
+
+
+def test_aiperf_parser_on_real_output() -> None:
+	"""Files a real AIPerf run wrote (see tests/data/drivers/README.md): D(16,8), concurrency 2, 4 requests."""
+	folder = DATA / "aiperf"
+	summary = json.loads((folder / ap.SUMMARY).read_text())
+	records = [json.loads(line) for line in (folder / ap.RECORDS).read_text().splitlines()]
+	assert len(records) == 4
+	m = ap.parse_artifacts(folder, scenario="D(16,8)", concurrency=2)
+	assert m.completed == 4 == summary["completed_request_count"]["avg"] and m.errored == 0
+	assert m.output_tokens == 32 == summary["total_usage_completion_tokens"]["avg"]
+	assert m.input_tokens == summary["total_usage_prompt_tokens"]["avg"]  # the server's count (chat template)
+	assert m.duration == pytest.approx(summary["benchmark_duration"]["avg"])
+	rows = ap.read_records(folder / ap.RECORDS)
+	for row in rows:
+		assert row.ttft is not None and row.e2e is not None and 0 < row.ttft < row.e2e
+		assert len(row.itls) == row.output_tokens - 1  # one gap per streamed token after the first
+	ours = [(r.e2e - r.ttft) / (r.output_tokens - 1) for r in rows if r.e2e is not None and r.ttft is not None]
+	assert m.tpot.mean == pytest.approx(sum(ours) / len(ours))
+	# AIPerf's ms figures; its "inter_token_latency" is our TPOT, (E2E - TTFT) / (out - 1)
+	assert m.ttft.mean == pytest.approx(summary["time_to_first_token"]["avg"] / 1000, rel=1e-6)
+	assert m.e2e.mean == pytest.approx(summary["request_latency"]["avg"] / 1000, rel=1e-6)
+	assert m.tpot.mean == pytest.approx(summary["inter_token_latency"]["avg"] / 1000, rel=1e-6)
+	assert m.itl.count == sum(len(r.itls) for r in rows) == summary["inter_chunk_latency"]["count"]
+	assert m.output_throughput == pytest.approx(summary["output_token_throughput"]["avg"], rel=0.01)
 
 
 def test_metrics_from_rows_uses_our_definitions() -> None:

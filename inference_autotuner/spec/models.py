@@ -15,7 +15,7 @@ OBJECTIVES = (
 )
 STRATEGIES = ("grid_search", "random", "bayesian")
 STRATEGY_ALIASES = {"grid": "grid_search", "tpe": "bayesian", "random_search": "random", "optuna": "bayesian"}
-DRIVERS = ("builtin", "genai-bench")  # bench/drivers/: keep in step with bench.drivers.DRIVERS
+DRIVERS = ("builtin", "genai-bench", "aiperf")  # bench/drivers/: keep in step with bench.drivers.DRIVERS
 DEPLOYMENT_MODES = ("local", "docker", "ome", "kubernetes", "predict")
 ENGINE_ALIASES = {
 	"llama.cpp": "llamacpp",

@@ -2,17 +2,19 @@
 
 - builtin: the built-in async streaming client (bench/client.py)
 - genai-bench: sgl-project/genai-bench, the seed's load generator (extra `genai-bench`)
+- aiperf: NVIDIA's AIPerf (extra `aiperf`)
 
 Every driver's results land in the same RunMetrics (docs/drivers.md gives each tool's mapping).
 """
 
 from __future__ import annotations
 
+from .aiperf import AiperfDriver
 from .base import Driver, RunRequest
 from .builtin import BuiltinDriver
 from .genai_bench import GenaiBenchDriver
 
-DRIVERS: dict[str, type] = {"builtin": BuiltinDriver, "genai-bench": GenaiBenchDriver}
+DRIVERS: dict[str, type] = {"builtin": BuiltinDriver, "genai-bench": GenaiBenchDriver, "aiperf": AiperfDriver}
 """Every driver by the name a spec gives in benchmark.driver."""
 
 
