@@ -22,7 +22,7 @@ from typing import Any
 from ...errors import BenchmarkError
 from ..metrics import GoodputSLO, RunMetrics
 from ..traffic import Deterministic, Normal, Scenario, Uniform
-from .base import Row, RunRequest, find_tool, log_tail, metrics_from_rows, missing_tool_message, run_tool
+from .base import ExternalTool, Row, RunRequest, log_tail, metrics_from_rows, run_tool
 
 EXECUTABLE = "aiperf"
 STARTUP_SLACK_S = 120.0
@@ -184,30 +184,22 @@ def parse_artifacts(
 	)
 
 
-class AiperfDriver:
+class AiperfDriver(ExternalTool):
 	name = "aiperf"
 	extra = "aiperf"
-
-	def missing(self) -> str | None:
-		if find_tool(self.name, EXECUTABLE) is None:
-			return missing_tool_message(self.name, EXECUTABLE, self.extra)
-		return None
+	executable = EXECUTABLE
 
 	async def run(self, req: RunRequest, cancel: asyncio.Event | None = None) -> RunMetrics:
-		exe = find_tool(self.name, EXECUTABLE)
-		if exe is None:
-			raise BenchmarkError(missing_tool_message(self.name, EXECUTABLE, self.extra))
-		if req.workdir is None:
-			raise BenchmarkError("aiperf needs a work folder")
-		out_dir = req.workdir / "artifacts"
+		exe, workdir = self.prepare(req)
+		out_dir = workdir / "artifacts"
 		argv = build_argv(exe, req, out_dir)
 		timeout = max(req.max_duration_s, 1.0) + GRACE_S + STARTUP_SLACK_S
-		rc = await run_tool(argv, cwd=req.workdir, timeout=timeout, cancel=cancel, log_name="aiperf.log")
+		rc = await run_tool(argv, cwd=workdir, timeout=timeout, cancel=cancel, log_name="aiperf.log")
 		if not (out_dir / RECORDS).is_file():
 			if cancel is not None and cancel.is_set():
 				return metrics_from_rows([], scenario=str(req.scenario), concurrency=req.concurrency)
 			raise BenchmarkError(
-				f"aiperf exited with code {rc} and wrote no results: {log_tail(req.workdir / 'aiperf.log')}"
+				f"aiperf exited with code {rc} and wrote no results: {log_tail(workdir / 'aiperf.log')}"
 			)
 		return parse_artifacts(
 			out_dir, scenario=str(req.scenario), concurrency=req.concurrency, goodput_slo=req.goodput_slo

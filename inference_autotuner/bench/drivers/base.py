@@ -86,6 +86,28 @@ def missing_tool_message(driver: str, executable: str, extra: str) -> str:
 	)
 
 
+class ExternalTool:
+	"""What every driver around an external tool shares: finding its executable and a work folder."""
+
+	name: str
+	extra: str
+	executable: str
+
+	def missing(self) -> str | None:
+		if find_tool(self.name, self.executable) is None:
+			return missing_tool_message(self.name, self.executable, self.extra)
+		return None
+
+	def prepare(self, req: RunRequest) -> tuple[str, Path]:
+		"""(executable, work folder), or a BenchmarkError saying what is missing."""
+		exe = find_tool(self.name, self.executable)
+		if exe is None:
+			raise BenchmarkError(missing_tool_message(self.name, self.executable, self.extra))
+		if req.workdir is None:
+			raise BenchmarkError(f"{self.name} needs a work folder")
+		return exe, req.workdir
+
+
 async def run_tool(
 	argv: Sequence[str],
 	*,

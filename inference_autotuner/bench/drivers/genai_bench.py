@@ -20,7 +20,7 @@ from typing import Any
 
 from ...errors import BenchmarkError
 from ..metrics import RunMetrics
-from .base import Row, RunRequest, find_tool, log_tail, metrics_from_rows, missing_tool_message, run_tool
+from .base import ExternalTool, Row, RunRequest, log_tail, metrics_from_rows, run_tool
 
 EXECUTABLE = "genai-bench"
 STARTUP_SLACK_S = 120.0
@@ -112,25 +112,17 @@ def parse_run_file(path: Path, *, scenario: str, concurrency: int, goodput_slo: 
 	)
 
 
-class GenaiBenchDriver:
+class GenaiBenchDriver(ExternalTool):
 	name = "genai-bench"
 	extra = "genai-bench"
-
-	def missing(self) -> str | None:
-		if find_tool(self.name, EXECUTABLE) is None:
-			return missing_tool_message(self.name, EXECUTABLE, self.extra)
-		return None
+	executable = EXECUTABLE
 
 	async def run(self, req: RunRequest, cancel: asyncio.Event | None = None) -> RunMetrics:
-		exe = find_tool(self.name, EXECUTABLE)
-		if exe is None:
-			raise BenchmarkError(missing_tool_message(self.name, EXECUTABLE, self.extra))
-		if req.workdir is None:
-			raise BenchmarkError("genai-bench needs a work folder")
-		out_dir = req.workdir / "experiment"
+		exe, workdir = self.prepare(req)
+		out_dir = workdir / "experiment"
 		argv = build_argv(exe, req, out_dir)
 		timeout = minutes(req.max_duration_s) * 60.0 + STARTUP_SLACK_S
-		rc = await run_tool(argv, cwd=req.workdir, timeout=timeout, cancel=cancel, log_name="genai-bench.log")
+		rc = await run_tool(argv, cwd=workdir, timeout=timeout, cancel=cancel, log_name="genai-bench.log")
 		files = run_files(out_dir) if out_dir.is_dir() else {}
 		path = files.get((sanitize(str(req.scenario)), req.concurrency))
 		if path is None:
@@ -139,7 +131,7 @@ class GenaiBenchDriver:
 			if cancel is not None and cancel.is_set():
 				return metrics_from_rows([], scenario=str(req.scenario), concurrency=req.concurrency)
 			raise BenchmarkError(
-				f"genai-bench exited with code {rc} and wrote no results: {log_tail(req.workdir / 'genai-bench.log')}"
+				f"genai-bench exited with code {rc} and wrote no results: {log_tail(workdir / 'genai-bench.log')}"
 			)
 		return parse_run_file(
 			path, scenario=str(req.scenario), concurrency=req.concurrency, goodput_slo=req.goodput_slo
