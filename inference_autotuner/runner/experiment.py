@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,13 @@ class Outcome:
 	stop_seconds: float = 0.0
 	gpu_info: dict[str, Any] | None = None
 	predicted: bool = False  # figures from a performance model (deployment_mode predict), not a measurement
+	saved_seconds: float = 0.0  # estimated load-run time not spent: early stop of a lost SLO, or pruning
+	pruned: bool = False  # on_run asked to stop after some levels (multi-fidelity pruner)
+	notes: list[str] = field(default_factory=list)  # why levels were skipped, and the like
+
+
+RunHook = Callable[[list[RunMetrics]], bool]
+"""Called after each load run with the runs so far; True stops the experiment's remaining levels (pruned)."""
 
 
 async def _bench_all(
@@ -50,6 +58,8 @@ async def _bench_all(
 	number: int,
 	model_path: Path | None = None,
 	workdir: Path | str = ".",
+	on_run: RunHook | None = None,
+	out: Outcome | None = None,
 ) -> list[RunMetrics]:
 	stop = asyncio.Event()
 
@@ -100,9 +110,17 @@ async def _bench_all(
 					request_timeout=max(5.0, remaining),
 					progress=progress,
 				)
+				t_run = time.monotonic()
 				metrics = await driver.run(req, stop)
 				runs.append(metrics)
 				emit({"type": "run_finished", "number": number, "metrics": metrics.model_dump(mode="json")})
+				if on_run is not None and on_run(runs):
+					left = _levels(spec) - len(runs)
+					if out is not None:
+						out.pruned = True
+						out.saved_seconds += left * (time.monotonic() - t_run)
+						out.notes.append(f"pruned after {len(runs)} of {_levels(spec)} load levels")
+					return runs
 	finally:
 		stop.set()
 		await watcher
@@ -123,6 +141,7 @@ def run_experiment(
 	port: int | None = None,
 	labels: dict[str, str] | None = None,
 	plan: LaunchPlan | None = None,
+	on_run: RunHook | None = None,
 ) -> Outcome:
 	t0 = time.monotonic()
 	# quant_config / parallel_config -> engine flags; a refused or non-fitting config is recorded, never launched
@@ -171,6 +190,8 @@ def run_experiment(
 				number,
 				model_path=model_path,
 				workdir=log_path.parent / f"bench-{number}",
+				on_run=on_run,
+				out=out,
 			)
 		)
 		out.bench_seconds = time.monotonic() - tb
@@ -179,7 +200,7 @@ def run_experiment(
 			out.status, out.reason = "interrupted", "cancelled during the load run"
 		elif crashed is not None:
 			out.reason = f"engine exited with code {crashed} during the load run (log: {log_path})"
-		elif time.monotonic() > deadline and len(out.runs) < _levels(spec):
+		elif time.monotonic() > deadline and len(out.runs) < _levels(spec) and not out.pruned:
 			out.reason = f"timed out after {spec.optimization.timeout_per_iteration:.0f} s (timeout_per_iteration)"
 		else:
 			out.score = score_experiment(
@@ -192,6 +213,9 @@ def run_experiment(
 				out.reason = out.score.reason or "infeasible"
 				if not completed and errors:
 					out.reason = f"no request completed: {errors[0][:300]}"
+			elif out.pruned:
+				out.status = "pruned"
+				out.reason = out.notes[-1]
 			else:
 				out.status = "success"
 	except CancelledError:

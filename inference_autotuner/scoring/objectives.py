@@ -35,6 +35,11 @@ OBJECTIVE_INFO: dict[str, ObjectiveInfo] = {
 	"minimize_ttft": ObjectiveInfo("minimize", "mean_ttft", "s"),
 	"minimize_tpot": ObjectiveInfo("minimize", "mean_tpot", "s"),
 	"maximize_goodput": ObjectiveInfo("maximize", "per_gpu_goodput", "req/s/GPU"),
+	"minimize_p90_ttft": ObjectiveInfo("minimize", "p90_ttft", "s"),
+	"minimize_p90_latency": ObjectiveInfo("minimize", "p90_e2e_latency", "s"),
+	"minimize_p90_tpot": ObjectiveInfo("minimize", "p90_tpot", "s"),
+	# benchmark.load_search: the highest load level that met every SLO (concurrency, or req/s in rate mode)
+	"maximize_max_load": ObjectiveInfo("maximize", "max_load", "load"),
 }
 assert set(OBJECTIVE_INFO) == set(OBJECTIVES), "every objective of the spec needs an entry in OBJECTIVE_INFO"
 

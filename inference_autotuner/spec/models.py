@@ -12,9 +12,24 @@ OBJECTIVES = (
 	"minimize_ttft",
 	"minimize_tpot",
 	"maximize_goodput",
+	"minimize_p90_ttft",
+	"minimize_p90_latency",
+	"minimize_p90_tpot",
+	"maximize_max_load",
 )
-STRATEGIES = ("grid_search", "random", "bayesian")
-STRATEGY_ALIASES = {"grid": "grid_search", "tpe": "bayesian", "random_search": "random", "optuna": "bayesian"}
+STRATEGIES = ("grid_search", "random", "bayesian", "nsga2", "mo_tpe")
+STRATEGY_ALIASES = {
+	"grid": "grid_search",
+	"tpe": "bayesian",
+	"random_search": "random",
+	"optuna": "bayesian",
+	"nsgaii": "nsga2",
+	"nsga-ii": "nsga2",
+	"nsga_ii": "nsga2",
+	"motpe": "mo_tpe",
+	"mo-tpe": "mo_tpe",
+}
+PRUNERS = ("none", "successive_halving", "hyperband", "median")
 DRIVERS = ("builtin", "genai-bench", "aiperf")  # bench/drivers/: keep in step with bench.drivers.DRIVERS
 DEPLOYMENT_MODES = ("local", "docker", "ome", "kubernetes", "predict")
 ENGINE_ALIASES = {
@@ -84,13 +99,92 @@ ParamValue = bool | int | float | str
 ParamDef = list[ParamValue] | RangeParam | ParamValue
 
 
+class EarlyStopSpec(_Strict):
+	"""Stop a load run as soon as a hard_fail SLO is clearly lost (see docs/search.md)."""
+
+	enabled: bool = Field(True, description="Stop runs whose hard SLO is clearly lost; later load levels are skipped")
+	min_requests: int = Field(8, ge=2, description="Completed requests needed before a run may be judged")
+	margin: float = Field(
+		0.25, ge=0, description="Relative margin past the SLO's infeasibility point (fail_ratio) before stopping"
+	)
+
+
 class OptimizationSpec(_Strict):
-	strategy: str = Field("grid_search", description="grid_search | random | bayesian (Optuna TPE)")
+	strategy: str = Field(
+		"grid_search",
+		description="grid_search | random | bayesian (Optuna TPE) | nsga2 | mo_tpe (multi-objective TPE)",
+	)
 	objective: str = Field("maximize_throughput", description="One of: " + ", ".join(OBJECTIVES))
-	max_iterations: int = Field(10, ge=1, description="Most experiments this task runs")
+	objectives: list[str] | None = Field(
+		None,
+		description="Two or more objectives for a multi-objective search (Pareto front); overrides `objective`",
+	)
+	max_iterations: int = Field(
+		10, ge=1, description="Most search experiments this task runs (baseline and repeats come on top)"
+	)
 	n_initial_random: int | None = Field(None, ge=0, description="Random trials before TPE models the space")
 	timeout_per_iteration: float = Field(600, gt=0, description="Seconds one experiment may take in all")
 	seed: int | None = Field(None, description="Sampler seed for reproducible searches")
+	pruner: str = Field(
+		"none",
+		description="Multi-fidelity for single-objective searches: none | successive_halving | hyperband | median; "
+		"steps are the experiment's load levels",
+	)
+	early_stop: EarlyStopSpec = Field(default_factory=EarlyStopSpec)
+	max_parallel: int = Field(
+		1, ge=1, description="Experiments at once, capped by resources (GPUs by world size, CPU cores)"
+	)
+	warm_start: bool = Field(
+		True, description="Measure the best configurations of earlier tasks (same engine, model, hardware) first"
+	)
+	warm_start_top_k: int = Field(3, ge=0, description="Most earlier configurations a warm start enqueues")
+	baseline: bool | dict[str, Any] = Field(
+		True,
+		description="Measure the engine's default config first (true), or your current config (a dict of flags); "
+		"`best` reports the gain over it",
+	)
+	repeat_top_k: int = Field(2, ge=0, description="After the search, measure the K best configurations again")
+	repeats: int = Field(2, ge=0, description="Extra measurements of each top configuration (and of the baseline)")
+
+	@field_validator("objectives")
+	@classmethod
+	def _objectives(cls, v: list[str] | None) -> list[str] | None:
+		if v is None:
+			return v
+		bad = [o for o in v if o not in OBJECTIVES]
+		if bad:
+			raise ValueError(f"unknown objective {bad[0]!r}; valid: {', '.join(OBJECTIVES)}")
+		if len(set(v)) != len(v):
+			raise ValueError("objectives are listed twice")
+		if not v:
+			raise ValueError("objectives needs at least one objective")
+		return v
+
+	@field_validator("pruner")
+	@classmethod
+	def _pruner(cls, v: str) -> str:
+		if v not in PRUNERS:
+			raise ValueError(f"unknown pruner {v!r}; valid: {', '.join(PRUNERS)}")
+		return v
+
+	@property
+	def objective_list(self) -> list[str]:
+		"""The objectives scored: `objectives` when given, else [`objective`]."""
+		return list(self.objectives) if self.objectives else [self.objective]
+
+	@property
+	def multi_objective(self) -> bool:
+		return len(self.objective_list) > 1
+
+	@model_validator(mode="after")
+	def _check_mo(self) -> OptimizationSpec:
+		if self.strategy in ("nsga2", "mo_tpe") and not self.multi_objective:
+			raise ValueError(f"strategy {self.strategy} needs two or more `objectives`")
+		if self.multi_objective and self.pruner != "none":
+			raise ValueError("a pruner works on single-objective searches only; set pruner: none")
+		if self.objectives is not None and len(self.objectives) == 1:
+			self.objective = self.objectives[0]
+		return self
 
 	@field_validator("strategy")
 	@classmethod
@@ -106,6 +200,28 @@ class OptimizationSpec(_Strict):
 		if v not in OBJECTIVES:
 			raise ValueError(f"unknown objective {v!r}; valid: {', '.join(OBJECTIVES)}")
 		return v
+
+
+class LoadSearchSpec(_Strict):
+	"""Max load under SLO: on the running engine, double the load from `start` until an SLO fails (or `limit`),
+	then bisect between the last pass and the first fail until they are `tolerance` apart. Load levels never
+	restart the engine."""
+
+	mode: Literal["concurrency", "rate"] = Field(
+		"concurrency", description="concurrency (closed loop) or rate (Poisson arrivals, req/s)"
+	)
+	start: float = Field(1, gt=0, description="First load probed")
+	limit: float = Field(256, gt=0, description="Highest load probed")
+	tolerance: float = Field(
+		1, gt=0, description="Stop bisecting when pass and fail are this close (concurrency: requests; rate: req/s)"
+	)
+	max_probes: int = Field(12, ge=1, description="Most load levels measured per configuration")
+
+	@model_validator(mode="after")
+	def _check(self) -> LoadSearchSpec:
+		if self.start > self.limit:
+			raise ValueError(f"start ({self.start}) must be <= limit ({self.limit})")
+		return self
 
 
 class BenchmarkSpec(_Strict):
@@ -124,6 +240,20 @@ class BenchmarkSpec(_Strict):
 	)
 	additional_params: dict[str, Any] = Field(default_factory=dict, description="Extra fields for each request body")
 	driver: str = Field("builtin", description="Load driver; builtin is the built-in async streaming client")
+	request_rates: list[float] | None = Field(
+		None,
+		description="Open-loop load: Poisson arrivals at these request rates (req/s) instead of num_concurrency",
+	)
+	load_search: LoadSearchSpec | None = Field(
+		None, description="Find each configuration's highest load that meets every SLO (doubling, then bisection)"
+	)
+
+	@field_validator("request_rates")
+	@classmethod
+	def _rates(cls, v: list[float] | None) -> list[float] | None:
+		if v is not None and (not v or any(r <= 0 for r in v)):
+			raise ValueError("request rates must be > 0 (requests/s)")
+		return v
 
 	@field_validator("driver")
 	@classmethod

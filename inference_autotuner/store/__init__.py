@@ -1,6 +1,6 @@
 """Storage: SQLAlchemy models, Alembic migrations, one Store per database (SQLite WAL default, Postgres by URL)."""
 
 from .db import Store
-from .models import Experiment, ExperimentStatus, Task, TaskStatus
+from .models import Experiment, ExperimentOrigin, ExperimentStatus, Task, TaskStatus
 
-__all__ = ["Experiment", "ExperimentStatus", "Store", "Task", "TaskStatus"]
+__all__ = ["Experiment", "ExperimentOrigin", "ExperimentStatus", "Store", "Task", "TaskStatus"]

@@ -27,6 +27,16 @@ class TaskStatus:
 	INTERRUPTED = "interrupted"  # the tuner died mid-task; resume continues it
 
 
+class ExperimentOrigin:
+	"""What proposed an experiment. Only SEARCH and WARM_START count against optimization.max_iterations."""
+
+	SEARCH = "search"  # the strategy's sampler
+	WARM_START = "warm_start"  # a best configuration of an earlier task, measured first
+	BASELINE = "baseline"  # the engine's default config (or the user's current one): the reference for gains
+	REPEAT = "repeat"  # a top configuration (or the baseline) measured again for a confidence interval
+	BUDGETED = (SEARCH, WARM_START)
+
+
 class ExperimentStatus:
 	RUNNING = "running"
 	SUCCESS = "success"
@@ -34,6 +44,7 @@ class ExperimentStatus:
 	INFEASIBLE = "infeasible"  # measured, but a hard SLO failed on every level (or nothing completed)
 	INTERRUPTED = "interrupted"  # tuner stopped mid-experiment; resume measures the same parameters again
 	SKIPPED = "skipped"  # refused before launch (e.g. an engine cannot honour a field)
+	PRUNED = "pruned"  # stopped after some load levels: the pruner judged it behind the others (multi-fidelity)
 
 
 class Task(Base):
@@ -91,6 +102,10 @@ class Experiment(Base):
 	duration: Mapped[float | None] = mapped_column(Float, nullable=True)
 	startup_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
 	bench_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+	origin: Mapped[str] = mapped_column(String(20), default="search", server_default="search")  # migration 0004
+	objective_values: Mapped[list[float | None] | None] = mapped_column(JSON, nullable=True)
+	saved_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+	pareto: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 	task: Mapped[Task] = relationship(back_populates="experiments")
 
