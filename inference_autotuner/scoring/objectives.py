@@ -68,6 +68,7 @@ FIGURE_KEYS = RUN_FIGURE_KEYS + (
 	"per_gpu_output_throughput",
 	"per_gpu_goodput",
 	"error_rate",
+	"max_load",  # benchmark.load_search only: the highest load level that met every SLO
 )
 
 
@@ -164,6 +165,7 @@ def aggregate_figures(
 	figures["per_gpu_goodput"] = per_gpu("goodput")
 	sent = sum(r.total_requests for r in all_runs)
 	figures["error_rate"] = sum(r.errored for r in all_runs) / sent if sent else None
+	figures["max_load"] = None
 	return figures
 
 
@@ -189,7 +191,14 @@ def apply_penalty(value: float, penalty: float, direction: Direction) -> float:
 	return score + 0.0  # turns -0.0 into 0.0
 
 
-def score_experiment(runs: list[RunMetrics], objective: str, slo: SLOSpec | None, world_size: int = 1) -> ScoreResult:
+def score_experiment(
+	runs: list[RunMetrics],
+	objective: str,
+	slo: SLOSpec | None,
+	world_size: int = 1,
+	*,
+	max_load: float | None = None,
+) -> ScoreResult:
 	"""Score one experiment from its runs (one per concurrency level / request rate and traffic scenario).
 
 	Seed aggregation:
@@ -281,6 +290,7 @@ def score_experiment(runs: list[RunMetrics], objective: str, slo: SLOSpec | None
 
 	kept_runs = [r for r, _ in kept]
 	figures = aggregate_figures(kept_runs, runs, world_size, goodput_is_request_rate=goodput_is_request_rate)
+	figures["max_load"] = max_load
 	penalty = sum(res.penalty_sum for _, res in kept) / len(kept)
 	value = figures[info.figure]
 	missing: str | None = None
