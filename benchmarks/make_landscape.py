@@ -38,7 +38,14 @@ DEFAULT: dict[str, Any] = {
 	},
 	"quant_config": {"gemm_dtype": ["auto", "fp8"], "kvcache_dtype": ["auto", "fp8"]},
 	"parallel_config": {"tp": [1, 2, 4, 8]},
-	"optimization": {"strategy": "grid_search", "objective": "maximize_throughput", "max_iterations": 448},
+	"optimization": {
+		"baseline": False,
+		"repeat_top_k": 0,
+		"warm_start": False,
+		"strategy": "grid_search",
+		"objective": "maximize_throughput",
+		"max_iterations": 448,
+	},
 	"benchmark": {"traffic_scenarios": ["D(2048,512)"], "num_concurrency": [256], "max_requests_per_iteration": 500},
 	"slo": {"tpot": {"threshold": 0.04, "hard_fail": True, "fail_ratio": 0.0}},
 }

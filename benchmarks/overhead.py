@@ -98,7 +98,13 @@ def main() -> None:
 				"model": {"id_or_path": model},
 				"base_runtime": "llama.cpp",
 				"parameters": {"parallel": [1, 2, 4], "threads": [2]},
-				"optimization": {"strategy": "grid_search", "max_iterations": args.real},
+				"optimization": {
+					"baseline": False,
+					"repeat_top_k": 0,
+					"warm_start": False,
+					"strategy": "grid_search",
+					"max_iterations": args.real,
+				},
 				"benchmark": {
 					"traffic_scenarios": ["D(64,32)"],
 					"num_concurrency": [4],
@@ -123,7 +129,14 @@ def main() -> None:
 			"model": {"id_or_path": str(REPO / "README.md")},  # any existing file: the zero server ignores it
 			"base_runtime": "llama.cpp",
 			"parameters": {"seed": {"type": "integer", "low": 1, "high": 100000}},  # any int flag
-			"optimization": {"strategy": "bayesian", "max_iterations": n, "seed": 1},
+			"optimization": {
+				"baseline": False,
+				"repeat_top_k": 0,
+				"warm_start": False,
+				"strategy": "bayesian",
+				"max_iterations": n,
+				"seed": 1,
+			},
 			"benchmark": {
 				"traffic_scenarios": ["D(8,8)"],
 				"num_concurrency": [2],

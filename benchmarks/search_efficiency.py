@@ -172,6 +172,9 @@ def replay(landscape: Landscape, strategy: str, seed: int, share: float, workdir
 			"deployment_mode": "predict",
 			"parameters": landscape.grid,
 			"optimization": {
+				"baseline": False,
+				"repeat_top_k": 0,
+				"warm_start": False,
 				"strategy": STRATEGIES[strategy],
 				"objective": "maximize_throughput" if landscape.maximize else "minimize_latency",
 				"max_iterations": landscape.size,

@@ -18,7 +18,13 @@ def spec(name: str = "api-task", **over: Any) -> dict[str, Any]:
 		"model": {"id_or_path": "smollm2"},
 		"base_runtime": "llama.cpp",
 		"parameters": {"parallel": [1, 2], "threads": [1]},
-		"optimization": {"strategy": "grid_search", "max_iterations": 2},
+		"optimization": {
+			"baseline": False,
+			"repeat_top_k": 0,
+			"warm_start": False,
+			"strategy": "grid_search",
+			"max_iterations": 2,
+		},
 		"benchmark": {"traffic_scenarios": ["D(16,8)"], "num_concurrency": [1], "max_requests_per_iteration": 4},
 	}
 	s.update(over)
@@ -55,7 +61,15 @@ def test_create_json_and_yaml_get_list_update_delete(client: TestClient) -> None
 	assert [t["name"] for t in r.json()] == ["yaml-task"] and r.headers["X-Total-Count"] == "1"
 	assert len(client.get("/api/tasks/", params={"status": "pending"}).json()) == 2
 	assert client.post("/api/tasks/", json=spec()).status_code == 409  # same name
-	new = spec(optimization={"strategy": "grid_search", "max_iterations": 5})
+	new = spec(
+		optimization={
+			"baseline": False,
+			"repeat_top_k": 0,
+			"warm_start": False,
+			"strategy": "grid_search",
+			"max_iterations": 5,
+		}
+	)
 	r = client.put(f"/api/tasks/{task['id']}", json={"spec": new, "description": "more"})
 	assert r.status_code == 200 and r.json()["max_iterations"] == 5 and r.json()["description"] == "more"
 	r = client.put(f"/api/tasks/{task['id']}", json={"spec": spec(parameters={"bogus-flag": [1]})})
@@ -68,7 +82,13 @@ def test_list_shows_best_objective_value_and_unit(client: TestClient) -> None:
 	from inference_autotuner.store import Experiment, Task
 
 	tid = client.post("/api/tasks/", json=spec("best-task")).json()["id"]
-	other = client.post("/api/tasks/", json=spec("no-best", optimization={"objective": "minimize_ttft"})).json()
+	other = client.post(
+		"/api/tasks/",
+		json=spec(
+			"no-best",
+			optimization={"baseline": False, "repeat_top_k": 0, "warm_start": False, "objective": "minimize_ttft"},
+		),
+	).json()
 	assert other["best_objective_value"] is None and other["objective_unit"] == "s"
 	store = client.app.state.store  # type: ignore[attr-defined]
 	with store.session() as s:

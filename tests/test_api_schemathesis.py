@@ -30,7 +30,13 @@ VALID_SPEC: dict[str, Any] = {
 	"model": {"id_or_path": "smollm2"},
 	"base_runtime": "llama.cpp",
 	"parameters": {"parallel": [1, 2], "threads": [1]},
-	"optimization": {"strategy": "grid_search", "max_iterations": 2},
+	"optimization": {
+		"baseline": False,
+		"repeat_top_k": 0,
+		"warm_start": False,
+		"strategy": "grid_search",
+		"max_iterations": 2,
+	},
 	"benchmark": {"traffic_scenarios": ["D(16,8)"], "num_concurrency": [1], "max_requests_per_iteration": 4},
 }
 

@@ -41,7 +41,14 @@ def tiny_spec(model_path: Path, name: str, **bench: Any) -> dict[str, Any]:
 		"model": {"id_or_path": str(model_path)},
 		"base_runtime": "llama.cpp",
 		"parameters": {"parallel": [1, 2], "threads": [1], "ctx-size": 1024},
-		"optimization": {"strategy": "grid_search", "max_iterations": 2, "timeout_per_iteration": 120},
+		"optimization": {
+			"baseline": False,
+			"repeat_top_k": 0,
+			"warm_start": False,
+			"strategy": "grid_search",
+			"max_iterations": 2,
+			"timeout_per_iteration": 120,
+		},
 		"benchmark": {
 			"traffic_scenarios": ["D(16,8)"],
 			"num_concurrency": [1],

@@ -30,7 +30,14 @@ def spec_file(tmp_path: Path, **over) -> Path:  # type: ignore[no-untyped-def]
 		"model": {"id_or_path": "smollm2"},
 		"base_runtime": "llama.cpp",
 		"parameters": {"parallel": [1, 2], "threads": 2},
-		"optimization": {"strategy": "grid_search", "max_iterations": 1, "timeout_per_iteration": 60},
+		"optimization": {
+			"baseline": False,
+			"repeat_top_k": 0,
+			"warm_start": False,
+			"strategy": "grid_search",
+			"max_iterations": 1,
+			"timeout_per_iteration": 60,
+		},
 		"benchmark": {"traffic_scenarios": ["D(16,8)"], "num_concurrency": [2], "max_requests_per_iteration": 4},
 	}
 	spec.update(over)
@@ -85,7 +92,15 @@ def test_validate_unknown_flag_names_the_closest(tmp_path: Path) -> None:
 
 
 def test_tune_invalid_spec_exits_2(tmp_path: Path) -> None:
-	p = run("tune", str(spec_file(tmp_path, optimization={"objective": "fastest"})))
+	p = run(
+		"tune",
+		str(
+			spec_file(
+				tmp_path,
+				optimization={"baseline": False, "repeat_top_k": 0, "warm_start": False, "objective": "fastest"},
+			)
+		),
+	)
 	assert p.returncode == 2
 	assert "optimization.objective" in p.stderr
 	no_traceback(p)

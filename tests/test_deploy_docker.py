@@ -64,7 +64,14 @@ def spec(model_path: Path, name: str, **extra: Any) -> dict[str, Any]:
 		"base_runtime": "llama.cpp",
 		"deployment_mode": "docker",
 		"parameters": {"parallel": [1, 2, 4], "threads": [1, 2]},
-		"optimization": {"strategy": "grid_search", "max_iterations": 3, "timeout_per_iteration": 120},
+		"optimization": {
+			"baseline": False,
+			"repeat_top_k": 0,
+			"warm_start": False,
+			"strategy": "grid_search",
+			"max_iterations": 3,
+			"timeout_per_iteration": 120,
+		},
 		"benchmark": {
 			"traffic_scenarios": ["D(32,16)"],
 			"num_concurrency": [2],

@@ -21,7 +21,13 @@ def spec_for(model: Path):  # type: ignore[no-untyped-def]
 			"task_name": "engine-test",
 			"model": {"id_or_path": str(model)},
 			"base_runtime": "llama.cpp",
-			"optimization": {"objective": "maximize_throughput", "timeout_per_iteration": 120},
+			"optimization": {
+				"baseline": False,
+				"repeat_top_k": 0,
+				"warm_start": False,
+				"objective": "maximize_throughput",
+				"timeout_per_iteration": 120,
+			},
 			"benchmark": {
 				"traffic_scenarios": ["D(64,32)"],
 				"num_concurrency": [4],

@@ -183,7 +183,13 @@ def test_runner_records_skipped_and_infeasible_without_launching(tmp_path: Path)
 			"deployment_mode": "docker",
 			"hardware": {"gpu": "H100", "gpu_count": 8},
 			"parallel_config": {"tp": [1, 8], "dp": [1, 2]},
-			"optimization": {"strategy": "grid_search", "max_iterations": 4},
+			"optimization": {
+				"baseline": False,
+				"repeat_top_k": 0,
+				"warm_start": False,
+				"strategy": "grid_search",
+				"max_iterations": 4,
+			},
 		}
 	)
 	store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")

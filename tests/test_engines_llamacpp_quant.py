@@ -26,7 +26,7 @@ def test_int8_kv_cache_runs_and_fp8_is_skipped(model_path: Path, tmp_path: Path)
 			"model": {"id_or_path": str(model_path)},
 			"base_runtime": "llama.cpp",
 			"quant_config": {"kvcache_dtype": ["int8", "fp8"]},
-			"optimization": {"timeout_per_iteration": 120},
+			"optimization": {"baseline": False, "repeat_top_k": 0, "warm_start": False, "timeout_per_iteration": 120},
 			"benchmark": {
 				"traffic_scenarios": ["D(32,16)"],
 				"num_concurrency": [2],

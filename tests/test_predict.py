@@ -45,7 +45,14 @@ def qwen_spec(**over: Any) -> dict[str, Any]:
 		"parameters": {"max-num-seqs": [8, 16, 32, 64, 128]},
 		"quant_config": {"gemm_dtype": ["auto", "fp8"], "kvcache_dtype": ["auto", "fp8"]},
 		"parallel_config": {"tp": [1, 2, 4, 8]},
-		"optimization": {"strategy": "bayesian", "max_iterations": 20, "seed": 3},
+		"optimization": {
+			"baseline": False,
+			"repeat_top_k": 0,
+			"warm_start": False,
+			"strategy": "bayesian",
+			"max_iterations": 20,
+			"seed": 3,
+		},
 		"benchmark": {"traffic_scenarios": ["D(2048,512)"], "num_concurrency": [32, 64]},
 		"slo": {"tpot": {"threshold": 0.03, "hard_fail": True, "fail_ratio": 0.0}},
 	}
@@ -103,7 +110,13 @@ def test_infeasible_mapping_oom_and_no_data() -> None:
 		"hardware": {"gpu": "H100", "gpu_count": 8},
 		"parameters": {"max_batch_size": [32]},
 		"parallel_config": {"tp": [1, 4], "cp": [1, 2]},
-		"optimization": {"strategy": "grid_search", "max_iterations": 4},
+		"optimization": {
+			"baseline": False,
+			"repeat_top_k": 0,
+			"warm_start": False,
+			"strategy": "grid_search",
+			"max_iterations": 4,
+		},
 		"benchmark": {"traffic_scenarios": ["D(1024,256)"], "num_concurrency": [16]},
 	}
 	by_par = {(e.params["__parallel__tp"], e.params["__parallel__cp"]): e for e in run_task(spec)}
@@ -119,7 +132,13 @@ def test_infeasible_mapping_oom_and_no_data() -> None:
 		parameters={},
 		quant_config={"kvcache_dtype": ["fp8"]},
 		parallel_config={"tp": [2]},
-		optimization={"strategy": "grid_search", "max_iterations": 1},
+		optimization={
+			"baseline": False,
+			"repeat_top_k": 0,
+			"warm_start": False,
+			"strategy": "grid_search",
+			"max_iterations": 1,
+		},
 		slo=None,
 	)
 	(only,) = run_task(sg)
@@ -220,7 +239,14 @@ def test_plan_top_2_predicts_then_measures_the_best_two(tmp_path: Path) -> None:
 			parallel_config={"tp": [1, 2]},
 			benchmark={"traffic_scenarios": ["D(64,16)"], "num_concurrency": [4], "max_requests_per_iteration": 8},
 			slo=None,
-			optimization={"strategy": "bayesian", "max_iterations": 2, "timeout_per_iteration": 60},
+			optimization={
+				"baseline": False,
+				"repeat_top_k": 0,
+				"warm_start": False,
+				"strategy": "bayesian",
+				"max_iterations": 2,
+				"timeout_per_iteration": 60,
+			},
 		)
 	)
 	store = Store()

@@ -45,6 +45,9 @@ def test_kill_9_mid_experiment_then_resume(tmp_path: Path, model_path: Path) -> 
 		"base_runtime": "llama.cpp",
 		"parameters": {"parallel": [1, 2, 4], "threads": [1, 2]},
 		"optimization": {
+			"baseline": False,
+			"repeat_top_k": 0,
+			"warm_start": False,
 			"strategy": "bayesian",
 			"max_iterations": 3,
 			"n_initial_random": 2,
@@ -129,7 +132,14 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path: Path, model_path: Path) -> N
 		"model": {"id_or_path": str(model_path)},
 		"base_runtime": "llama.cpp",
 		"parameters": {"parallel": [1, 2]},
-		"optimization": {"strategy": "grid_search", "max_iterations": 2, "timeout_per_iteration": 120},
+		"optimization": {
+			"baseline": False,
+			"repeat_top_k": 0,
+			"warm_start": False,
+			"strategy": "grid_search",
+			"max_iterations": 2,
+			"timeout_per_iteration": 120,
+		},
 		"benchmark": {
 			"traffic_scenarios": ["D(32,64)"],
 			"num_concurrency": [1],

@@ -132,7 +132,13 @@ def test_wizard_to_best_config_in_browser(server: str, model_path: Path, tmp_pat
 				"model": {"id_or_path": str(model_path)},
 				"base_runtime": "llamacpp",
 				"parameters": {"parallel": [1, 2, 4]},
-				"optimization": {"strategy": "grid_search", "max_iterations": 3},
+				"optimization": {
+					"baseline": False,
+					"repeat_top_k": 0,
+					"warm_start": False,
+					"strategy": "grid_search",
+					"max_iterations": 3,
+				},
 				"benchmark": {
 					"traffic_scenarios": ["D(16,64)"],
 					"num_concurrency": [1],

@@ -11,12 +11,13 @@ from __future__ import annotations
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from ..deploy import get_deployer
@@ -27,15 +28,25 @@ from ..engines.plan import plan_for
 from ..errors import AutotunerError
 from ..models import resolve_model
 from ..paths import logs_dir, safe_name
+from ..scoring import score_experiment
 from ..search import make_sampler, open_study
-from ..space import build_task_space, params_key
+from ..space import Space, build_task_space, params_key
 from ..spec.models import TaskSpec
-from ..store import Experiment, ExperimentStatus, Store, Task, TaskStatus
+from ..store import Experiment, ExperimentOrigin, ExperimentStatus, Store, Task, TaskStatus
 from ..store.models import utcnow
 from .events import EventSink, no_events
-from .experiment import Outcome, run_experiment
+from .experiment import Outcome, RunHook, run_experiment
+from .resources import parallel_slots
+from .tell import objective_values, tell
+from .warmstart import warm_start_configs
 
-FINAL = (ExperimentStatus.SUCCESS, ExperimentStatus.FAILED, ExperimentStatus.INFEASIBLE, ExperimentStatus.SKIPPED)
+FINAL = (
+	ExperimentStatus.SUCCESS,
+	ExperimentStatus.FAILED,
+	ExperimentStatus.INFEASIBLE,
+	ExperimentStatus.SKIPPED,
+	ExperimentStatus.PRUNED,
+)
 MAX_DUPLICATE_ASKS = 50  # continuous spaces: stop when the sampler only proposes what was measured
 EXPLORE_AFTER_DUPLICATES = 3  # finite spaces: after this many repeats in a row, measure an unmeasured configuration
 
@@ -58,7 +69,10 @@ def get_or_create_task(store: Store, spec: TaskSpec, *, allow_spec_change: bool 
 	with store.session() as s:
 		task = s.scalar(select(Task).where(Task.name == spec.task_name))
 		if task is not None:
-			old = dict(task.spec)
+			try:  # the stored spec as today's defaults read it (a field added since then is not a change)
+				old = spec_dump(TaskSpec.model_validate(task.spec))
+			except ValidationError:
+				old = dict(task.spec)
 			new = dict(data)
 			old_opt, new_opt = dict(old.get("optimization", {})), dict(new.get("optimization", {}))
 			old_opt.pop("max_iterations", None)
@@ -87,6 +101,8 @@ def get_or_create_task(store: Store, spec: TaskSpec, *, allow_spec_change: bool 
 
 
 class TaskRunner:
+	"""Runs one task: baseline, search (max_parallel experiments at once), repeats of the best; resumable."""
+
 	def __init__(
 		self,
 		store: Store,
@@ -118,8 +134,14 @@ class TaskRunner:
 		if bind is not None:  # e.g. kubernetes: a cancel also ends a long readiness wait at once
 			bind(self.cancel)
 		self.max_iterations = max_trials or self.spec.optimization.max_iterations
+		self._lock = threading.RLock()  # the study, row numbering and counters, shared by parallel experiments
+		self._inflight = 0
+		self._duplicates = 0
+		self._stop = False  # a worker asks the others to take no new experiment
+		self._status = TaskStatus.COMPLETED
+		self._error: BaseException | None = None
 
-	# -- helpers -----------------------------------------------------------------------------------------------
+	# -- store helpers ------------------------------------------------------------------------------------------
 	def _set_task(self, **fields: Any) -> None:
 		with self.store.session() as s:
 			task = s.get(Task, self.task_id)
@@ -128,18 +150,26 @@ class TaskRunner:
 				setattr(task, k, v)
 
 	def _final_count(self) -> int:
+		"""Finished experiments that count against max_iterations (search and warm start)."""
 		with self.store.session() as s:
-			q = select(func.count()).where(Experiment.task_id == self.task_id, Experiment.status.in_(FINAL))
+			q = select(func.count()).where(
+				Experiment.task_id == self.task_id,
+				Experiment.status.in_(FINAL),
+				Experiment.origin.in_(ExperimentOrigin.BUDGETED),
+			)
 			return int(s.scalar(q) or 0)
 
 	def _measured(self, key: str) -> Experiment | None:
 		with self.store.session() as s:
-			q = select(Experiment).where(
-				Experiment.task_id == self.task_id, Experiment.params_key == key, Experiment.status.in_(FINAL)
+			q = (
+				select(Experiment)
+				.where(Experiment.task_id == self.task_id, Experiment.params_key == key, Experiment.status.in_(FINAL))
+				.order_by(Experiment.number)
 			)
 			return s.scalars(q).first()
 
 	def _update_best(self) -> int | None:
+		"""The best single measurement so far (during the search); the end of the task uses the repeats."""
 		with self.store.session() as s:
 			q = (
 				select(Experiment)
@@ -153,12 +183,33 @@ class TaskRunner:
 			task.best_experiment_id = best.id if best else None
 			return task.best_experiment_id
 
+	def _new_row(self, params: dict[str, Any], origin: str, trial_number: int | None) -> tuple[int, int]:
+		"""A RUNNING experiment row: (id, number)."""
+		with self._lock, self.store.session() as s:
+			number = (
+				int(s.scalar(select(func.max(Experiment.number)).where(Experiment.task_id == self.task_id)) or 0) + 1
+			)
+			exp = Experiment(
+				task_id=self.task_id,
+				number=number,
+				trial_number=trial_number,
+				params=params,
+				params_key=params_key(params),
+				status=ExperimentStatus.RUNNING,
+				origin=origin,
+				started_at=utcnow(),
+			)
+			s.add(exp)
+			s.flush()
+			return exp.id, number
+
 	def _reconcile(self, study: optuna.Study) -> list[int]:
-		"""Settle what a killed run left: returns experiment ids to measure again (same params, same row)."""
-		redo: list[int] = []
+		"""Settle what a killed run left: returns search experiment ids to measure again (same params, same row).
+
+		Unfinished baseline and repeat rows are measured again by their own phases."""
 		with self.store.session() as s:
 			rows = {
-				e.trial_number: e
+				e.trial_number: (e.status, e.score, e.figures, e.scoring)
 				for e in s.scalars(select(Experiment).where(Experiment.task_id == self.task_id))
 				if e.trial_number is not None
 			}
@@ -168,25 +219,22 @@ class TaskRunner:
 				.where(Experiment.status.in_((ExperimentStatus.RUNNING, ExperimentStatus.INTERRUPTED)))
 				.order_by(Experiment.number)
 			).all()
-			redo = [e.id for e in unfinished]
+			redo = [e.id for e in unfinished if e.origin in ExperimentOrigin.BUDGETED]
 			for e in unfinished:
 				e.status = ExperimentStatus.INTERRUPTED
-		for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
-			row = rows.get(trial.number)
-			if (
-				row is not None
-				and row.status in FINAL
-				and row.score is not None
-				and row.status == ExperimentStatus.SUCCESS
-			):
-				study.tell(trial.number, row.score)
+		for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
+			row = rows.get(frozen.number)
+			if row is not None and row[0] in FINAL:
+				trial = optuna.trial.Trial(study, frozen._trial_id)
+				tell(study, trial, self.spec.optimization, status=row[0], score=row[1], figures=row[2], scoring=row[3])
 			else:
-				study.tell(trial.number, state=TrialState.FAIL)
+				study.tell(frozen.number, state=TrialState.FAIL)
 		return redo
 
-	# -- the loop ----------------------------------------------------------------------------------------------
+	# -- the task -----------------------------------------------------------------------------------------------
 	def run(self) -> TaskResult:
 		spec = self.spec
+		opt = spec.optimization
 		engine = self.engine or get_engine(spec.base_runtime)
 		if spec.engine_port is not None:
 			ensure_port_free(spec.engine_port, why="engine_port in the spec")
@@ -195,21 +243,23 @@ class TaskRunner:
 			preflight()
 		swept = self.deployer.sweep()
 		if swept:
-			self.emit({"type": "log", "message": f"removed {swept} engine process(es) left by an earlier run"})
+			self._log(f"removed {swept} engine process(es) left by an earlier run")
 		if hasattr(self.deployer, "predict") or getattr(self.deployer, "remote_model", False):
 			# a performance model reads the model's shape itself; a cluster mounts its own copy: no local download
 			model_path = Path(spec.model.ref)
 		else:
-			model_path = resolve_model(
-				spec.model.ref, file=spec.model.file, say=lambda m: self.emit({"type": "log", "message": m})
-			)
+			model_path = resolve_model(spec.model.ref, file=spec.model.file, say=self._log)
 		space = build_task_space(spec.parameters, spec.quant_config, spec.parallel_config)
-		study = open_study(self.store.optuna_storage(), self.study_name, make_sampler(spec.optimization, space))
-		distributions = space.distributions
+		slots, why = parallel_slots(spec, space)
+		if opt.max_parallel > 1 and spec.engine_port is not None:
+			slots, why = 1, "engine_port is fixed: one engine at a time"
+		if opt.max_parallel > 1:
+			self._log(f"{slots} experiment(s) at once ({why})")
+		study = open_study(
+			self.store.optuna_storage(), self.study_name, make_sampler(opt, space, parallel=slots), opt=opt
+		)
 		redo = self._reconcile(study)
-		for wanted in self.enqueue:
-			if self._measured(params_key(space.full(wanted))) is None:
-				study.enqueue_trial({k: v for k, v in wanted.items() if k in distributions}, skip_if_exists=False)
+		self._enqueue_first(study, space)
 		self._set_task(status=TaskStatus.RUNNING, started_at=utcnow(), finished_at=None, error=None)
 		self.emit(
 			{
@@ -219,102 +269,22 @@ class TaskRunner:
 				"max_iterations": self.max_iterations,
 				"done": self._final_count(),
 				"space_size": space.size(),
+				"parallel": slots,
 			}
 		)
 		t_start = time.monotonic()
-		duplicates = 0
-		status = TaskStatus.COMPLETED
+		ctx = _Ctx(study, space, engine, model_path, redo)
 		try:
-			while self._final_count() < self.max_iterations:
-				if self.cancel.is_set():
-					status = TaskStatus.INTERRUPTED
-					break
-				size = space.size()
-				if size is not None and self._distinct_measured() >= size:
-					self.emit({"type": "log", "message": f"all {size} configurations measured; the space is exhausted"})
-					break
-				t_ask = time.monotonic()
-				if redo:
-					exp_id = redo.pop(0)
-					with self.store.session() as s:
-						exp = s.get(Experiment, exp_id)
-						assert exp is not None
-						searched = {k: v for k, v in exp.params.items() if k in distributions}
-					study.enqueue_trial(searched, skip_if_exists=False)
-					trial = study.ask(distributions)
-					params = space.full(trial.params)
-					with self.store.session() as s:
-						exp = s.get(Experiment, exp_id)
-						assert exp is not None
-						exp.trial_number = trial.number
-						exp.status = ExperimentStatus.RUNNING
-						number = exp.number
-				else:
-					trial = study.ask(distributions)
-					params = space.full(trial.params)
-					key = params_key(params)
-					earlier = self._measured(key)
-					if earlier is not None:
-						duplicates += 1
-						if earlier.status == ExperimentStatus.SUCCESS and earlier.score is not None:
-							study.tell(trial, earlier.score)
-						else:
-							study.tell(trial, state=TrialState.FAIL)
-						if duplicates >= EXPLORE_AFTER_DUPLICATES and self._explore(study, space, distributions):
-							duplicates = 0  # the next ask gets an unmeasured configuration
-						elif duplicates >= MAX_DUPLICATE_ASKS:
-							self.emit(
-								{
-									"type": "log",
-									"message": "the search keeps proposing measured configurations; stopping",
-								}
-							)
-							break
-						continue
-					duplicates = 0
-					with self.store.session() as s:
-						number = (
-							int(
-								s.scalar(select(func.max(Experiment.number)).where(Experiment.task_id == self.task_id))
-								or 0
-							)
-							+ 1
-						)
-						exp = Experiment(
-							task_id=self.task_id,
-							number=number,
-							trial_number=trial.number,
-							params=params,
-							params_key=key,
-							status=ExperimentStatus.RUNNING,
-							started_at=utcnow(),
-						)
-						s.add(exp)
-						s.flush()
-						exp_id = exp.id
-				t_iter = time.monotonic()
-				outcome = self._measure(exp_id, number, params, engine, model_path)
-				self.timings.append(
-					{
-						"wall": time.monotonic() - t_iter,
-						"startup": outcome.startup_seconds,
-						"bench": outcome.bench_seconds,
-						"stop": outcome.stop_seconds,
-						"ask_to_tell": 0.0,
-						"t_iter": t_iter,
-					}
-				)
-				if outcome.status == "interrupted":
-					study.tell(trial, state=TrialState.FAIL)
-					status = TaskStatus.INTERRUPTED
-					break
-				if outcome.status == ExperimentStatus.SUCCESS and outcome.score and outcome.score.score is not None:
-					study.tell(trial, outcome.score.score)
-				else:
-					study.tell(trial, state=TrialState.FAIL)
-				self._update_best()
-				self.timings[-1]["ask_to_tell"] = time.monotonic() - t_ask
+			if opt.baseline is not False and not self.cancel.is_set():
+				self._measure_times(ctx, self._baseline_params(space), ExperimentOrigin.BASELINE, 1)
+			if not self.cancel.is_set():
+				self._search(ctx, slots)
+			if self._status == TaskStatus.COMPLETED and not self.cancel.is_set():
+				self._repeat_phase(ctx)
+			if self.cancel.is_set():
+				self._status = TaskStatus.INTERRUPTED
 		except BaseException as exc:
+			self.cancel.set()  # parallel experiments stop too
 			status = TaskStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else TaskStatus.FAILED
 			self._set_task(
 				status=status, error=None if status == TaskStatus.INTERRUPTED else str(exc), finished_at=utcnow()
@@ -325,21 +295,207 @@ class TaskRunner:
 				task = s.get(Task, self.task_id)
 				assert task is not None
 				task.elapsed = (task.elapsed or 0.0) + (time.monotonic() - t_start)
-		best = self._update_best()
-		self._set_task(status=status, finished_at=utcnow())
+		best = self._final_best()
+		self._set_task(status=self._status, finished_at=utcnow())
 		count = self._final_count()
 		self.emit(
 			{
 				"type": "task_finished",
 				"task_id": self.task_id,
-				"status": status,
+				"status": self._status,
 				"experiments": count,
 				"best_experiment_id": best,
 			}
 		)
-		return TaskResult(self.task_id, status, count, best)
+		return TaskResult(self.task_id, self._status, count, best)
 
-	def _explore(self, study: optuna.Study, space: Any, distributions: dict[str, Any]) -> bool:
+	def _log(self, message: str) -> None:
+		self.emit({"type": "log", "message": message})
+
+	def _final_best(self) -> int | None:
+		best = self._update_best()
+		try:
+			from .summary import recommended_experiment_id
+		except ImportError:  # pragma: no cover - summary is part of the package
+			return best
+		chosen = recommended_experiment_id(self.store, self.task_id)
+		if chosen is not None:
+			self._set_task(best_experiment_id=chosen)
+			return chosen
+		return best
+
+	def _enqueue_first(self, study: optuna.Study, space: Space) -> None:
+		"""Explicit configurations (e.g. `autotuner plan`), then warm-start ones, as the study's first trials."""
+		distributions = space.distributions
+		for wanted in self.enqueue:
+			if self._measured(params_key(space.full(wanted))) is None:
+				study.enqueue_trial({k: v for k, v in wanted.items() if k in distributions}, skip_if_exists=False)
+		if self._final_count() >= self.max_iterations:
+			return
+		warm = warm_start_configs(self.store, self.task_id, self.spec, space)
+		fresh = [w for w in warm if self._measured(params_key(space.full(w.params))) is None]
+		for w in fresh:
+			study.enqueue_trial(w.params, user_attrs={"origin": ExperimentOrigin.WARM_START}, skip_if_exists=False)
+		if fresh:
+			sources = ", ".join(sorted({f"{w.source_task} #{w.source_experiment}" for w in fresh}))
+			self._log(f"warm start: {len(fresh)} configuration(s) of earlier tasks measured first ({sources})")
+
+	def _baseline_params(self, space: Space) -> dict[str, Any]:
+		"""The engine's defaults (only the spec's fixed flags), or the user's current config (baseline: {...})."""
+		base = self.spec.optimization.baseline
+		return space.full(dict(base) if isinstance(base, dict) else {})
+
+	# -- search -------------------------------------------------------------------------------------------------
+	def _search(self, ctx: _Ctx, slots: int) -> None:
+		if slots <= 1:
+			self._search_worker(ctx)
+		else:
+			threads = [
+				threading.Thread(target=self._search_worker, args=(ctx,), name=f"experiment-{i}", daemon=True)
+				for i in range(slots)
+			]
+			for t in threads:
+				t.start()
+			try:
+				for t in threads:
+					while t.is_alive():
+						t.join(0.2)
+			except BaseException:
+				self.cancel.set()
+				for t in threads:
+					t.join()
+				raise
+		if self._error is not None:
+			raise self._error
+
+	def _search_worker(self, ctx: _Ctx) -> None:
+		try:
+			while True:
+				picked = self._next_trial(ctx)
+				if picked is None:
+					return
+				self._run_trial(ctx, *picked)
+		except BaseException as exc:
+			with self._lock:
+				self._stop = True
+				if self._error is None and threading.current_thread() is not threading.main_thread():
+					self._error = exc
+			if threading.current_thread() is threading.main_thread():
+				raise
+
+	def _next_trial(self, ctx: _Ctx) -> tuple[optuna.trial.Trial, int, int, dict[str, Any], str] | None:
+		"""Ask the study for the next unmeasured configuration and open its row; None when the search is over."""
+		distributions = ctx.space.distributions
+		with self._lock:
+			while True:
+				if self._stop or self.cancel.is_set():
+					return None
+				if self._final_count() + self._inflight >= self.max_iterations:
+					return None
+				size = ctx.space.size()
+				if size is not None and self._distinct_measured() + self._inflight >= size:
+					if self._inflight == 0:
+						self._log(f"all {size} configurations measured; the space is exhausted")
+					return None
+				if ctx.redo:
+					exp_id = ctx.redo.pop(0)
+					with self.store.session() as s:
+						exp = s.get(Experiment, exp_id)
+						assert exp is not None
+						searched = {k: v for k, v in exp.params.items() if k in distributions}
+						origin = exp.origin
+					ctx.study.enqueue_trial(searched, skip_if_exists=False)
+					trial = ctx.study.ask(distributions)
+					params = ctx.space.full(trial.params)
+					with self.store.session() as s:
+						exp = s.get(Experiment, exp_id)
+						assert exp is not None
+						exp.trial_number = trial.number
+						exp.status = ExperimentStatus.RUNNING
+						number = exp.number
+					self._inflight += 1
+					return trial, exp_id, number, params, origin
+				trial = ctx.study.ask(distributions)
+				params = ctx.space.full(trial.params)
+				key = params_key(params)
+				earlier = self._measured(key)
+				if earlier is None and any(params_key(p) == key for p in ctx.running):
+					ctx.study.tell(trial, state=TrialState.FAIL)  # measured right now by another experiment
+					self._duplicates += 1
+					if self._duplicates >= MAX_DUPLICATE_ASKS:
+						return None
+					continue
+				if earlier is not None:
+					self._duplicates += 1
+					tell(
+						ctx.study,
+						trial,
+						self.spec.optimization,
+						status=earlier.status,
+						score=earlier.score,
+						figures=earlier.figures,
+						scoring=earlier.scoring,
+					)
+					if self._duplicates >= EXPLORE_AFTER_DUPLICATES and self._explore(ctx.study, ctx.space):
+						self._duplicates = 0  # the next ask gets an unmeasured configuration
+					elif self._duplicates >= MAX_DUPLICATE_ASKS:
+						self._log("the search keeps proposing measured configurations; stopping")
+						self._stop = True
+						return None
+					continue
+				self._duplicates = 0
+				origin = str(trial.user_attrs.get("origin", ExperimentOrigin.SEARCH))
+				exp_id, number = self._new_row(params, origin, trial.number)
+				ctx.running.append(params)
+				self._inflight += 1
+				return trial, exp_id, number, params, origin
+
+	def _run_trial(
+		self, ctx: _Ctx, trial: optuna.trial.Trial, exp_id: int, number: int, params: dict[str, Any], origin: str
+	) -> None:
+		t_iter = time.monotonic()
+		try:
+			outcome = self._measure(exp_id, number, params, ctx, origin=origin, trial=trial)
+		except BaseException:
+			with self._lock:
+				self._inflight -= 1
+				if params in ctx.running:
+					ctx.running.remove(params)
+				ctx.study.tell(trial, state=TrialState.FAIL)
+			raise
+		with self._lock:
+			self._inflight -= 1
+			if params in ctx.running:
+				ctx.running.remove(params)
+			self.timings.append(
+				{
+					"wall": time.monotonic() - t_iter,
+					"startup": outcome.startup_seconds,
+					"bench": outcome.bench_seconds,
+					"stop": outcome.stop_seconds,
+					"ask_to_tell": 0.0,
+					"t_iter": t_iter,
+				}
+			)
+			if outcome.status == "interrupted":
+				ctx.study.tell(trial, state=TrialState.FAIL)
+				self._status = TaskStatus.INTERRUPTED
+				self._stop = True
+				return
+			score = outcome.score
+			tell(
+				ctx.study,
+				trial,
+				self.spec.optimization,
+				status=outcome.status,
+				score=score.score if score else None,
+				figures=score.figures if score else None,
+				scoring=score.model_dump(mode="json", exclude={"figures"}) if score else None,
+			)
+			self._update_best()
+			self.timings[-1]["ask_to_tell"] = time.monotonic() - t_iter
+
+	def _explore(self, study: optuna.Study, space: Space) -> bool:
 		"""Enqueue one unmeasured configuration of a finite space (seeded draw); False when there is none.
 
 		A converged sampler (TPE) keeps proposing the best configurations it has seen; each repeat is answered with
@@ -358,17 +514,136 @@ class TaskRunner:
 		if not todo:
 			return False
 		rng = random.Random(f"{self.spec.optimization.seed}-{len(measured)}")
+		distributions = space.distributions
 		study.enqueue_trial({k: v for k, v in rng.choice(todo).items() if k in distributions}, skip_if_exists=False)
 		return True
 
 	def _distinct_measured(self) -> int:
 		with self.store.session() as s:
 			q = select(func.count(func.distinct(Experiment.params_key))).where(
-				Experiment.task_id == self.task_id, Experiment.status.in_(FINAL)
+				Experiment.task_id == self.task_id,
+				Experiment.status.in_(FINAL),
+				Experiment.origin.in_(ExperimentOrigin.BUDGETED),
 			)
 			return int(s.scalar(q) or 0)
 
-	def _measure(self, exp_id: int, number: int, params: dict[str, Any], engine: Any, model_path: Any) -> Outcome:
+	# -- baseline and repeats ----------------------------------------------------------------------------------
+	def _measure_times(self, ctx: _Ctx, params: dict[str, Any], origin: str, times: int) -> None:
+		"""Measure `params` until it has `times` finished measurements (any origin): unfinished rows of this
+		configuration first (a killed run's), then new rows of `origin` (the first baseline row keeps its origin,
+		later ones are repeats)."""
+		key = params_key(params)
+		with self.store.session() as s:
+			unfinished = s.scalars(
+				select(Experiment)
+				.where(Experiment.task_id == self.task_id, Experiment.params_key == key)
+				.where(Experiment.origin.in_((ExperimentOrigin.BASELINE, ExperimentOrigin.REPEAT)))
+				.where(Experiment.status.in_((ExperimentStatus.RUNNING, ExperimentStatus.INTERRUPTED)))
+				.order_by(Experiment.number)
+			).all()
+			todo = [(e.id, e.number, e.origin) for e in unfinished]
+		while not self.cancel.is_set():
+			if todo:
+				exp_id, number, row_origin = todo.pop(0)
+			else:
+				with self.store.session() as s:
+					done = int(
+						s.scalar(
+							select(func.count()).where(
+								Experiment.task_id == self.task_id,
+								Experiment.params_key == key,
+								Experiment.status.in_(FINAL),
+							)
+						)
+						or 0
+					)
+					has_baseline = bool(
+						s.scalar(
+							select(func.count()).where(
+								Experiment.task_id == self.task_id,
+								Experiment.origin == ExperimentOrigin.BASELINE,
+							)
+						)
+					)
+				if done >= times:
+					return
+				row_origin = origin
+				if origin == ExperimentOrigin.BASELINE and has_baseline:
+					row_origin = ExperimentOrigin.REPEAT
+				exp_id, number = self._new_row(params, row_origin, None)
+			outcome = self._measure(exp_id, number, params, ctx, origin=row_origin, trial=None)
+			if outcome.status == "interrupted":
+				self._status = TaskStatus.INTERRUPTED
+				return
+
+	def _repeat_phase(self, ctx: _Ctx) -> None:
+		"""The top `repeat_top_k` configurations (by their best score) and the baseline, measured `repeats` more
+		times each, so that `best` can give a mean and a 95% interval and recommend by its pessimistic bound."""
+		opt = self.spec.optimization
+		if opt.repeats <= 0:
+			return
+		if self.spec.deployment_mode == "predict":
+			self._log("predicted figures do not vary: no repeats")
+			return
+		with self.store.session() as s:
+			rows = s.execute(
+				select(Experiment.params_key, func.min(Experiment.score), func.min(Experiment.number))
+				.where(Experiment.task_id == self.task_id, Experiment.status == ExperimentStatus.SUCCESS)
+				.where(Experiment.score.is_not(None), Experiment.origin.in_(ExperimentOrigin.BUDGETED))
+				.group_by(Experiment.params_key)
+				.order_by(func.min(Experiment.score), func.min(Experiment.number))
+				.limit(opt.repeat_top_k)
+			).all()
+			top = []
+			for key, _, number in rows:
+				row = s.scalar(
+					select(Experiment).where(Experiment.task_id == self.task_id, Experiment.number == number)
+				)
+				if row is not None and row.params_key == key:
+					top.append(dict(row.params))
+				else:
+					first = s.scalars(
+						select(Experiment).where(Experiment.task_id == self.task_id, Experiment.params_key == key)
+					).first()
+					if first is not None:
+						top.append(dict(first.params))
+		todo = top
+		if opt.baseline is not False:
+			todo = [*top, self._baseline_params(ctx.space)]
+		if todo:
+			self._log(f"measuring the {len(top)} best configuration(s) and the baseline {opt.repeats} more time(s)")
+		for params in todo:
+			if self.cancel.is_set():
+				return
+			self._measure_times(ctx, params, ExperimentOrigin.REPEAT, 1 + opt.repeats)
+
+	# -- one experiment -----------------------------------------------------------------------------------------
+	def _pruning_hook(self, trial: optuna.trial.Trial | None, world_size: int) -> RunHook | None:
+		opt = self.spec.optimization
+		if trial is None or opt.pruner == "none" or opt.multi_objective:
+			return None
+
+		def on_run(runs: list[Any]) -> bool:
+			partial = score_experiment(runs, opt.objective, self.spec.slo, world_size=world_size)
+			if partial.score is None:
+				return False
+			with self._lock:
+				trial.report(partial.score, step=len(runs))
+				return bool(trial.should_prune())
+
+		return on_run
+
+	def _measure(
+		self,
+		exp_id: int,
+		number: int,
+		params: dict[str, Any],
+		ctx: _Ctx,
+		*,
+		origin: str,
+		trial: optuna.trial.Trial | None,
+	) -> Outcome:
+		engine, model_path = ctx.engine, ctx.model_path
 		log_path = logs_dir() / f"task_{self.task_id}_{safe_name(self.name)}" / f"experiment_{number}.log"
 		with self.store.session() as s:
 			exp = s.get(Experiment, exp_id)
@@ -377,7 +652,16 @@ class TaskRunner:
 			plan = plan_for(engine, params, self.spec, model_path)  # quant/parallel mapped to engine flags
 			exp.launch_command = engine.display_command(str(model_path), plan.flags) if plan.status == "ok" else None
 			exp.started_at = utcnow()
-		self.emit({"type": "experiment_started", "task_id": self.task_id, "number": number, "params": params})
+		self.emit(
+			{
+				"type": "experiment_started",
+				"task_id": self.task_id,
+				"number": number,
+				"params": params,
+				"origin": origin,
+			}
+		)
+		parallel = self.spec.optimization.max_parallel > 1
 		outcome = run_experiment(
 			spec=self.spec,
 			engine=engine,
@@ -388,11 +672,13 @@ class TaskRunner:
 			cancel=self.cancel,
 			emit=self.emit,
 			number=number,
-			port=self.spec.engine_port,
+			port=None if parallel else self.spec.engine_port,
 			labels={"task": str(self.task_id), "experiment": str(number)},
 			plan=plan,
+			on_run=self._pruning_hook(trial, plan.world_size if plan.status == "ok" else 1),
 		)
-		with self.store.session() as s:
+		values = objective_values(self.spec.optimization, outcome.score.figures if outcome.score else None)
+		with self._lock, self.store.session() as s:
 			exp = s.get(Experiment, exp_id)
 			assert exp is not None
 			exp.status = outcome.status
@@ -404,25 +690,47 @@ class TaskRunner:
 			exp.bench_seconds = outcome.bench_seconds
 			exp.gpu_info = outcome.gpu_info
 			exp.predicted = outcome.predicted
+			exp.saved_seconds = outcome.saved_seconds or None
 			exp.finished_at = utcnow()
 			if outcome.score is not None:
 				exp.score = outcome.score.score
 				exp.objective_value = outcome.score.objective_value
+				exp.objective_values = values
 				exp.figures = outcome.score.figures
 				exp.scoring = outcome.score.model_dump(mode="json", exclude={"figures"})
+		if self.spec.optimization.multi_objective:
+			from .summary import refresh_pareto
+
+			with self._lock:
+				refresh_pareto(self.store, self.task_id)
 		self.emit(
 			{
 				"type": "experiment_finished",
 				"task_id": self.task_id,
 				"number": number,
 				"status": outcome.status,
+				"origin": origin,
 				"objective_value": outcome.score.objective_value if outcome.score else None,
+				"objective_values": values,
 				"score": outcome.score.score if outcome.score else None,
 				"reason": outcome.reason,
 				"figures": outcome.score.figures if outcome.score else None,
 				"params": params,
 				"duration": outcome.duration,
+				"saved_seconds": outcome.saved_seconds,
 				"predicted": outcome.predicted,
 			}
 		)
 		return outcome
+
+
+@dataclass
+class _Ctx:
+	"""What every experiment of one run of a task shares."""
+
+	study: optuna.Study
+	space: Space
+	engine: Engine
+	model_path: Path
+	redo: list[int]
+	running: list[dict[str, Any]] = field(default_factory=list)  # parameter sets being measured right now

@@ -1,11 +1,18 @@
-"""Strategies are Optuna samplers; the study lives in the task's database, so resume continues it exactly."""
+"""Strategies are Optuna samplers; the study lives in the task's database, so resume continues it exactly.
+
+Single objective: the study minimises the lower-is-better score (SLO penalties included). Several objectives: the
+study has one direction per objective and is told the natural figures; SLOs, OOMs and crashes become constraints
+(`trial.set_constraint`, see runner/tell.py), which NSGA-II and TPE use to learn the infeasible region.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 import optuna
 
+from ..scoring import OBJECTIVE_INFO
 from ..space import Space
 from ..spec.models import OptimizationSpec
 
@@ -20,7 +27,16 @@ class _AskTellGridSampler(optuna.samplers.GridSampler):
 		return None
 
 
-def make_sampler(opt: OptimizationSpec, space: Space) -> optuna.samplers.BaseSampler:
+def directions(opt: OptimizationSpec) -> list[Literal["minimize", "maximize"]]:
+	"""The study's directions: ["minimize"] (the score) for one objective, each objective's own for several."""
+	if not opt.multi_objective:
+		return ["minimize"]
+	return [OBJECTIVE_INFO[name].direction for name in opt.objective_list]
+
+
+def make_sampler(opt: OptimizationSpec, space: Space, *, parallel: int = 1) -> optuna.samplers.BaseSampler:
+	"""The sampler of `opt.strategy`. parallel > 1: TPE uses the constant liar, so that experiments suggested while
+	others run are told apart (a running trial counts as a bad one until it is told)."""
 	seed = opt.seed
 	if opt.strategy == "grid_search":
 		grid = space.grid()
@@ -32,12 +48,39 @@ def make_sampler(opt: OptimizationSpec, space: Space) -> optuna.samplers.BaseSam
 		return _AskTellGridSampler(grid, seed=seed)  # type: ignore[arg-type]
 	if opt.strategy == "random":
 		return optuna.samplers.RandomSampler(seed=seed)
+	if opt.strategy == "nsga2":
+		# a generation of ~a quarter of the budget (4..20): small budgets still see a few generations
+		population = max(4, min(20, opt.max_iterations // 4))
+		return optuna.samplers.NSGAIISampler(population_size=population, seed=seed)
 	n_startup = opt.n_initial_random if opt.n_initial_random is not None else min(5, max(1, opt.max_iterations // 3))
-	return optuna.samplers.TPESampler(n_startup_trials=n_startup, seed=seed, multivariate=True)
+	# bayesian (single objective) and mo_tpe (several): TPE handles both, by the study's directions
+	return optuna.samplers.TPESampler(
+		n_startup_trials=n_startup, seed=seed, multivariate=True, constant_liar=parallel > 1
+	)
 
 
-def open_study(storage: optuna.storages.BaseStorage, name: str, sampler: optuna.samplers.BaseSampler) -> optuna.Study:
-	"""Create or load the task's study (one direction: minimize the lower-is-better score)."""
+def make_pruner(opt: OptimizationSpec) -> optuna.pruners.BasePruner:
+	"""Multi-fidelity for single-objective studies: the steps are an experiment's load levels (runs), so a
+	configuration behind the others at its first levels is not measured at the rest."""
+	if opt.pruner == "successive_halving":
+		return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=2)
+	if opt.pruner == "hyperband":
+		return optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=2)
+	if opt.pruner == "median":
+		return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+	return optuna.pruners.NopPruner()
+
+
+def open_study(
+	storage: optuna.storages.BaseStorage,
+	name: str,
+	sampler: optuna.samplers.BaseSampler,
+	*,
+	opt: OptimizationSpec | None = None,
+) -> optuna.Study:
+	"""Create or load the task's study (directions and pruner from `opt`; one minimised score without it)."""
+	dirs: list[Literal["minimize", "maximize"]] = directions(opt) if opt is not None else ["minimize"]
+	pruner = make_pruner(opt) if opt is not None else None
 	return optuna.create_study(
-		storage=storage, study_name=name, sampler=sampler, direction="minimize", load_if_exists=True
+		storage=storage, study_name=name, sampler=sampler, directions=dirs, pruner=pruner, load_if_exists=True
 	)

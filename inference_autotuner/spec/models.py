@@ -30,7 +30,7 @@ STRATEGY_ALIASES = {
 	"mo-tpe": "mo_tpe",
 }
 PRUNERS = ("none", "successive_halving", "hyperband", "median")
-DRIVERS = ("builtin", "genai-bench", "aiperf")  # bench/drivers/: keep in step with bench.drivers.DRIVERS
+DRIVERS = ("builtin", "genai-bench", "aiperf", "guidellm")  # bench/drivers/: keep in step with bench.drivers.DRIVERS
 DEPLOYMENT_MODES = ("local", "docker", "ome", "kubernetes", "predict")
 ENGINE_ALIASES = {
 	"llama.cpp": "llamacpp",
@@ -182,8 +182,8 @@ class OptimizationSpec(_Strict):
 			raise ValueError(f"strategy {self.strategy} needs two or more `objectives`")
 		if self.multi_objective and self.pruner != "none":
 			raise ValueError("a pruner works on single-objective searches only; set pruner: none")
-		if self.objectives is not None and len(self.objectives) == 1:
-			self.objective = self.objectives[0]
+		if self.objectives:
+			self.objective = self.objectives[0]  # the primary objective: the score, the repeats, `best`
 		return self
 
 	@field_validator("strategy")
