@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from ..bench.client import fetch_model_name
-from ..bench.drivers import RunRequest, get_driver
+from ..bench.drivers import get_driver
 from ..bench.drivers.tokenizer import resolve_tokenizer
 from ..bench.metrics import GoodputSLO, RunMetrics
-from ..bench.traffic import parse_scenario
 from ..deploy.base import Deployer, Deployment
 from ..deploy.ports import free_port
 from ..engines import Engine
@@ -24,6 +23,7 @@ from ..paths import data_dir
 from ..scoring import ScoreResult, goodput_slo_from, score_experiment
 from ..spec.models import TaskSpec
 from .events import EventSink
+from .levels import Bench, LevelsResult, check_driver, levels_of, load_search, sweep
 
 
 @dataclass
@@ -42,6 +42,8 @@ class Outcome:
 	saved_seconds: float = 0.0  # estimated load-run time not spent: early stop of a lost SLO, or pruning
 	pruned: bool = False  # on_run asked to stop after some levels (multi-fidelity pruner)
 	notes: list[str] = field(default_factory=list)  # why levels were skipped, and the like
+	stopped_early: list[str] = field(default_factory=list)  # runs stopped early (a hard SLO clearly lost)
+	levels: LevelsResult | None = None  # what the sweep or load search found (max load, the runs it scores)
 
 
 RunHook = Callable[[list[RunMetrics]], bool]
@@ -80,51 +82,35 @@ async def _bench_all(
 		raise BenchmarkError(why)
 	else:
 		tokenizer_dir = resolve_tokenizer(b.model_tokenizer, model_path, data_dir() / "tokenizers")
-	runs: list[RunMetrics] = []
+	check_driver(spec, driver)
+	bench = Bench(
+		spec=spec,
+		base_url=base_url,
+		driver=driver,
+		model=model,
+		tokenizer_dir=tokenizer_dir,
+		goodput=goodput,
+		emit=emit,
+		number=number,
+		workdir=Path(workdir),
+		deadline=deadline,
+		stop=stop,
+	)
 	try:
-		for scenario_text in b.traffic_scenarios:
-			scenario = parse_scenario(scenario_text)
-			for concurrency in b.num_concurrency:
-				remaining = deadline - time.monotonic()
-				if remaining <= 0 or stop.is_set():
-					return runs
-				emit({"type": "run_started", "number": number, "scenario": str(scenario), "concurrency": concurrency})
-
-				def progress(done: int, total: int, _c: int = concurrency) -> None:
-					emit({"type": "run_progress", "number": number, "concurrency": _c, "done": done, "total": total})
-
-				req = RunRequest(
-					base_url,
-					scenario=scenario,
-					concurrency=concurrency,
-					max_requests=b.max_requests_per_iteration,
-					max_duration_s=min(b.max_time_per_iteration, remaining),
-					warmup=b.warmup_requests,
-					endpoint=b.endpoint,
-					model=model,
-					extra_body=dict(b.additional_params),
-					goodput_slo=goodput,
-					tokenizer_dir=tokenizer_dir,
-					workdir=Path(workdir) / f"run-{scenario_text}-{concurrency}".replace("/", "_"),
-					seed=spec.optimization.seed or 0,
-					request_timeout=max(5.0, remaining),
-					progress=progress,
-				)
-				t_run = time.monotonic()
-				metrics = await driver.run(req, stop)
-				runs.append(metrics)
-				emit({"type": "run_finished", "number": number, "metrics": metrics.model_dump(mode="json")})
-				if on_run is not None and on_run(runs):
-					left = _levels(spec) - len(runs)
-					if out is not None:
-						out.pruned = True
-						out.saved_seconds += left * (time.monotonic() - t_run)
-						out.notes.append(f"pruned after {len(runs)} of {_levels(spec)} load levels")
-					return runs
+		if b.load_search is not None:
+			res = await load_search(bench)
+		else:
+			res = await sweep(bench, on_run)
 	finally:
 		stop.set()
 		await watcher
-	return runs
+	if out is not None:
+		out.saved_seconds += res.saved_seconds
+		out.notes += res.notes
+		out.pruned = out.pruned or res.pruned
+		out.stopped_early = res.stopped_early
+		out.levels = res
+	return res.runs
 
 
 def run_experiment(
@@ -149,7 +135,7 @@ def run_experiment(
 	if plan.status != "ok":
 		return Outcome(status=plan.status, reason=plan.reason, gpu_info={"plan": plan.record()})
 	if hasattr(deployer, "predict"):  # a performance model, not a process: no launch, no port, no load
-		return _run_predicted(spec, engine, deployer, plan, emit, number, t0)
+		return _run_predicted(spec, engine, deployer, plan, emit, number, t0, on_run)
 	params = plan.flags
 	deadline = t0 + spec.optimization.timeout_per_iteration
 	port = port or free_port()
@@ -200,12 +186,10 @@ def run_experiment(
 			out.status, out.reason = "interrupted", "cancelled during the load run"
 		elif crashed is not None:
 			out.reason = f"engine exited with code {crashed} during the load run (log: {log_path})"
-		elif time.monotonic() > deadline and len(out.runs) < _levels(spec) and not out.pruned:
+		elif _timed_out(spec, out, deadline):
 			out.reason = f"timed out after {spec.optimization.timeout_per_iteration:.0f} s (timeout_per_iteration)"
 		else:
-			out.score = score_experiment(
-				out.runs, spec.optimization.objective, spec.slo, world_size=engine.world_size(params)
-			)
+			out.score = _score(spec, out, engine.world_size(params))
 			if not out.score.feasible:
 				completed = sum(r.completed for r in out.runs)
 				out.status = "infeasible" if completed else "failed"
@@ -213,6 +197,8 @@ def run_experiment(
 				out.reason = out.score.reason or "infeasible"
 				if not completed and errors:
 					out.reason = f"no request completed: {errors[0][:300]}"
+				elif out.stopped_early and spec.benchmark.load_search is None:
+					out.reason = f"{out.reason}; stopped early: {out.stopped_early[0]}"
 			elif out.pruned:
 				out.status = "pruned"
 				out.reason = out.notes[-1]
@@ -235,20 +221,37 @@ def run_experiment(
 
 
 def _run_predicted(
-	spec: TaskSpec, engine: Engine, deployer: Any, plan: LaunchPlan, emit: EventSink, number: int, t0: float
+	spec: TaskSpec,
+	engine: Engine,
+	deployer: Any,
+	plan: LaunchPlan,
+	emit: EventSink,
+	number: int,
+	t0: float,
+	on_run: RunHook | None = None,
 ) -> Outcome:
-	"""Figures from `deployer.predict` (deploy/predict.py): infeasible when it predicts OOM or has no data."""
+	"""Figures from `deployer.predict` (deploy/predict.py): infeasible when it predicts OOM or has no data.
+
+	The pruning hook sees the predicted levels one by one, as it would see measured ones (so pruners can be
+	studied on a predicted landscape); a pruned prediction keeps only the levels seen."""
 	from ..deploy.predict import PredictionInfeasible
 
 	out = Outcome(status="failed", predicted=True)
 	info: dict[str, Any] = {}
 	try:
-		out.runs, info = deployer.predict(spec=spec, plan=plan, goodput=goodput_slo_from(spec.slo))
-		for run in out.runs:
+		predicted, info = deployer.predict(spec=spec, plan=plan, goodput=goodput_slo_from(spec.slo))
+		for run in predicted:
+			out.runs.append(run)
 			emit({"type": "run_finished", "number": number, "metrics": run.model_dump(mode="json")})
+			if on_run is not None and len(out.runs) < len(predicted) and on_run(list(out.runs)):
+				out.pruned = True
+				out.notes.append(f"pruned after {len(out.runs)} of {len(predicted)} load levels")
+				break
 		out.score = score_experiment(out.runs, spec.optimization.objective, spec.slo, world_size=plan.world_size)
 		out.status = "success" if out.score.feasible else "infeasible"
 		out.reason = None if out.score.feasible else (out.score.reason or "infeasible")
+		if out.pruned and out.score.feasible:
+			out.status, out.reason = "pruned", out.notes[-1]
 	except PredictionInfeasible as exc:
 		out.status, out.reason = "infeasible", str(exc)
 	except AutotunerError as exc:
@@ -259,7 +262,31 @@ def _run_predicted(
 
 
 def _levels(spec: TaskSpec) -> int:
-	return len(spec.benchmark.traffic_scenarios) * len(spec.benchmark.num_concurrency)
+	return len(spec.benchmark.traffic_scenarios) * len(levels_of(spec)[0])
+
+
+def _timed_out(spec: TaskSpec, out: Outcome, deadline: float) -> bool:
+	"""Out of time before the runs could judge the configuration (levels left unmeasured, not pruned or skipped)."""
+	if time.monotonic() <= deadline:
+		return False
+	if out.levels is not None and spec.benchmark.load_search is not None:
+		return out.levels.incomplete
+	return len(out.runs) < _levels(spec) and not out.pruned and not out.stopped_early
+
+
+def _score(spec: TaskSpec, out: Outcome, world_size: int) -> ScoreResult:
+	"""Score the sweep's runs; with a load search, the run at each scenario's max passing load (max_load figure)."""
+	objective, slo = spec.optimization.objective, spec.slo
+	found = out.levels
+	if spec.benchmark.load_search is None or found is None:
+		return score_experiment(out.runs, objective, slo, world_size=world_size)
+	if found.no_pass is not None or not found.score_runs:
+		shown = score_experiment(out.runs, objective, slo, world_size=world_size)
+		reason = found.no_pass or "load search: no level was measured"
+		return shown.model_copy(update={"feasible": False, "score": None, "reason": reason})
+	score = score_experiment(found.score_runs, objective, slo, world_size=world_size, max_load=found.max_load)
+	score.notes += found.notes
+	return score
 
 
 def _exit_code(deployment: Deployment) -> int | None:

@@ -39,6 +39,8 @@ def predicted_spec(spec: TaskSpec) -> TaskSpec:
 	opt = spec.optimization
 	if size is not None and size <= MAX_PREDICTIONS:
 		opt = opt.model_copy(update={"strategy": "grid_search", "max_iterations": size})
+	# predictions do not vary and the ranking is the point: no baseline, repeats or warm start
+	opt = opt.model_copy(update={"baseline": False, "repeat_top_k": 0, "warm_start": False})
 	return spec.model_copy(
 		update={"task_name": f"{spec.task_name}-predicted", "deployment_mode": "predict", "optimization": opt}
 	)
@@ -51,7 +53,7 @@ def measured_spec(spec: TaskSpec, top: int, measure_mode: str | None) -> TaskSpe
 			"autotuner plan measures on a real deployment, and this spec is in predict mode",
 			hint="pass --measure-mode local|docker|kubernetes|ome (or give the spec its real deployment_mode)",
 		)
-	opt = spec.optimization.model_copy(update={"max_iterations": top})
+	opt = spec.optimization.model_copy(update={"max_iterations": top, "warm_start": False})
 	return spec.model_copy(
 		update={"task_name": f"{spec.task_name}-measured", "deployment_mode": mode, "optimization": opt}
 	)
