@@ -141,3 +141,56 @@ def test_engine_dies_with_its_tuner(model_path: Path, tmp_path: Path) -> None:
 	assert not psutil.pid_exists(engine_pid) or psutil.Process(engine_pid).status() == psutil.STATUS_ZOMBIE
 	LocalProcessDeployer().sweep()
 	assert not list(run_dir().glob("engine-*.json"))
+
+
+def test_gpu_engines_get_their_own_gpus(tmp_path: Path) -> None:
+	"""Parallel GPU experiments in local mode: each engine holds world-size GPUs and sees only those
+	(CUDA_VISIBLE_DEVICES). No GPU here: the allocator is given a stand-in GPU list (as in tests/test_gpus.py);
+	the engine is a real process that reports the variable at its health URL."""
+	from inference_autotuner.deploy.ports import free_port
+	from inference_autotuner.gpus import GPU, GPUAllocator
+
+	gpus = [GPU(i, f"GPU-fake-{i}", "NVIDIA H100 80GB HBM3", 80 * 2**30) for i in range(3)]
+	allocator = GPUAllocator(lambda: gpus, lock_dir=tmp_path / "locks", poll=0.05)
+	dep = LocalProcessDeployer(records=tmp_path, gpus=True, allocator=allocator, gpu_wait=0.2)
+	server = (
+		"import http.server, os, sys\n"
+		"class H(http.server.BaseHTTPRequestHandler):\n"
+		"    def do_GET(self):\n"
+		"        body = os.environ.get('CUDA_VISIBLE_DEVICES', '').encode()\n"
+		"        self.send_response(200); self.end_headers(); self.wfile.write(body)\n"
+		"http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n"
+	)
+	started = []
+	try:
+		for world, name in ((2, "a"), (1, "b")):
+			port = free_port()
+			started.append(
+				dep.start(
+					[sys.executable, "-c", server, str(port)],
+					port=port,
+					health_path="/health",
+					log_path=tmp_path / f"{name}.log",
+					env={},
+					timeout=30,
+					labels={"world_size": str(world)},
+				)
+			)
+		seen = [httpx.get(d.base_url + "/health", timeout=5).text for d in started]
+		assert seen == ["0,1", "2"]
+		assert started[0].info["gpu_info"]["ids"] == [0, 1]
+		port = free_port()
+		with pytest.raises(EngineStartError, match="out of GPUs"):  # all three held: the next one waits, then fails
+			dep.start(
+				[sys.executable, "-c", server, str(port)],
+				port=port,
+				health_path="/health",
+				log_path=tmp_path / "c.log",
+				env={},
+				timeout=30,
+				labels={"world_size": "1"},
+			)
+	finally:
+		for d in started:
+			dep.stop(d)
+	assert len(allocator.free()) == 3, "stop gives the GPUs back"

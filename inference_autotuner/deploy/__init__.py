@@ -19,7 +19,8 @@ def get_deployer(spec: Any) -> Deployer:
 	if mode == "local":
 		from .local import LocalProcessDeployer
 
-		return LocalProcessDeployer()
+		# GPU engines get world-size GPUs each (CUDA_VISIBLE_DEVICES), so parallel experiments never share one
+		return LocalProcessDeployer(gpus=getattr(spec, "base_runtime", "llamacpp") != "llamacpp")
 	if mode == "docker":
 		from .docker import DockerDeployer
 

@@ -22,6 +22,7 @@ import httpx
 import psutil
 
 from ..errors import EngineStartError
+from ..gpus import Allocation, GPUAllocator, OutOfGPUsError
 from ..paths import run_dir
 from .base import Deployment
 from .ports import ensure_port_free
@@ -51,9 +52,20 @@ def _start_time(pid: int) -> float | None:
 class LocalProcessDeployer:
 	name = "local"
 
-	def __init__(self, records: Path | None = None, host: str = "127.0.0.1") -> None:
+	def __init__(
+		self,
+		records: Path | None = None,
+		host: str = "127.0.0.1",
+		*,
+		gpus: bool = False,
+		allocator: GPUAllocator | None = None,
+		gpu_wait: float | None = None,
+	) -> None:
 		self.records = records or run_dir()
 		self.host = host
+		self.use_gpus = gpus  # GPU engines: hold world-size GPUs per engine and pass them as CUDA_VISIBLE_DEVICES
+		self.allocator = allocator or GPUAllocator()
+		self.gpu_wait = gpu_wait if gpu_wait is not None else float(os.environ.get("AUTOTUNER_GPU_WAIT", "600"))
 
 	# -- pid records -------------------------------------------------------------------------------------------
 	def _record_path(self, pid: int) -> Path:
@@ -87,11 +99,37 @@ class LocalProcessDeployer:
 		labels: dict[str, str],
 	) -> Deployment:
 		ensure_port_free(port, self.host)
+		allocation: Allocation | None = None
+		if self.use_gpus:
+			try:
+				allocation = self.allocator.acquire(int(labels.get("world_size", "1")), timeout=self.gpu_wait)
+			except OutOfGPUsError as exc:
+				raise EngineStartError(exc.message, hint=exc.hint) from None
+		try:
+			return self._start(argv, port, health_path, log_path, env, timeout, labels, allocation)
+		except BaseException:
+			if allocation is not None:
+				self.allocator.release(allocation)
+			raise
+
+	def _start(
+		self,
+		argv: list[str],
+		port: int,
+		health_path: str,
+		log_path: Path,
+		env: dict[str, str],
+		timeout: float,
+		labels: dict[str, str],
+		allocation: Allocation | None,
+	) -> Deployment:
 		log_path.parent.mkdir(parents=True, exist_ok=True)
 		log = log_path.open("ab")
 		log.write(f"$ {' '.join(argv)}\n".encode())
 		log.flush()
 		full_env = {**os.environ, **env}
+		if allocation is not None and allocation.gpus:
+			full_env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in allocation.ids)
 		try:
 			proc = subprocess.Popen(
 				argv,
@@ -112,7 +150,11 @@ class LocalProcessDeployer:
 				log.close()
 		self._write_record(proc, argv, labels)
 		base_url = f"http://{self.host}:{port}"
-		deployment = Deployment(base_url=base_url, argv=argv, log_path=log_path, handle=proc, info={"pid": proc.pid})
+		info: dict[str, object] = {"pid": proc.pid}
+		if allocation is not None:
+			info["gpu_info"] = allocation.info()
+			info["allocation"] = allocation
+		deployment = Deployment(base_url=base_url, argv=argv, log_path=log_path, handle=proc, info=info)
 		try:
 			self._wait_ready(proc, base_url + health_path, timeout, log_path)
 		except BaseException:
@@ -144,6 +186,9 @@ class LocalProcessDeployer:
 
 	def stop(self, deployment: Deployment, grace: float = 10.0) -> None:
 		proc: subprocess.Popen[bytes] | None = deployment.handle
+		allocation = deployment.info.pop("allocation", None)
+		if isinstance(allocation, Allocation):
+			self.allocator.release(allocation)
 		if proc is None:
 			return
 		_terminate_group(proc.pid, grace)
