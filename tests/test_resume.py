@@ -185,3 +185,65 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path: Path, model_path: Path) -> N
 		assert c.execute(text("select status from tasks")).scalar() == "completed"
 	assert rows == [(1, "success"), (2, "success")]
 	assert engine_pids() - before == set()
+
+
+def test_kill_9_during_the_repeats_then_resume(tmp_path: Path, model_path: Path) -> None:
+	"""Baseline, search and repeats survive a kill -9 in the repeat phase: the killed repeat is measured again in
+	its own row, nothing finished is measured twice, and no engine is left."""
+	before = engine_pids()
+	spec = {
+		"task_name": "resume-repeats",
+		"model": {"id_or_path": str(model_path)},
+		"base_runtime": "llama.cpp",
+		"parameters": {"parallel": [1, 2], "threads": [1]},
+		"optimization": {
+			"strategy": "grid_search",
+			"max_iterations": 2,
+			"repeat_top_k": 1,
+			"repeats": 1,
+			"warm_start": False,
+			"timeout_per_iteration": 120,
+		},
+		"benchmark": {"traffic_scenarios": ["D(16,8)"], "num_concurrency": [2], "max_requests_per_iteration": 6},
+	}
+	path = tmp_path / "spec.yaml"
+	path.write_text(yaml.safe_dump(spec))
+	cmd = [sys.executable, "-m", "inference_autotuner.cli", "tune", str(path)]
+	db = create_engine(f"sqlite:///{data_dir() / 'autotuner.db'}")
+	proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO)
+	deadline = time.monotonic() + 240
+	state: list = []
+	while time.monotonic() < deadline:
+		try:
+			with db.connect() as c:
+				state = c.execute(text("select number, origin, status from experiments order by number")).all()
+		except Exception:
+			state = []
+		if any(r[1] == "repeat" and r[2] == "running" for r in state) and list(run_dir().glob("engine-*.json")):
+			break
+		assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+		time.sleep(0.2)
+	else:
+		pytest.fail(f"no repeat started: {state}")
+	killed = next(r[0] for r in state if r[1] == "repeat" and r[2] == "running")
+	with db.connect() as c:
+		finished = c.execute(text("select number, score from experiments where status = 'success'")).all()
+	os.kill(proc.pid, signal.SIGKILL)
+	proc.wait()
+
+	again = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
+	assert again.returncode == 0, again.stderr
+	with db.connect() as c:
+		rows = c.execute(
+			text("select number, origin, status, params_key, score from experiments order by number")
+		).all()
+	assert [r[1] for r in rows[:3]] == ["baseline", "search", "search"]
+	assert len(rows) == 5 and [r[1] for r in rows[3:]] == ["repeat", "repeat"], rows
+	assert all(r[2] == "success" for r in rows), rows
+	assert killed in {r[0] for r in rows}, "the killed repeat was measured again in its own row"
+	by_number = {r[0]: r[4] for r in rows}
+	assert all(by_number[n] == score for n, score in finished), "finished experiments were kept, not re-run"
+	keys = [r[3] for r in rows]
+	assert keys.count(rows[0][3]) == 2, "the baseline is measured twice (once + one repeat)"
+	time.sleep(0.5)
+	assert engine_pids() - before == set(), "no engine process left"
