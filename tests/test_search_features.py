@@ -210,3 +210,18 @@ def test_parallel_experiments_overlap_and_differ(model_path: Path) -> None:
 	assert any("2 experiment(s) at once" in str(ev.get("message")) for ev in events)
 	spans = sorted((e.started_at, e.finished_at) for e in exps)
 	assert any(spans[i + 1][0] < spans[i][1] for i in range(len(spans) - 1)), "no two experiments overlapped"
+
+
+@needs_predict
+def test_a_baseline_inside_the_grid_is_not_measured_again() -> None:
+	"""baseline: {your flags} inside the space: the grid measures only the other configurations, then stops."""
+	spec = predicted("baseline-in-grid", strategy="grid_search", max_iterations=10, baseline={"max-num-seqs": 64})
+	spec["quant_config"] = None
+	spec["parallel_config"] = None
+	spec["parameters"] = {"max-num-seqs": [16, 64, 256], "tensor-parallel-size": 2}
+	store, task_id, events = run(spec)
+	exps = rows(store, task_id)
+	assert [e.origin for e in exps] == ["baseline", "search", "search"]
+	assert exps[0].params == {"max-num-seqs": 64, "tensor-parallel-size": 2}
+	assert sorted(e.params["max-num-seqs"] for e in exps[1:]) == [16, 256]
+	assert any("all 3 configurations measured" in str(ev.get("message")) for ev in events)

@@ -1,0 +1,271 @@
+"""The runner's shared state and what one experiment does to it (row, launch, record); the loop is in task.py."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from sqlalchemy import func, select
+
+from ..deploy import get_deployer
+from ..deploy.base import Deployer
+from ..engines import Engine
+from ..engines.plan import plan_for
+from ..errors import AutotunerError
+from ..paths import logs_dir, safe_name
+from ..scoring import score_experiment
+from ..space import Space, params_key
+from ..spec.models import TaskSpec
+from ..store import Experiment, ExperimentOrigin, ExperimentStatus, Store, Task, TaskStatus
+from ..store.models import utcnow
+from .events import EventSink, no_events
+from .experiment import Outcome, RunHook, run_experiment
+from .tell import objective_values
+
+FINAL = (
+	ExperimentStatus.SUCCESS,
+	ExperimentStatus.FAILED,
+	ExperimentStatus.INFEASIBLE,
+	ExperimentStatus.SKIPPED,
+	ExperimentStatus.PRUNED,
+)
+SPACE_KEYS_MAX = 200_000  # finite spaces up to this size are enumerated once, to count what is left to measure
+
+
+@dataclass
+class RunContext:
+	"""What every experiment of one run of a task shares."""
+
+	study: optuna.Study
+	space: Space
+	engine: Engine
+	model_path: Path
+	redo: list[int]
+	running: list[dict[str, Any]] = field(default_factory=list)  # parameter sets being measured right now
+	space_keys: set[str] | None = None  # every configuration of a finite space (up to SPACE_KEYS_MAX)
+
+	def __post_init__(self) -> None:
+		size = self.space.size()
+		if size is not None and size <= SPACE_KEYS_MAX:
+			self.space_keys = {params_key(self.space.full(c)) for c in self.space.combinations()}
+
+
+class RunnerBase:
+	"""A task's runner state: the store, spec, deployer, cancel event, and the lock parallel experiments share."""
+
+	def __init__(
+		self,
+		store: Store,
+		task_id: int,
+		*,
+		emit: EventSink = no_events,
+		cancel: threading.Event | None = None,
+		deployer: Deployer | None = None,
+		max_trials: int | None = None,
+		engine: Engine | None = None,
+		enqueue: list[dict[str, Any]] | None = None,
+	) -> None:
+		self.store = store
+		self.task_id = task_id
+		self.emit = emit
+		self.cancel = cancel or threading.Event()
+		self.engine = engine
+		self.enqueue = list(enqueue or [])  # parameter sets measured first, in this order (e.g. `autotuner plan`)
+		self.timings: list[dict[str, float]] = []  # per experiment: wall, startup, bench, stop (for benchmarks)
+		with store.session() as s:
+			task = s.get(Task, task_id)
+			if task is None:
+				raise AutotunerError(f"task {task_id} not found")
+			self.spec = TaskSpec.model_validate(task.spec)
+			self.study_name = task.study_name
+			self.name = task.name
+		self.deployer = deployer or get_deployer(self.spec)  # by deployment_mode: local process, docker, ...
+		bind = getattr(self.deployer, "bind_cancel", None)
+		if bind is not None:  # e.g. kubernetes: a cancel also ends a long readiness wait at once
+			bind(self.cancel)
+		self.max_iterations = max_trials or self.spec.optimization.max_iterations
+		self._lock = threading.RLock()  # the study, row numbering and counters, shared by parallel experiments
+		self._inflight = 0
+		self._duplicates = 0
+		self._stop = False  # a worker asks the others to take no new experiment
+		self._status = TaskStatus.COMPLETED
+		self._error: BaseException | None = None
+
+	# -- store helpers ------------------------------------------------------------------------------------------
+	def _set_task(self, **fields: Any) -> None:
+		with self.store.session() as s:
+			task = s.get(Task, self.task_id)
+			assert task is not None
+			for k, v in fields.items():
+				setattr(task, k, v)
+
+	def _final_count(self) -> int:
+		"""Finished experiments that count against max_iterations (search and warm start)."""
+		with self.store.session() as s:
+			q = select(func.count()).where(
+				Experiment.task_id == self.task_id,
+				Experiment.status.in_(FINAL),
+				Experiment.origin.in_(ExperimentOrigin.BUDGETED),
+			)
+			return int(s.scalar(q) or 0)
+
+	def _measured(self, key: str) -> Experiment | None:
+		with self.store.session() as s:
+			q = (
+				select(Experiment)
+				.where(Experiment.task_id == self.task_id, Experiment.params_key == key, Experiment.status.in_(FINAL))
+				.order_by(Experiment.number)
+			)
+			return s.scalars(q).first()
+
+	def _update_best(self) -> int | None:
+		"""The best single measurement so far (during the search); the end of the task uses the repeats."""
+		with self.store.session() as s:
+			q = (
+				select(Experiment)
+				.where(Experiment.task_id == self.task_id, Experiment.status == ExperimentStatus.SUCCESS)
+				.where(Experiment.score.is_not(None))
+				.order_by(Experiment.score.asc(), Experiment.number.asc())
+			)
+			best = s.scalars(q).first()
+			task = s.get(Task, self.task_id)
+			assert task is not None
+			task.best_experiment_id = best.id if best else None
+			return task.best_experiment_id
+
+	def _new_row(self, params: dict[str, Any], origin: str, trial_number: int | None) -> tuple[int, int]:
+		"""A RUNNING experiment row: (id, number)."""
+		with self._lock, self.store.session() as s:
+			number = (
+				int(s.scalar(select(func.max(Experiment.number)).where(Experiment.task_id == self.task_id)) or 0) + 1
+			)
+			exp = Experiment(
+				task_id=self.task_id,
+				number=number,
+				trial_number=trial_number,
+				params=params,
+				params_key=params_key(params),
+				status=ExperimentStatus.RUNNING,
+				origin=origin,
+				started_at=utcnow(),
+			)
+			s.add(exp)
+			s.flush()
+			return exp.id, number
+
+	def _all_final(self) -> int:
+		with self.store.session() as s:
+			q = select(func.count()).where(Experiment.task_id == self.task_id, Experiment.status.in_(FINAL))
+			return int(s.scalar(q) or 0)
+
+	def _log(self, message: str) -> None:
+		self.emit({"type": "log", "message": message})
+
+	# -- one experiment -----------------------------------------------------------------------------------------
+	def _pruning_hook(self, trial: optuna.trial.Trial | None, world_size: int) -> RunHook | None:
+		opt = self.spec.optimization
+		if trial is None or opt.pruner == "none" or opt.multi_objective:
+			return None
+
+		def on_run(runs: list[Any]) -> bool:
+			partial = score_experiment(runs, opt.objective, self.spec.slo, world_size=world_size)
+			if partial.score is None:
+				return False
+			with self._lock:
+				trial.report(partial.score, step=len(runs))
+				return bool(trial.should_prune())
+
+		return on_run
+
+	def _measure(
+		self,
+		exp_id: int,
+		number: int,
+		params: dict[str, Any],
+		ctx: RunContext,
+		*,
+		origin: str,
+		trial: optuna.trial.Trial | None,
+	) -> Outcome:
+		engine, model_path = ctx.engine, ctx.model_path
+		log_path = logs_dir() / f"task_{self.task_id}_{safe_name(self.name)}" / f"experiment_{number}.log"
+		with self.store.session() as s:
+			exp = s.get(Experiment, exp_id)
+			assert exp is not None
+			exp.log_path = str(log_path)
+			plan = plan_for(engine, params, self.spec, model_path)  # quant/parallel mapped to engine flags
+			exp.launch_command = engine.display_command(str(model_path), plan.flags) if plan.status == "ok" else None
+			exp.started_at = utcnow()
+		self.emit(
+			{
+				"type": "experiment_started",
+				"task_id": self.task_id,
+				"number": number,
+				"params": params,
+				"origin": origin,
+			}
+		)
+		parallel = self.spec.optimization.max_parallel > 1
+		outcome = run_experiment(
+			spec=self.spec,
+			engine=engine,
+			deployer=self.deployer,
+			model_path=model_path,
+			params=params,
+			log_path=log_path,
+			cancel=self.cancel,
+			emit=self.emit,
+			number=number,
+			port=None if parallel else self.spec.engine_port,
+			labels={"task": str(self.task_id), "experiment": str(number)},
+			plan=plan,
+			on_run=self._pruning_hook(trial, plan.world_size if plan.status == "ok" else 1),
+		)
+		values = objective_values(self.spec.optimization, outcome.score.figures if outcome.score else None)
+		with self._lock, self.store.session() as s:
+			exp = s.get(Experiment, exp_id)
+			assert exp is not None
+			exp.status = outcome.status
+			exp.launch_argv = outcome.argv
+			exp.runs = [r.model_dump(mode="json") for r in outcome.runs] or None
+			exp.failure_reason = outcome.reason
+			exp.duration = outcome.duration
+			exp.startup_seconds = outcome.startup_seconds
+			exp.bench_seconds = outcome.bench_seconds
+			exp.gpu_info = outcome.gpu_info
+			exp.predicted = outcome.predicted
+			exp.saved_seconds = outcome.saved_seconds or None
+			exp.finished_at = utcnow()
+			if outcome.score is not None:
+				exp.score = outcome.score.score
+				exp.objective_value = outcome.score.objective_value
+				exp.objective_values = values
+				exp.figures = outcome.score.figures
+				exp.scoring = outcome.score.model_dump(mode="json", exclude={"figures"})
+		if self.spec.optimization.multi_objective:
+			from .summary import refresh_pareto
+
+			with self._lock:
+				refresh_pareto(self.store, self.task_id)
+		self.emit(
+			{
+				"type": "experiment_finished",
+				"task_id": self.task_id,
+				"number": number,
+				"status": outcome.status,
+				"origin": origin,
+				"objective_value": outcome.score.objective_value if outcome.score else None,
+				"objective_values": values,
+				"score": outcome.score.score if outcome.score else None,
+				"reason": outcome.reason,
+				"figures": outcome.score.figures if outcome.score else None,
+				"params": params,
+				"duration": outcome.duration,
+				"saved_seconds": outcome.saved_seconds,
+				"predicted": outcome.predicted,
+			}
+		)
+		return outcome
