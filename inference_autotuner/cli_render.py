@@ -19,6 +19,7 @@ STATUS_STYLE = {
 	"interrupted": "magenta",
 	"running": "cyan",
 	"skipped": "dim",
+	"pruned": "blue",
 }
 
 
@@ -54,10 +55,14 @@ def experiments_table(
 	table = Table(expand=False, show_lines=False, header_style="bold", pad_edge=False, caption_justify="left")
 	table.add_column("#", justify="right", no_wrap=True)
 	table.add_column("status", no_wrap=True)
+	table.add_column("origin", no_wrap=True)
 	table.add_column("parameters", overflow="fold")
 	table.add_column("objective", justify="right")
 	if unit:
 		table.caption = f"objective in {unit}; times in ms unless noted; * = best"
+	if any(r.get("pareto") for r in rows):
+		note = "P = on the Pareto front"
+		table.caption = f"{table.caption}; {note}" if table.caption else note
 	for _key, title, _scale in figures:
 		table.add_column(title, justify="right")
 	table.add_column("time s", justify="right")
@@ -69,9 +74,11 @@ def experiments_table(
 		style = STATUS_STYLE.get(r["status"], "")
 		label = f"{r['status']} (predicted)" if r.get("predicted") else r["status"]
 		mark = "*" if best_number is not None and r["number"] == best_number else ""
+		mark += "P" if r.get("pareto") else ""
 		table.add_row(
 			f"{r['number']}{mark}",
 			f"[{style}]{label}[/]",
+			r.get("origin") or "-",
 			fmt_params({k: v for k, v in r["params"].items() if k in keys}),
 			fmt(r.get("objective_value")),
 			*[fmt(fig.get(key), scale) for key, _t, scale in figures],
@@ -104,10 +111,13 @@ class LiveView:
 	def update(self, ev: Event) -> None:
 		kind = ev.get("type")
 		if kind == "task_started":
-			self.progress.update(self.trials, total=ev["max_iterations"], completed=ev["done"])
+			total = ev.get("planned") or ev["max_iterations"]  # baseline and repeats included
+			self.progress.update(self.trials, total=total, completed=ev.get("done_all", ev["done"]))
 		elif kind == "experiment_started":
 			self.status = f"experiment {ev['number']}: starting engine ({fmt_params(ev['params'])})"
-			self.rows.append({"number": ev["number"], "status": "running", "params": ev["params"]})
+			self.rows.append(
+				{"number": ev["number"], "status": "running", "params": ev["params"], "origin": ev.get("origin")}
+			)
 		elif kind == "engine_ready":
 			self.status = f"experiment {ev['number']}: engine ready in {ev['seconds']:.1f} s"
 		elif kind == "run_started":
@@ -128,7 +138,7 @@ class LiveView:
 						failure_reason=ev.get("reason"),
 						predicted=ev.get("predicted", False),
 					)
-			if ev["status"] in ("success", "failed", "infeasible", "skipped"):
+			if ev["status"] in ("success", "failed", "infeasible", "skipped", "pruned"):
 				self.progress.advance(self.trials)
 			self.progress.update(self.run, visible=False)
 			if ev["status"] == "success" and ev.get("score") is not None:

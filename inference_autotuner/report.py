@@ -47,9 +47,13 @@ def experiment_dict(e: Experiment) -> dict[str, Any]:
 	return {
 		"number": e.number,
 		"status": e.status,
+		"origin": e.origin,
 		"params": e.params,
 		"objective_value": e.objective_value,
+		"objective_values": e.objective_values,
 		"score": e.score,
+		"pareto": e.pareto,
+		"saved_s": e.saved_seconds,
 		"figures": e.figures,
 		"failure_reason": e.failure_reason,
 		"launch_command": e.launch_command,
@@ -65,7 +69,9 @@ def experiment_dict(e: Experiment) -> dict[str, Any]:
 
 def task_dict(task: Task, exps: list[Experiment]) -> dict[str, Any]:
 	best = next((e for e in exps if e.id == task.best_experiment_id), None)
-	objective = task.spec.get("optimization", {}).get("objective", "maximize_throughput")
+	opt = task.spec.get("optimization", {})
+	objectives = opt.get("objectives") or [opt.get("objective", "maximize_throughput")]
+	objective = objectives[0]  # the primary objective: objective_value is in its units
 	direction, _key, unit = OBJECTIVE_INFO[objective]
 	return {
 		"id": task.id,
@@ -74,6 +80,7 @@ def task_dict(task: Task, exps: list[Experiment]) -> dict[str, Any]:
 		"engine": task.engine,
 		"deployment_mode": task.deployment_mode,
 		"objective": objective,
+		"objectives": objectives,
 		"objective_unit": unit,
 		"direction": direction,
 		"created_at": task.created_at.isoformat() if task.created_at else None,

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from ..runner.summary import ObjectiveRef, ParetoPoint
+
 
 def as_utc(value: datetime) -> datetime:
 	"""Times are stored in UTC; SQLite gives them back naive: mark them UTC so they serialize as RFC 3339."""
@@ -95,6 +97,14 @@ class ExperimentPublic(_Public):
 	duration: float | None
 	startup_seconds: float | None
 	bench_seconds: float | None
+	origin: str = Field(
+		"search", description="What proposed it: search | warm_start | baseline | repeat (same params measured again)"
+	)
+	objective_values: list[float | None] | None = Field(
+		None, description="One value per objective (natural units), in the task's objective order"
+	)
+	saved_seconds: float | None = Field(None, description="Seconds early stopping or pruning saved")
+	pareto: bool = Field(False, description="Multi-objective tasks: its configuration is on the Pareto front")
 
 
 class TaskLogs(BaseModel):
@@ -179,3 +189,11 @@ class ParamValidation(BaseModel):
 	engine: str
 	valid: bool
 	problems: list[Problem]
+
+
+class ParetoFront(BaseModel):
+	"""The Pareto front of a multi-objective task: configurations no other one beats on every objective."""
+
+	task_id: int
+	objectives: list[ObjectiveRef] = Field(description="The objectives, in the order of objective_values")
+	front: list[ParetoPoint]

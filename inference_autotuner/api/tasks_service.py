@@ -71,7 +71,8 @@ def task_public(
 	data["max_iterations"] = optimization.get("max_iterations")
 	data["experiments_total"] = sum(counts.values())
 	data["experiments_successful"] = counts.get(ExperimentStatus.SUCCESS, 0)
-	info = OBJECTIVE_INFO.get(optimization.get("objective") or "maximize_throughput")
+	primary = (optimization.get("objectives") or [optimization.get("objective") or "maximize_throughput"])[0]
+	info = OBJECTIVE_INFO.get(primary)
 	data["objective_unit"] = info.unit if info else None
 	data["best_objective_value"] = best_values.get(task.best_experiment_id) if task.best_experiment_id else None
 	return data

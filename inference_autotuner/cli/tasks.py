@@ -1,4 +1,4 @@
-"""Commands on tasks: tune, resume, list, show, best, export, delete."""
+"""Commands on tasks: tune, resume, list, show, best, export, delete (pareto is in results.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.live import Live
@@ -17,6 +17,9 @@ from rich.table import Table
 
 from ..errors import AutotunerError
 from .common import DbOpt, TaskArg, _fail, _internal, _store, app, console, err
+
+if TYPE_CHECKING:
+	from ..runner.summary import TaskSummary
 
 
 def _run_task(db: str | None, task_id: int, max_trials: int | None) -> None:
@@ -36,7 +39,7 @@ def _run_task(db: str | None, task_id: int, max_trials: int | None) -> None:
 	previous = signal.signal(signal.SIGINT, on_sigint)
 	signal.signal(signal.SIGTERM, on_sigint)
 	runner = TaskRunner(store, task_id, cancel=cancel, max_trials=max_trials)
-	objective = runner.spec.optimization.objective
+	objective = runner.spec.optimization.objective_list[0]
 	from ..cli_render import LiveView
 
 	view = LiveView(OBJECTIVE_INFO[objective][2])
@@ -48,18 +51,37 @@ def _run_task(db: str | None, task_id: int, max_trials: int | None) -> None:
 		signal.signal(signal.SIGINT, previous)
 	task = find_task(store, task_id)
 	data = task_dict(task, experiments_of(store, task_id))
+	summary = _summary(store, task_id)
 	if result.status == "interrupted":
 		err.print(f"[magenta]task '{task.name}' interrupted; resume with: autotuner resume {task.name}[/]")
-		_print_best(data)
+		_print_best(data, summary)
 		raise typer.Exit(130)
-	_print_best(data)
+	_print_best(data, summary)
 
 
-def _print_best(data: dict[str, Any]) -> None:
+def _summary(store: Any, task_id: int) -> TaskSummary:
+	from ..runner.summary import task_summary
+
+	return task_summary(store, task_id)
+
+
+def _recommended(data: dict[str, Any], summary: TaskSummary | None) -> dict[str, Any] | None:
+	"""The experiment to present as the best: the summary's recommendation, else the task's stored best."""
+	rec = summary.recommended if summary else None
+	if rec is not None:
+		found = next((e for e in data["experiments"] if e["number"] == rec.number), None)
+		if found is not None:
+			return found
+	best: dict[str, Any] | None = data.get("best")
+	return best
+
+
+def _print_best(data: dict[str, Any], summary: TaskSummary | None = None) -> None:
 	from ..cli_render import fmt, fmt_params
 	from ..report import FIGURE_COLUMNS
+	from .results import print_recommendation
 
-	best = data.get("best")
+	best = _recommended(data, summary)
 	n_ok = sum(1 for e in data["experiments"] if e["status"] == "success")
 	console.print(
 		f"\ntask [bold]{data['name']}[/]: {data['status']}, {len(data['experiments'])} experiment(s), "
@@ -73,10 +95,13 @@ def _print_best(data: dict[str, Any]) -> None:
 		f"[bold green]best configuration[/]{label} (experiment {best['number']}): {fmt_params(best['params'])}"
 	)
 	console.print(f"  objective {data['objective']}: [bold]{fmt(best['objective_value'])}[/] {data['objective_unit']}")
+	if summary is not None:
+		print_recommendation(summary)
 	fig = best.get("figures") or {}
 	console.print("  " + ", ".join(f"{title} {fmt(fig.get(key), scale)}" for key, title, scale in FIGURE_COLUMNS))
-	console.print("  launch with:")
-	console.print(f"    {best['launch_command']}", highlight=False, soft_wrap=True)
+	if best.get("launch_command"):
+		console.print("  launch with:")
+		console.print(f"    {best['launch_command']}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -175,24 +200,33 @@ def show(
 	db: DbOpt = None,
 	format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
 ) -> None:
-	"""Show a task's experiments (parameters, status, figures, score)."""
+	"""Show a task's experiments (origin, parameters, status, figures, score) and the time early stopping saved."""
 	from ..cli_render import experiments_table
+	from .results import print_time_saved
 
 	try:
 		data = _task_data(db, task)
+		summary = _summary(_store(db), data["id"])
 		if format == "json":
+			data["summary"] = summary.model_dump(mode="json")
 			sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 			return
 		if format != "table":
 			raise AutotunerError(f"unknown format '{format}'", hint="use table or json")
-		best = data["best"]["number"] if data["best"] else None
+		best = _recommended(data, summary)
 		console.print(
-			experiments_table(data["experiments"], unit=data["objective_unit"], best_number=best, width=console.width)
+			experiments_table(
+				data["experiments"],
+				unit=data["objective_unit"],
+				best_number=best["number"] if best else None,
+				width=console.width,
+			)
 		)
 		for e in data["experiments"]:
 			if e["failure_reason"]:
 				console.print(f"[dim]#{e['number']} {e['status']}: {e['failure_reason'].splitlines()[0][:200]}[/]")
-		_print_best(data)
+		print_time_saved(summary)
+		_print_best(data, summary)
 	except AutotunerError as exc:
 		_fail(exc)
 
@@ -203,14 +237,18 @@ def best(
 	db: DbOpt = None,
 	format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
 ) -> None:
-	"""The best configuration of a task: parameters, measured figures, and the command that launches it."""
+	"""The best configuration of a task: parameters, figures, the launch command; with repeated measurements its
+	mean ± 95% CI, and its gain over the baseline (the engine's default config) when one was measured."""
 	try:
 		data = _task_data(db, task)
+		summary = _summary(_store(db), data["id"])
+		best = _recommended(data, summary)
 		if format == "json":
-			sys.stdout.write(json.dumps(data["best"], indent=2, default=str) + "\n")
+			out = None if best is None else {**best, "summary": summary.model_dump(mode="json")}
+			sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
 			return
-		_print_best(data)
-		if not data["best"]:
+		_print_best(data, summary)
+		if not best:
 			raise typer.Exit(1)
 	except AutotunerError as exc:
 		_fail(exc)
@@ -250,11 +288,13 @@ def _to_csv(rows: list[dict[str, Any]]) -> str:
 		[
 			"number",
 			"status",
+			"origin",
 			*[f"param:{p}" for p in params],
 			"objective_value",
 			"score",
 			*figures,
 			"duration_s",
+			"saved_s",
 			"predicted",
 			"failure_reason",
 		]
@@ -265,11 +305,13 @@ def _to_csv(rows: list[dict[str, Any]]) -> str:
 			[
 				r["number"],
 				r["status"],
+				r.get("origin", ""),
 				*[r["params"].get(p, "") for p in params],
 				r["objective_value"],
 				r["score"],
 				*[fig.get(f, "") for f in figures],
 				r["duration_s"],
+				r.get("saved_s"),
 				bool(r.get("predicted")),
 				r["failure_reason"] or "",
 			]

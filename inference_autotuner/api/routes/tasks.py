@@ -1,4 +1,5 @@
-"""/api/tasks: create (JSON or YAML spec), list, get, get by name, update, delete, start, cancel, restart, clear."""
+"""/api/tasks: create (JSON or YAML spec), list, get, get by name, summary, Pareto front, update, delete, start, cancel,
+restart, clear."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import func, select
 
+from ...runner.summary import TaskSummary, task_summary
 from ...store import Task
 from .. import tasks_service as svc
 from ..deps import SPEC_BODY, QueueDep, StoreDep, TaskId, read_document
-from ..errors import NotFound
-from ..schemas import ErrorBody, TaskPublic, TaskUpdate
+from ..errors import Conflict, NotFound
+from ..schemas import ErrorBody, ParetoFront, TaskPublic, TaskUpdate
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -84,6 +86,28 @@ def get_task_by_name(name: str, store: StoreDep) -> dict[str, Any]:
 @router.get("/{task_id}", operation_id="get_task", response_model=TaskPublic, responses=ERRORS)
 def get_task(task_id: TaskId, store: StoreDep) -> dict[str, Any]:
 	return svc.task_public(store, svc.get_task(store, task_id))
+
+
+@router.get("/{task_id}/summary", operation_id="get_task_summary", response_model=TaskSummary, responses=ERRORS)
+def get_task_summary(task_id: TaskId, store: StoreDep) -> TaskSummary:
+	"""The recommended configuration (mean and 95 % CI over its repeats), the baseline and the gain over it, the
+	time early stopping saved, experiments by origin and status, and (multi-objective tasks) the Pareto front."""
+	svc.get_task(store, task_id)
+	return task_summary(store, task_id)
+
+
+@router.get("/{task_id}/pareto", operation_id="get_task_pareto", response_model=ParetoFront, responses=ERRORS)
+def get_task_pareto(task_id: TaskId, store: StoreDep) -> ParetoFront:
+	"""The Pareto front of a multi-objective task (409 for a single-objective task): each configuration at the
+	means of its successful experiments' objective values."""
+	svc.get_task(store, task_id)
+	summary = task_summary(store, task_id)
+	if not summary.multi_objective:
+		raise Conflict(
+			f"task {task_id} has one objective ({summary.objectives[0].name}): it has no Pareto front",
+			hint="list two or more objectives in optimization.objectives; GET /api/tasks/{id}/summary has its best",
+		)
+	return ParetoFront(task_id=task_id, objectives=summary.objectives, front=summary.pareto)
 
 
 @router.put("/{task_id}", operation_id="update_task", response_model=TaskPublic, responses=ERRORS)

@@ -9,6 +9,9 @@ export type Preset = Schemas["PresetPublic"];
 export type Flag = Schemas["FlagPublic"];
 export type EngineInfo = Schemas["EnginePublic"];
 export type Problem = Schemas["Problem"];
+export type TaskSummary = Schemas["TaskSummary"];
+export type ValueStats = Schemas["ValueStats"];
+export type Gain = Schemas["Gain"];
 
 export const api = createClient<paths>({ baseUrl: typeof window === "undefined" ? "http://localhost" : "" });
 

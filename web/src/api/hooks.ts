@@ -5,6 +5,8 @@ import { api, unwrap } from "./client";
 export const keys = {
   tasks: ["tasks"] as const,
   task: (id: number) => ["task", id] as const,
+  // under the task's key: whatever refreshes the task (its live events) refreshes its summary
+  summary: (id: number) => ["task", id, "summary"] as const,
   experiments: (id: number) => ["experiments", id] as const,
   experiment: (id: number) => ["experiment", id] as const,
 };
@@ -21,6 +23,13 @@ export function useTask(id: number) {
   return useQuery({
     queryKey: keys.task(id),
     queryFn: () => unwrap(api.GET("/api/tasks/{task_id}", { params: { path: { task_id: id } } })),
+  });
+}
+
+export function useTaskSummary(id: number) {
+  return useQuery({
+    queryKey: keys.summary(id),
+    queryFn: () => unwrap(api.GET("/api/tasks/{task_id}/summary", { params: { path: { task_id: id } } })),
   });
 }
 

@@ -583,6 +583,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tasks/{task_id}/pareto": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Task Pareto
+         * @description The Pareto front of a multi-objective task (409 for a single-objective task): each configuration at the
+         *     means of its successful experiments' objective values.
+         */
+        get: operations["get_task_pareto"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tasks/{task_id}/restart": {
         parameters: {
             query?: never;
@@ -623,10 +644,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tasks/{task_id}/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Task Summary
+         * @description The recommended configuration (mean and 95 % CI over its repeats), the baseline and the gain over it, the
+         *     time early stopping saved, experiments by origin and status, and (multi-objective tasks) the Pareto front.
+         */
+        get: operations["get_task_summary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * ConfigStats
+         * @description One configuration (params_key) over its successful experiments.
+         */
+        ConfigStats: {
+            /**
+             * Experiment Id
+             * @description The experiment to show: the configuration's first successful one
+             */
+            experiment_id: number;
+            /**
+             * Experiment Ids
+             * @description Every successful experiment of this configuration, in order
+             */
+            experiment_ids: number[];
+            /**
+             * N
+             * @description Successful experiments (measurements) of this configuration
+             */
+            n: number;
+            /**
+             * Number
+             * @description Number of that experiment within its task
+             */
+            number: number;
+            /** @description Objective value, natural units */
+            objective?: components["schemas"]["ValueStats"] | null;
+            /**
+             * Origins
+             * @description Origin of each of those experiments
+             */
+            origins: string[];
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Params Key */
+            params_key: string;
+            /** @description Score, lower is better (SLO penalties included) */
+            score?: components["schemas"]["ValueStats"] | null;
+        };
         /** EnginePublic */
         EnginePublic: {
             /** Flags */
@@ -674,16 +757,38 @@ export interface components {
             number: number;
             /** Objective Value */
             objective_value: number | null;
+            /**
+             * Objective Values
+             * @description One value per objective (natural units), in the task's objective order
+             */
+            objective_values?: (number | null)[] | null;
+            /**
+             * Origin
+             * @description What proposed it: search | warm_start | baseline | repeat (same params measured again)
+             * @default search
+             */
+            origin: string;
             /** Params */
             params: {
                 [key: string]: unknown;
             };
+            /**
+             * Pareto
+             * @description Multi-objective tasks: its configuration is on the Pareto front
+             * @default false
+             */
+            pareto: boolean;
             /** Predicted */
             predicted: boolean;
             /** Runs */
             runs: {
                 [key: string]: unknown;
             }[] | null;
+            /**
+             * Saved Seconds
+             * @description Seconds early stopping or pruning saved
+             */
+            saved_seconds?: number | null;
             /**
              * Score
              * @description Lower is better (SLO penalties included)
@@ -721,6 +826,24 @@ export interface components {
             /** Type */
             type: string;
         };
+        /**
+         * Gain
+         * @description Relative gain of a configuration over the baseline in the objective's direction (+0.12 = 12 % better).
+         */
+        Gain: {
+            /** Ci High */
+            ci_high?: number | null;
+            /**
+             * Ci Low
+             * @description Rough 95 % interval (Welch); None unless both have n >= 2
+             */
+            ci_low?: number | null;
+            /**
+             * Value
+             * @description (best - baseline) / |baseline|, sign flipped for minimised objectives
+             */
+            value: number;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -750,6 +873,21 @@ export interface components {
             /** Strategy */
             strategy: string;
         };
+        /** ObjectiveRef */
+        ObjectiveRef: {
+            /**
+             * Direction
+             * @enum {string}
+             */
+            direction: "maximize" | "minimize";
+            /**
+             * Name
+             * @description One of the spec's objectives
+             */
+            name: string;
+            /** Unit */
+            unit: string;
+        };
         /** ParamValidate */
         ParamValidate: {
             /**
@@ -768,6 +906,50 @@ export interface components {
             problems: components["schemas"]["Problem"][];
             /** Valid */
             valid: boolean;
+        };
+        /**
+         * ParetoFront
+         * @description The Pareto front of a multi-objective task: configurations no other one beats on every objective.
+         */
+        ParetoFront: {
+            /** Front */
+            front: components["schemas"]["ParetoPoint"][];
+            /**
+             * Objectives
+             * @description The objectives, in the order of objective_values
+             */
+            objectives: components["schemas"]["ObjectiveRef"][];
+            /** Task Id */
+            task_id: number;
+        };
+        /**
+         * ParetoPoint
+         * @description A configuration on the Pareto front; objective_values are the means over its successful experiments.
+         */
+        ParetoPoint: {
+            /**
+             * Experiment Id
+             * @description The configuration's first successful experiment
+             */
+            experiment_id: number;
+            /** Experiment Ids */
+            experiment_ids: number[];
+            /**
+             * N
+             * @description Successful experiments the means come from
+             */
+            n: number;
+            /** Number */
+            number: number;
+            /**
+             * Objective Values
+             * @description One per objective, in the task's objective order
+             */
+            objective_values: number[];
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
         };
         /** PresetCreate */
         PresetCreate: {
@@ -944,6 +1126,57 @@ export interface components {
             /** Study Name */
             study_name: string;
         };
+        /** TaskSummary */
+        TaskSummary: {
+            /** @description The baseline configuration's statistics, if measured */
+            baseline?: components["schemas"]["ConfigStats"] | null;
+            /** Experiments By Origin */
+            experiments_by_origin: {
+                [key: string]: number;
+            };
+            /** Experiments By Status */
+            experiments_by_status: {
+                [key: string]: number;
+            };
+            /** @description Gain of the recommended configuration over the baseline (primary objective; + = better) */
+            gain?: components["schemas"]["Gain"] | null;
+            /** Multi Objective */
+            multi_objective: boolean;
+            /** Name */
+            name: string;
+            /**
+             * Notes
+             * @description What is missing (no baseline, no repeats, ...)
+             */
+            notes?: string[];
+            /**
+             * Objectives
+             * @description The task's objectives; the first is the primary one
+             */
+            objectives: components["schemas"]["ObjectiveRef"][];
+            /**
+             * Pareto
+             * @description Multi-objective tasks: the configurations on the Pareto front
+             */
+            pareto?: components["schemas"]["ParetoPoint"][];
+            /**
+             * Ranking
+             * @description confidence_bound: chosen among configurations measured 2+ times; else on single values
+             */
+            ranking?: ("confidence_bound" | "single_measurement") | null;
+            /** @description The configuration with the best pessimistic bound of its score (95 % CI upper end; SLO penalties included); among single measurements only when no configuration was measured twice */
+            recommended?: components["schemas"]["ConfigStats"] | null;
+            /**
+             * Saved Seconds
+             * @description Seconds early stopping and pruning saved, over every experiment
+             * @default 0
+             */
+            saved_seconds: number;
+            /** Status */
+            status: string;
+            /** Task Id */
+            task_id: number;
+        };
         /**
          * TaskUpdate
          * @description Fields to change on a task that is not running; `spec` replaces the whole spec (validated like create).
@@ -968,6 +1201,34 @@ export interface components {
             msg: string;
             /** Error Type */
             type: string;
+        };
+        /**
+         * ValueStats
+         * @description n measurements of one value: mean, sample standard deviation and 95 % confidence interval (n >= 2 only).
+         */
+        ValueStats: {
+            /**
+             * Ci High
+             * @description Upper end of the 95 % confidence interval of the mean
+             */
+            ci_high?: number | null;
+            /**
+             * Ci Low
+             * @description Lower end of the 95 % confidence interval of the mean
+             */
+            ci_low?: number | null;
+            /** Mean */
+            mean: number;
+            /**
+             * N
+             * @description Measurements
+             */
+            n: number;
+            /**
+             * Std
+             * @description Sample standard deviation (n - 1 denominator); None when n == 1
+             */
+            std?: number | null;
         };
     };
     responses: never;
@@ -2591,6 +2852,56 @@ export interface operations {
             };
         };
     };
+    get_task_pareto: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Task id */
+                task_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ParetoFront"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     restart_task: {
         parameters: {
             query?: never;
@@ -2660,6 +2971,56 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_task_summary: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Task id */
+                task_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskSummary"];
                 };
             };
             /** @description Not Found */

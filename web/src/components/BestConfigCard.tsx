@@ -1,10 +1,70 @@
 import { Link } from "react-router-dom";
-import type { Experiment } from "../api/client";
+import type { Experiment, Gain, TaskSummary } from "../api/client";
 import { OBJECTIVE_LABEL } from "../lib/experiments";
-import { fig, ms, num, paramsText } from "../lib/format";
+import { fig, ms, num, objective as objectiveText, paramsText } from "../lib/format";
 import { Card, Empty } from "./States";
 
-export function BestConfigCard({ best, objective }: { best: Experiment | undefined; objective: string }) {
+/** "+28.0%", with the rough 95 % interval when both sides were measured twice or more. */
+export function gainText(gain: Gain): string {
+  const pct = (v: number) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)}%`;
+  const ci = gain.ci_low != null && gain.ci_high != null ? ` (95% CI ${pct(gain.ci_low)} to ${pct(gain.ci_high)})` : "";
+  return pct(gain.value) + ci;
+}
+
+/** Mean ± CI of the recommended configuration, the gain over the baseline, and what was not measured. */
+function Recommendation({ summary, unit, taskId }: { summary: TaskSummary; unit: string | undefined; taskId: number }) {
+  const rec = summary.recommended;
+  const stats = rec?.objective;
+  const base = summary.baseline;
+  const half = stats?.ci_high != null ? stats.ci_high - stats.mean : null;
+  return (
+    <div className="mt-3 space-y-1 text-sm">
+      {stats && rec && rec.n >= 2 && (
+        <div data-testid="best-ci">
+          <span className="text-slate-500">Mean over {rec.n} measurements: </span>
+          <span className="font-semibold">
+            {objectiveText(stats.mean, unit)}
+            {half !== null && ` ± ${objectiveText(half, unit)}`}
+          </span>
+          {stats.ci_low != null && stats.ci_high != null && (
+            <span className="text-slate-500">
+              {" "}
+              (95% CI {objectiveText(stats.ci_low, unit)} to {objectiveText(stats.ci_high, unit)})
+            </span>
+          )}
+        </div>
+      )}
+      {summary.gain && base && (
+        <div data-testid="best-gain">
+          <span className="text-slate-500">Gain over the baseline </span>
+          <Link className="text-blue-700 underline" to={`/tasks/${taskId}/experiments/${base.experiment_id}`}>
+            #{base.number}
+          </Link>
+          <span className="text-slate-500">
+            {" "}
+            ({base.objective ? objectiveText(base.objective.mean, unit) : "–"}, n={base.n}):{" "}
+          </span>
+          <span className="font-semibold">{gainText(summary.gain)}</span>
+        </div>
+      )}
+      {summary.notes?.map((n) => (
+        <div key={n} className="text-xs text-amber-700">
+          {n}
+        </div>
+      ))}
+    </div>
+  );
+}
+
+export function BestConfigCard({
+  best,
+  objective,
+  summary,
+}: {
+  best: Experiment | undefined;
+  objective: string;
+  summary?: TaskSummary | undefined;
+}) {
   const info = OBJECTIVE_LABEL[objective];
   if (!best)
     return (
@@ -36,6 +96,7 @@ export function BestConfigCard({ best, objective }: { best: Experiment | undefin
         <dt className="text-slate-500">Mean TPOT</dt>
         <dd>{ms(fig(best.figures, "mean_tpot"))}</dd>
       </dl>
+      {summary && <Recommendation summary={summary} unit={info?.unit} taskId={best.task_id} />}
       <div className="mt-3 text-sm">
         <span className="text-slate-500">Parameters: </span>
         <code>{paramsText(best.params)}</code>

@@ -65,7 +65,71 @@ export function ObjectiveChart({ experiments, objective }: { experiments: Experi
   );
 }
 
-export function ThroughputLatencyChart({ experiments }: { experiments: Experiment[] }) {
+/** An objective's value for a chart axis: seconds become milliseconds like everywhere else in the UI. */
+function axis(objective: string | undefined): { name: string; unit: string; scale: number } {
+  const info = objective ? OBJECTIVE_LABEL[objective] : undefined;
+  if (!info) return { name: objective ?? "", unit: "", scale: 1 };
+  return info.unit === "s"
+    ? { name: info.label, unit: " ms", scale: 1000 }
+    : { name: info.label, unit: ` ${info.unit}`, scale: 1 };
+}
+
+/** Multi-objective tasks: the first two objectives, the front as the tuner stored it (Experiment.pareto). */
+export function ObjectivesParetoChart({
+  experiments,
+  objectives,
+}: {
+  experiments: Experiment[];
+  objectives: string[];
+}) {
+  const [ax, ay] = [axis(objectives[0]), axis(objectives[1])];
+  const pts = done(experiments)
+    .map((e) => ({
+      number: e.number,
+      pareto: e.pareto,
+      x: (e.objective_values?.[0] ?? NaN) * ax.scale,
+      y: (e.objective_values?.[1] ?? NaN) * ay.scale,
+    }))
+    .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+  const front = pts.filter((p) => p.pareto).sort((a, b) => a.x - b.x);
+  const others = pts.filter((p) => !p.pareto);
+  return (
+    <Card title={`${ax.name} vs ${ay.name} (Pareto front marked)`}>
+      {pts.length === 0 ? (
+        <Empty>Waiting for measured experiments.</Empty>
+      ) : (
+        <div data-testid="chart-pareto" data-front={front.length} style={{ height: H }}>
+          <ResponsiveContainer width="100%" height="100%">
+            <ScatterChart>
+              <CartesianGrid strokeDasharray="3 3" />
+              <XAxis type="number" dataKey="x" name={ax.name} unit={ax.unit} />
+              <YAxis type="number" dataKey="y" name={ay.name} unit={ay.unit} />
+              <Tooltip cursor={{ strokeDasharray: "3 3" }} />
+              <Legend />
+              <Scatter name="experiments" data={others} fill="#94a3b8" isAnimationActive={false} />
+              <Scatter
+                name="Pareto front"
+                data={front}
+                fill="#dc2626"
+                line={{ stroke: "#dc2626" }}
+                isAnimationActive={false}
+              />
+            </ScatterChart>
+          </ResponsiveContainer>
+        </div>
+      )}
+    </Card>
+  );
+}
+
+export function ThroughputLatencyChart({
+  experiments,
+  objectives = [],
+}: {
+  experiments: Experiment[];
+  objectives?: string[];
+}) {
+  if (objectives.length >= 2) return <ObjectivesParetoChart experiments={experiments} objectives={objectives} />;
   const pts = done(experiments)
     .map((e) => ({
       number: e.number,

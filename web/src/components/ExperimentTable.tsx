@@ -5,6 +5,32 @@ import { gpusOf } from "../lib/experiments";
 import { fig, ms, num, paramsText, secs } from "../lib/format";
 import { Empty, StatusBadge } from "./States";
 
+const ORIGIN_COLORS: Record<string, string> = {
+  search: "bg-slate-100 text-slate-700",
+  baseline: "bg-sky-100 text-sky-800",
+  warm_start: "bg-teal-100 text-teal-800",
+  repeat: "bg-indigo-100 text-indigo-800",
+};
+
+const ORIGIN_TITLES: Record<string, string> = {
+  search: "proposed by the search strategy",
+  baseline: "the engine's default (or your current) configuration: the reference for the gain",
+  warm_start: "a best configuration of an earlier task, measured first",
+  repeat: "a configuration measured again for its confidence interval",
+};
+
+export function OriginBadge({ origin }: { origin: string }) {
+  return (
+    <span
+      data-testid="origin"
+      title={ORIGIN_TITLES[origin]}
+      className={`inline-block rounded px-2 py-0.5 text-xs ${ORIGIN_COLORS[origin] ?? "bg-slate-100 text-slate-700"}`}
+    >
+      {origin.replace("_", " ")}
+    </span>
+  );
+}
+
 type Col = {
   key: string;
   label: string;
@@ -15,6 +41,7 @@ type Col = {
 const COLUMNS: Col[] = [
   { key: "number", label: "#", value: (e) => e.number, show: (e) => String(e.number) },
   { key: "status", label: "Status", value: (e) => e.status, show: (e) => e.status },
+  { key: "origin", label: "Origin", value: (e) => e.origin, show: (e) => e.origin },
   { key: "params", label: "Parameters", value: (e) => paramsText(e.params), show: (e) => paramsText(e.params) },
   {
     key: "throughput",
@@ -136,7 +163,16 @@ export function ExperimentTable({
                         {e.id === bestId ? " ★" : ""}
                       </Link>
                     ) : c.key === "status" ? (
-                      <StatusBadge status={e.status} />
+                      <span className="flex items-center gap-1">
+                        <StatusBadge status={e.status} />
+                        {e.pareto && (
+                          <span title="on the Pareto front" className="text-xs text-red-600">
+                            ◆
+                          </span>
+                        )}
+                      </span>
+                    ) : c.key === "origin" ? (
+                      <OriginBadge origin={e.origin} />
                     ) : c.key === "params" ? (
                       <code className="text-xs">{c.show(e)}</code>
                     ) : (

@@ -15,9 +15,21 @@ export const OBJECTIVE_LABEL: Record<string, { label: string; unit: string; maxi
   minimize_ttft: { label: "Mean TTFT", unit: "s", maximize: false },
   minimize_tpot: { label: "Mean TPOT", unit: "s", maximize: false },
   maximize_goodput: { label: "Goodput per GPU", unit: "req/s/GPU", maximize: true },
+  minimize_p90_ttft: { label: "p90 TTFT", unit: "s", maximize: false },
+  minimize_p90_latency: { label: "p90 E2E latency", unit: "s", maximize: false },
+  minimize_p90_tpot: { label: "p90 TPOT", unit: "s", maximize: false },
+  maximize_max_load: { label: "Max load under SLO", unit: "load", maximize: true },
 };
 
-export function objectiveOf(spec: Record<string, unknown> | undefined): string {
+/** The task's objectives in order: optimization.objectives, else [optimization.objective]. */
+export function objectivesOf(spec: Record<string, unknown> | undefined): string[] {
   const opt = spec?.optimization as Record<string, unknown> | undefined;
-  return typeof opt?.objective === "string" ? opt.objective : "maximize_throughput";
+  const list = Array.isArray(opt?.objectives) ? opt.objectives.filter((o): o is string => typeof o === "string") : [];
+  if (list.length) return list;
+  return [typeof opt?.objective === "string" ? opt.objective : "maximize_throughput"];
+}
+
+/** The primary objective (objective_value is in its units). */
+export function objectiveOf(spec: Record<string, unknown> | undefined): string {
+  return objectivesOf(spec)[0] ?? "maximize_throughput";
 }

@@ -1,13 +1,13 @@
 import { useNavigate, useParams } from "react-router-dom";
 import { stringify } from "yaml";
-import { useExperiments, useTask } from "../api/hooks";
+import { useExperiments, useTask, useTaskSummary } from "../api/hooks";
 import { BestConfigCard } from "../components/BestConfigCard";
 import { ObjectiveChart, PerGpuChart, ThroughputLatencyChart, TtftTpotChart } from "../components/Charts";
 import { ExperimentTable } from "../components/ExperimentTable";
 import { LogViewer } from "../components/LogViewer";
 import { Card, ErrorBox, Loading, StatusBadge } from "../components/States";
 import { useTaskEvents } from "../hooks/useTaskEvents";
-import { objectiveOf } from "../lib/experiments";
+import { objectiveOf, objectivesOf } from "../lib/experiments";
 import { paramsText, secs } from "../lib/format";
 import { TaskActions } from "./Tasks";
 
@@ -25,6 +25,7 @@ export function TaskDetail() {
   const navigate = useNavigate();
   const task = useTask(taskId);
   const experiments = useExperiments(taskId);
+  const summary = useTaskSummary(taskId);
   const live = useTaskEvents(taskId);
 
   if (task.isPending) return <Loading what="Loading task" />;
@@ -32,8 +33,12 @@ export function TaskDetail() {
   const t = task.data;
   const status = live.status ?? t.status;
   const objective = objectiveOf(t.spec);
+  const objectives = objectivesOf(t.spec);
   const exps = experiments.data ?? [];
-  const best = exps.find((e) => e.id === t.best_experiment_id);
+  // the recommended configuration (best pessimistic bound over repeats), else the stored best
+  const bestId = summary.data?.recommended?.experiment_id ?? t.best_experiment_id;
+  const best = exps.find((e) => e.id === bestId);
+  const saved = summary.data?.saved_seconds ?? 0;
 
   return (
     <div className="space-y-4">
@@ -68,8 +73,8 @@ export function TaskDetail() {
             {t.deployment_mode}
           </div>
           <div>
-            <span className="text-slate-500">Objective: </span>
-            {objective}
+            <span className="text-slate-500">{objectives.length > 1 ? "Objectives: " : "Objective: "}</span>
+            {objectives.join(", ")}
           </div>
           <div data-testid="progress">
             <span className="text-slate-500">Experiments: </span>
@@ -78,6 +83,12 @@ export function TaskDetail() {
           <div>
             <span className="text-slate-500">Elapsed: </span>
             {secs(t.elapsed)}
+            {saved > 0 && (
+              <span className="text-slate-500" data-testid="time-saved">
+                {" "}
+                ({secs(saved)} saved by early stopping)
+              </span>
+            )}
           </div>
         </div>
         {t.description && <p className="mt-2 text-sm text-slate-600">{t.description}</p>}
@@ -89,19 +100,19 @@ export function TaskDetail() {
           </div>
         )}
       </Card>
-      <BestConfigCard best={best} objective={objective} />
+      <BestConfigCard best={best} objective={objective} summary={summary.data} />
       <Card title="Experiments">
         {experiments.isPending ? (
           <Loading what="Loading experiments" />
         ) : experiments.isError ? (
           <ErrorBox error={experiments.error} retry={() => void experiments.refetch()} />
         ) : (
-          <ExperimentTable experiments={exps} bestId={t.best_experiment_id} taskId={taskId} />
+          <ExperimentTable experiments={exps} bestId={bestId} taskId={taskId} />
         )}
       </Card>
       <div className="grid gap-4 lg:grid-cols-2">
         <ObjectiveChart experiments={exps} objective={objective} />
-        <ThroughputLatencyChart experiments={exps} />
+        <ThroughputLatencyChart experiments={exps} objectives={objectives} />
         <TtftTpotChart experiments={exps} />
         <PerGpuChart experiments={exps} />
       </div>

@@ -33,6 +33,10 @@ function exp(number: number, throughput: number, status = "success"): Experiment
     duration: 3,
     startup_seconds: 1,
     bench_seconds: 2,
+    origin: "search",
+    objective_values: [throughput],
+    saved_seconds: null,
+    pareto: false,
   };
 }
 

@@ -1,0 +1,118 @@
+"""What a task found, beyond single experiments: the Pareto front (`pareto`) and the recommendation's confidence
+interval and gain over the baseline (printed by `best`, `show` and `tune`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from ..errors import AutotunerError
+from .common import DbOpt, TaskArg, _fail, _store, app, console
+
+if TYPE_CHECKING:
+	from ..runner.summary import TaskSummary
+	from ..scoring.noise import Gain, ValueStats
+
+
+def fmt_stats(stats: ValueStats | None, unit: str = "") -> str:
+	"""'128 ± 4.97 tokens/s/GPU (n=3, 95% CI 123 to 133)', or '140 tokens/s/GPU (n=1, no interval)'."""
+	from ..cli_render import fmt
+
+	if stats is None:
+		return "-"
+	u = f" {unit}" if unit else ""
+	if stats.ci_low is None or stats.ci_high is None or stats.half_width is None:
+		return f"{fmt(stats.mean)}{u} (n={stats.n}, no interval)"
+	return (
+		f"{fmt(stats.mean)} ± {fmt(stats.half_width)}{u} "
+		f"(n={stats.n}, 95% CI {fmt(stats.ci_low)} to {fmt(stats.ci_high)})"
+	)
+
+
+def fmt_gain(gain: Gain) -> str:
+	"""'+28.0% (95% CI +23.5% to +32.5%)'; + means better in the objective's direction."""
+	text = f"{gain.value:+.1%}"
+	if gain.ci_low is not None and gain.ci_high is not None:
+		text += f" (95% CI {gain.ci_low:+.1%} to {gain.ci_high:+.1%})"
+	return text
+
+
+def print_recommendation(summary: TaskSummary) -> None:
+	"""The recommended configuration's mean ± CI, the gain over the baseline, and what could not be measured."""
+	from ..cli_render import fmt
+
+	rec = summary.recommended
+	if rec is None:
+		return
+	primary = summary.objectives[0]
+	if rec.n >= 2:
+		console.print(f"  mean over {rec.n} measurements: [bold]{fmt_stats(rec.objective, primary.unit)}[/]")
+	if summary.ranking == "confidence_bound":
+		console.print("  [dim]chosen by the pessimistic end of its score's 95% CI (SLO penalties included)[/]")
+	if summary.gain is not None and summary.baseline is not None:
+		base = summary.baseline
+		mean = f"mean {fmt(base.objective.mean)} {primary.unit}, " if base.objective else ""
+		console.print(
+			f"  gain over the baseline (experiment {base.number}, {mean}n={base.n}): [bold]{fmt_gain(summary.gain)}[/]"
+		)
+	for note in summary.notes:
+		console.print(f"  [yellow]{note}[/]")
+
+
+def print_time_saved(summary: TaskSummary) -> None:
+	from ..cli_render import fmt
+
+	origins = ", ".join(f"{n} {o}" for o, n in sorted(summary.experiments_by_origin.items()))
+	statuses = ", ".join(f"{n} {s}" for s, n in sorted(summary.experiments_by_status.items()))
+	console.print(f"experiments by origin: {origins or '-'}; by status: {statuses or '-'}")
+	console.print(f"time saved by early stopping and pruning: {fmt(summary.saved_seconds)} s")
+
+
+@app.command()
+def pareto(
+	task: TaskArg,
+	db: DbOpt = None,
+	format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
+	"""The Pareto front of a multi-objective task: configurations no other one beats on every objective."""
+	from ..cli_render import fmt, fmt_params
+	from ..report import find_task
+	from ..runner.summary import task_summary
+
+	try:
+		if format not in ("table", "json"):
+			raise AutotunerError(f"unknown format '{format}'", hint="use table or json")
+		store = _store(db)
+		summary = task_summary(store, find_task(store, task).id)
+		if not summary.multi_objective:
+			raise AutotunerError(
+				f"task '{summary.name}' has one objective ({summary.objectives[0].name}): it has no Pareto front",
+				hint="a multi-objective task lists two or more objectives in optimization.objectives "
+				"(strategy nsga2 or mo_tpe); `autotuner best` shows this task's best configuration",
+			)
+		if format == "json":
+			out = {
+				"task": summary.name,
+				"objectives": [o.model_dump() for o in summary.objectives],
+				"front": [p.model_dump(mode="json") for p in summary.pareto],
+			}
+			sys.stdout.write(json.dumps(out, indent=2) + "\n")
+			return
+		if not summary.pareto:
+			console.print("no successful experiment with every objective measured yet: no Pareto front")
+			return
+		table = Table(header_style="bold", caption="values: means over each configuration's successful experiments")
+		table.add_column("#", justify="right")
+		table.add_column("parameters", overflow="fold")
+		table.add_column("n", justify="right")
+		for o in summary.objectives:
+			table.add_column(f"{o.name} ({o.unit})", justify="right")
+		for p in sorted(summary.pareto, key=lambda p: p.objective_values[0]):
+			table.add_row(str(p.number), fmt_params(p.params), str(p.n), *[fmt(v) for v in p.objective_values])
+		console.print(table)
+	except AutotunerError as exc:
+		_fail(exc)

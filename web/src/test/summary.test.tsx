@@ -1,0 +1,175 @@
+import { cleanup, render, screen, within } from "@testing-library/react";
+import type { ReactNode } from "react";
+import { MemoryRouter } from "react-router-dom";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Experiment, TaskSummary } from "../api/client";
+import { BestConfigCard, gainText } from "../components/BestConfigCard";
+import { ThroughputLatencyChart } from "../components/Charts";
+import { ExperimentTable } from "../components/ExperimentTable";
+import { objectiveOf, objectivesOf } from "../lib/experiments";
+
+function exp(number: number, over: Partial<Experiment> = {}): Experiment {
+  return {
+    id: 100 + number,
+    task_id: 1,
+    number,
+    trial_number: null,
+    params: { parallel: number },
+    status: "success",
+    objective_value: 100 + number,
+    score: -(100 + number),
+    figures: { total_throughput: 100 + number, mean_e2e_latency: 1 },
+    runs: [],
+    scoring: null,
+    failure_reason: null,
+    gpu_info: null,
+    launch_argv: null,
+    launch_command: `llama-server --parallel ${number}`,
+    predicted: false,
+    started_at: null,
+    finished_at: null,
+    duration: 3,
+    startup_seconds: 1,
+    bench_seconds: 2,
+    origin: "search",
+    objective_values: null,
+    saved_seconds: null,
+    pareto: false,
+    ...over,
+  };
+}
+
+const stats = (n: number, mean: number, half: number | null) => ({
+  n,
+  mean,
+  std: half === null ? null : 1,
+  ci_low: half === null ? null : mean - half,
+  ci_high: half === null ? null : mean + half,
+});
+
+function summary(over: Partial<TaskSummary> = {}): TaskSummary {
+  return {
+    task_id: 1,
+    name: "t",
+    status: "completed",
+    objectives: [{ name: "maximize_throughput", direction: "maximize", unit: "tokens/s/GPU" }],
+    multi_objective: false,
+    recommended: {
+      params_key: "k4",
+      params: { parallel: 4 },
+      experiment_id: 104,
+      number: 4,
+      n: 3,
+      experiment_ids: [104, 109, 110],
+      origins: ["search", "repeat", "repeat"],
+      objective: stats(3, 128, 4.97),
+      score: stats(3, -128, 4.97),
+    },
+    ranking: "confidence_bound",
+    baseline: {
+      params_key: "k1",
+      params: { parallel: 1 },
+      experiment_id: 101,
+      number: 1,
+      n: 3,
+      experiment_ids: [101, 102, 103],
+      origins: ["baseline", "baseline", "baseline"],
+      objective: stats(3, 100, 4.97),
+      score: stats(3, -100, 4.97),
+    },
+    gain: { value: 0.28, ci_low: 0.2347, ci_high: 0.3253 },
+    saved_seconds: 15.5,
+    experiments_by_origin: { search: 4 },
+    experiments_by_status: { success: 4 },
+    pareto: [],
+    notes: [],
+    ...over,
+  };
+}
+
+afterEach(cleanup);
+
+const wrap = (ui: ReactNode) =>
+  render(<MemoryRouter future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>{ui}</MemoryRouter>);
+
+describe("objectives of a spec", () => {
+  it("reads objectives, else objective", () => {
+    expect(objectivesOf({ optimization: { objectives: ["minimize_ttft", "maximize_throughput"] } })).toEqual([
+      "minimize_ttft",
+      "maximize_throughput",
+    ]);
+    expect(objectiveOf({ optimization: { objectives: ["minimize_ttft", "maximize_throughput"] } })).toBe(
+      "minimize_ttft",
+    );
+    expect(objectivesOf({ optimization: { objective: "minimize_latency" } })).toEqual(["minimize_latency"]);
+    expect(objectivesOf(undefined)).toEqual(["maximize_throughput"]);
+  });
+});
+
+describe("BestConfigCard with a summary", () => {
+  it("shows mean ± CI over repeats and the gain over the baseline", () => {
+    wrap(<BestConfigCard best={exp(4)} objective="maximize_throughput" summary={summary()} />);
+    expect(screen.getByTestId("best-ci")).toHaveTextContent(
+      "Mean over 3 measurements: 128 tok/s/GPU ± 4.97 tok/s/GPU (95% CI 123.03 tok/s/GPU to 132.97 tok/s/GPU)",
+    );
+    const gain = screen.getByTestId("best-gain");
+    expect(gain).toHaveTextContent("+28.0% (95% CI +23.5% to +32.5%)");
+    expect(within(gain).getByRole("link", { name: "#1" })).toHaveAttribute("href", "/tasks/1/experiments/101");
+  });
+
+  it("says what was not measured", () => {
+    const s = summary({
+      recommended: { ...summary().recommended!, n: 1, objective: stats(1, 150, null) },
+      ranking: "single_measurement",
+      baseline: null,
+      gain: null,
+      notes: ["no baseline was measured: no gain to report"],
+    });
+    wrap(<BestConfigCard best={exp(5)} objective="maximize_throughput" summary={s} />);
+    expect(screen.queryByTestId("best-ci")).toBeNull();
+    expect(screen.queryByTestId("best-gain")).toBeNull();
+    expect(screen.getByText(/no baseline was measured/)).toBeInTheDocument();
+  });
+
+  it("formats gains", () => {
+    expect(gainText({ value: -0.123 })).toBe("-12.3%");
+    expect(gainText({ value: 0.05, ci_low: -0.01, ci_high: 0.11 })).toBe("+5.0% (95% CI -1.0% to +11.0%)");
+  });
+});
+
+describe("ExperimentTable origins", () => {
+  it("shows the origin badge, pruned status and the Pareto mark", () => {
+    wrap(
+      <ExperimentTable
+        experiments={[
+          exp(1, { origin: "baseline" }),
+          exp(2, { status: "pruned" }),
+          exp(3, { origin: "repeat", pareto: true }),
+        ]}
+        taskId={1}
+      />,
+    );
+    expect(screen.getAllByTestId("origin").map((b) => b.textContent)).toEqual(["baseline", "search", "repeat"]);
+    expect(screen.getAllByTestId("status").map((b) => b.textContent)).toContain("pruned");
+    expect(screen.getByTitle("on the Pareto front")).toBeInTheDocument();
+  });
+});
+
+describe("Pareto chart", () => {
+  it("uses the stored Pareto flag and the first two objectives of a multi-objective task", () => {
+    const exps = [
+      exp(1, { objective_values: [100, 1.0], pareto: true }),
+      exp(2, { objective_values: [90, 1.5] }),
+      exp(3, { objective_values: [140, 1.9], pareto: true }),
+      exp(4, { objective_values: [null, 0.5] }),
+    ];
+    wrap(<ThroughputLatencyChart experiments={exps} objectives={["maximize_throughput", "minimize_latency"]} />);
+    expect(screen.getByText("Throughput per GPU vs Mean E2E latency (Pareto front marked)")).toBeInTheDocument();
+    expect(screen.getByTestId("chart-pareto")).toHaveAttribute("data-front", "2");
+  });
+
+  it("keeps throughput vs latency for single-objective tasks", () => {
+    wrap(<ThroughputLatencyChart experiments={[exp(1)]} objectives={["maximize_throughput"]} />);
+    expect(screen.getByText("Throughput vs latency (Pareto front marked)")).toBeInTheDocument();
+  });
+});
