@@ -1,4 +1,5 @@
-"""The built-in load generator: closed-loop, async, streaming, against any OpenAI-compatible server.
+"""The built-in load generator: closed-loop (or open-loop Poisson arrivals, arrivals.py), async, streaming, against
+any OpenAI-compatible server.
 
 `run_load` keeps `concurrency` requests in flight until `max_requests` were sent or `max_duration` seconds passed,
 then sends no more and lets the requests in flight finish (each may take up to `request_timeout` seconds; one that
@@ -6,7 +7,7 @@ does not finish is recorded as an "incomplete" error). Warm-up requests go first
 
 Each request gets its own prompt of exactly the sampled input length (see prompts.py), built before the clock
 starts so that building prompts neither loads the server nor slows the client during the run. Times are
-time.perf_counter() seconds: `sent` just before the request is written, `first_token` at the first chunk with
+time.perf_counter() seconds: `sent` when the request's last byte was written, `first_token` at the first chunk with
 non-empty text, one `chunk_times` entry per such chunk, `end` after the last byte. Token counts come from the
 server's `usage` (prompt_tokens includes a chat template's tokens); where a server sends no usage they are counted
 with its tokenizer. Failures never raise: they become the request's `error` text.
@@ -26,6 +27,7 @@ from typing import Any, Literal
 import httpx
 
 from ..errors import BenchmarkError
+from .arrivals import drive_open_loop
 from .metrics import GoodputSLO, RequestRecord, RunMetrics, compute_run_metrics
 from .prompts import PromptBuilder
 from .traffic import Scenario
@@ -94,6 +96,7 @@ class _Run:
 		body: dict[str, Any],
 		request_timeout: float,
 		model_tokenizer: str | None,
+		stop_check: Callable[[RequestRecord], str | None] | None = None,
 	) -> None:
 		self.client = client
 		self.base_url = base_url
@@ -108,6 +111,23 @@ class _Run:
 			connect=min(30.0, request_timeout), read=request_timeout, write=request_timeout, pool=None
 		)
 		self._ssl: ssl.SSLContext | None = None
+		self.stop_check = stop_check
+		self.stopped_early: str | None = None
+		self.halt = asyncio.Event()
+
+	def finished(self, rec: RequestRecord, progress: Callable[[int, int], None] | None, total: int) -> None:
+		"""Keep one measured request, report progress, and halt the run when `stop_check` says it is lost."""
+		self.records.append(rec)
+		if progress is not None:
+			try:
+				progress(len(self.records), total)
+			except Exception:  # a broken progress display must not stop the measurement
+				pass
+		if self.stop_check is not None and self.stopped_early is None:
+			why = self.stop_check(rec)
+			if why:
+				self.stopped_early = why
+				self.halt.set()
 
 	def worker_client(self) -> httpx.AsyncClient:
 		"""A client with a one-connection pool for one worker: httpcore's pool scans every connection on each
@@ -160,8 +180,9 @@ class _Run:
 			body["prompt"] = prompt
 		return json.dumps(body, ensure_ascii=False).encode()
 
-	async def one(self, client: httpx.AsyncClient, item: _Planned) -> RequestRecord:
-		scheduled = time.perf_counter()
+	async def one(self, client: httpx.AsyncClient, item: _Planned, scheduled: float | None = None) -> RequestRecord:
+		"""Send one request; `scheduled` is when an open-loop schedule meant to send it (default: now)."""
+		scheduled = time.perf_counter() if scheduled is None else scheduled
 		try:
 			prompt = await self.prompt(item)
 		except (httpx.HTTPError, BenchmarkError) as exc:
@@ -208,7 +229,15 @@ class _Run:
 		rest = b""
 		done = False
 		rec.sent = perf()
-		async with client.stream("POST", self.url, content=content, headers=_HEADERS) as resp:
+
+		async def trace(event: str, info: dict[str, Any]) -> None:
+			# `sent` = when the request's last byte went to the socket: httpx's own request building is not TTFT
+			if event.endswith("send_request_body.complete"):
+				rec.sent = perf()
+
+		async with client.stream(
+			"POST", self.url, content=content, headers=_HEADERS, extensions={"trace": trace}
+		) as resp:
 			started.append(True)
 			if resp.status_code != 200:
 				body = (await resp.aread()).decode("utf-8", "replace")
@@ -295,8 +324,10 @@ async def run_load(
 	progress: Callable[[int, int], None] | None = None,
 	model_tokenizer: str | None = None,
 	records: list[RequestRecord] | None = None,
+	request_rate: float | None = None,
+	stop_check: Callable[[RequestRecord], str | None] | None = None,
 ) -> RunMetrics:
-	"""Drive one closed-loop run and measure it. max_duration and request_timeout are in seconds.
+	"""Drive one run and measure it. max_duration and request_timeout are in seconds.
 
 	Never raises for what the server does (errors become records); raises BenchmarkError when prompts of an exact
 	length cannot be built (no /tokenize and no local tokenizer). When `cancel` is set the run stops at once and the
@@ -304,7 +335,13 @@ async def run_load(
 
 	model_tokenizer: a local tokenizer folder, used only when the server has no /tokenize endpoint.
 	records: when given, every measured request's RequestRecord is appended to it (warm-up ones are not).
+	request_rate: open loop instead (bench/arrivals.py): Poisson arrivals at this many requests/s, seeded by `seed`;
+	`concurrency` is then ignored (the run is reported with concurrency None).
+	stop_check: called with each measured request as it finishes; a text return stops the run at once (requests in
+	flight are dropped) and becomes RunMetrics.stopped_early (bench/early_stop.py).
 	"""
+	if request_rate is not None and request_rate <= 0:
+		raise ValueError("request_rate must be > 0 (requests/s)")
 	if concurrency < 1:
 		raise ValueError("concurrency must be >= 1")
 	if endpoint not in _PATHS:
@@ -329,25 +366,38 @@ async def run_load(
 	limits = httpx.Limits(max_connections=_BUILD_CONCURRENCY, max_keepalive_connections=0)
 	timeout = httpx.Timeout(connect=min(30.0, request_timeout), read=request_timeout, write=request_timeout, pool=None)
 	async with httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False) as client:
-		run = _Run(client, base_url, endpoint, body, request_timeout, model_tokenizer)
-		task = asyncio.create_task(_drive(run, warm, plan, concurrency, max_duration, progress))
+		run = _Run(client, base_url, endpoint, body, request_timeout, model_tokenizer, stop_check)
+		if request_rate is not None:
+			drive = drive_open_loop(run, warm, plan, request_rate, max_duration, seed, progress)
+		else:
+			drive = _drive(run, warm, plan, concurrency, max_duration, progress)
+		task = asyncio.create_task(drive)
 		waiter = asyncio.create_task(cancel.wait()) if cancel is not None else None
+		halted = asyncio.create_task(run.halt.wait())
 		try:
-			await asyncio.wait({task} if waiter is None else {task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+			waits = {task, halted} if waiter is None else {task, waiter, halted}
+			await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
 		finally:
-			for t in (task, waiter):
+			for t in (task, waiter, halted):
 				if t is not None and not t.done():
 					t.cancel()
-			if waiter is not None:
-				await asyncio.gather(waiter, return_exceptions=True)
+			await asyncio.gather(*(t for t in (waiter, halted) if t is not None), return_exceptions=True)
 		try:
 			await task
 		except asyncio.CancelledError:
-			if cancel is None or not cancel.is_set():
+			if (cancel is None or not cancel.is_set()) and not run.halt.is_set():
 				raise
 	if records is not None:
 		records.extend(run.records)
-	return compute_run_metrics(run.records, scenario=str(scenario), concurrency=concurrency, goodput_slo=goodput_slo)
+	metrics = compute_run_metrics(
+		run.records,
+		scenario=str(scenario),
+		concurrency=None if request_rate is not None else concurrency,
+		request_rate=request_rate,
+		goodput_slo=goodput_slo,
+	)
+	metrics.stopped_early = run.stopped_early
+	return metrics
 
 
 async def _drive(
@@ -381,12 +431,9 @@ async def _drive(
 					return
 				state["next"] = i + 1
 				rec = await run.one(client, plan[i])
-				run.records.append(rec)
-				if progress is not None:
-					try:
-						progress(len(run.records), total)
-					except Exception:  # a broken progress display must not stop the measurement
-						pass
+				run.finished(rec, progress, total)
+				if run.halt.is_set():
+					return
 
 		await asyncio.gather(*(worker(c) for c in clients[:total]))
 	finally:

@@ -137,6 +137,9 @@ class RunMetrics(BaseModel):
 	max_send_lag: float = Field(0.0, description="Worst delay between scheduled and actual send, seconds")
 	valid: bool = Field(True, description="False when the load generator fell behind its schedule")
 	predicted: bool = Field(False, description="True when figures come from a performance model, not a measurement")
+	stopped_early: str | None = Field(
+		None, description="Why the run was stopped before its planned end (an SLO clearly lost); None when it ran out"
+	)
 
 
 def compute_run_metrics(

@@ -46,6 +46,10 @@ class RunRequest:
 	seed: int = 0
 	request_timeout: float = 300.0
 	progress: Callable[[int, int], None] | None = None
+	request_rate: float | None = None
+	"""Open loop: Poisson arrivals at this many requests/s instead of `concurrency` (builtin driver only)."""
+	stop_check: Callable[[RequestRecord], str | None] | None = None
+	"""In-run early stop (bench/early_stop.py), fed each finished request; only the builtin driver calls it."""
 
 
 class Driver(Protocol):

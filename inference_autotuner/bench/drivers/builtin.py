@@ -11,6 +11,7 @@ from .base import RunRequest
 
 class BuiltinDriver:
 	name = "builtin"
+	supports_rate = True  # Poisson arrivals (RunRequest.request_rate) and in-run early stop (stop_check)
 
 	def missing(self) -> str | None:
 		return None
@@ -32,4 +33,6 @@ class BuiltinDriver:
 			model_tokenizer=req.tokenizer_dir,
 			cancel=cancel,
 			progress=req.progress,
+			request_rate=req.request_rate,
+			stop_check=req.stop_check,
 		)

@@ -1,0 +1,101 @@
+"""Open-loop load for the built-in client: Poisson arrivals at a fixed request rate (benchmark.request_rates).
+
+Inter-arrival times are exponential with mean 1/rate seconds, drawn from their own random stream seeded by the run's
+seed (the same seed gives the same schedule). Request i is sent at start + offsets[i] whether or not earlier ones
+finished, so the number in flight is whatever the server's speed makes it. No request is sent after `max_duration`
+seconds or past `max_requests`; those in flight then finish (each within request_timeout). Each record's
+`scheduled` is its planned send time, so RunMetrics.max_send_lag / valid show a load generator that fell behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import httpx
+
+if TYPE_CHECKING:
+	from .client import _Planned, _Run
+
+
+def poisson_offsets(rate: float, count: int, seed: int = 0) -> list[float]:
+	"""Send times of `count` requests, seconds after the start: cumulative exponential gaps (mean 1/rate).
+
+	The first request goes at 0 (a run starts with a request, not with an idle wait)."""
+	if rate <= 0:
+		raise ValueError("rate must be > 0 (requests/s)")
+	rng = random.Random(f"poisson-arrivals-{seed}")
+	offsets: list[float] = []
+	t = 0.0
+	for i in range(count):
+		if i:
+			t += rng.expovariate(rate)
+		offsets.append(t)
+	return offsets
+
+
+async def drive_open_loop(
+	run: _Run,
+	warm: list[_Planned],
+	plan: list[_Planned],
+	rate: float,
+	max_duration: float,
+	seed: int,
+	progress: Callable[[int, int], None] | None,
+) -> None:
+	"""Send `plan` at Poisson arrival times; warm-up requests first (up to 4 at once, not measured)."""
+	from .client import MAX_UNIQUE_PROMPTS
+
+	await run.prebuild(warm + plan[:MAX_UNIQUE_PROMPTS])
+	idle: list[httpx.AsyncClient] = []  # one-connection clients not in use (see _Run.worker_client)
+	every: list[httpx.AsyncClient] = []
+	inflight: set[asyncio.Task[None]] = set()
+
+	def take() -> httpx.AsyncClient:
+		if idle:
+			return idle.pop()
+		client = run.worker_client()
+		every.append(client)
+		return client
+
+	async def send(item: _Planned, at: float | None, measured: bool) -> None:
+		client = take()
+		try:
+			rec = await run.one(client, item, scheduled=at)
+		finally:
+			idle.append(client)
+		if measured:
+			run.finished(rec, progress, len(plan))
+
+	try:
+		if warm:
+			pending = iter(warm)
+
+			async def warm_worker() -> None:
+				for item in pending:
+					await send(item, None, measured=False)
+
+			await asyncio.gather(*(warm_worker() for _ in range(min(4, len(warm)))))
+		offsets = poisson_offsets(rate, len(plan), seed)
+		start = time.perf_counter()
+		for item, offset in zip(plan, offsets, strict=True):
+			if offset >= max_duration or run.halt.is_set():
+				break
+			at = start + offset
+			delay = at - time.perf_counter()
+			if delay > 0:
+				await asyncio.sleep(delay)
+			task = asyncio.create_task(send(item, at, measured=True))
+			inflight.add(task)
+			task.add_done_callback(inflight.discard)
+		if inflight:
+			await asyncio.gather(*inflight)
+	finally:
+		left = list(inflight)
+		for task in left:
+			task.cancel()
+		await asyncio.gather(*left, return_exceptions=True)
+		await asyncio.gather(*(c.aclose() for c in every), return_exceptions=True)
