@@ -87,6 +87,13 @@ def experiments_table(
 	return table
 
 
+def load_level(ev: Event) -> str:
+	"""'concurrency 4' or 'rate 2.5 req/s' for a run_started event."""
+	if ev.get("concurrency") is None and ev.get("request_rate") is not None:
+		return f"rate {ev['request_rate']:g} req/s"
+	return f"concurrency {ev.get('concurrency')}"
+
+
 class LiveView:
 	"""Holds the state the live view shows; update() takes runner events."""
 
@@ -121,10 +128,10 @@ class LiveView:
 		elif kind == "engine_ready":
 			self.status = f"experiment {ev['number']}: engine ready in {ev['seconds']:.1f} s"
 		elif kind == "run_started":
-			self.status = f"experiment {ev['number']}: {ev['scenario']} at concurrency {ev['concurrency']}"
-			self.progress.update(
-				self.run, completed=0, total=1, visible=True, description=f"requests (c={ev['concurrency']})"
-			)
+			level = load_level(ev)
+			probe = " (load search)" if ev.get("probe") else ""
+			self.status = f"experiment {ev['number']}: {ev['scenario']} at {level}{probe}"
+			self.progress.update(self.run, completed=0, total=1, visible=True, description=f"requests ({level})")
 		elif kind == "run_progress":
 			self.progress.update(self.run, completed=ev["done"], total=max(ev["total"], 1))
 		elif kind == "experiment_finished":
@@ -149,6 +156,12 @@ class LiveView:
 				self.messages.append(f"experiment {ev['number']} {ev['status']}: {ev['reason'].splitlines()[0][:160]}")
 		elif kind == "log":
 			self.messages.append(ev["message"])
+		elif kind == "run_stopped_early":
+			self.messages.append(f"experiment {ev.get('number')}: run stopped early: {ev.get('reason', '')}"[:200])
+		elif kind == "load_search_finished":
+			self.messages.append(
+				f"experiment {ev.get('number')}: max load within the SLOs {ev.get('max_load')} ({ev.get('scenario', '')})"
+			)
 
 	def __rich_console__(self, console: Any, options: Any) -> Any:
 		yield self._group(options.max_width)

@@ -54,6 +54,11 @@ class TaskPublic(_Public):
 	elapsed: float = Field(description="Seconds spent running, over every start")
 	max_iterations: int | None = None
 	experiments_total: int = 0
+	experiments_planned: int = Field(
+		0,
+		description="Experiments the task will run in all: max_iterations + baseline + repeats "
+		"(repeats * (repeat_top_k + baseline); none in predict mode)",
+	)
 	experiments_successful: int = 0
 	best_objective_value: float | None = Field(
 		None, description="objective_value of the best experiment (natural units, without penalty)"

@@ -24,7 +24,7 @@ from ..errors import AutotunerError
 from ..models import resolve_model
 from ..search import make_sampler, open_study
 from ..space import Space, build_task_space, params_key
-from ..spec.models import TaskSpec
+from ..spec.models import OptimizationSpec, TaskSpec
 from ..store import Experiment, ExperimentOrigin, ExperimentStatus, Store, Task, TaskStatus
 from ..store.models import utcnow
 from .base import FINAL, RunContext
@@ -33,7 +33,7 @@ from .search_loop import SearchLoop
 from .tell import tell
 from .warmstart import warm_start_configs
 
-__all__ = ["FINAL", "TaskResult", "TaskRunner", "get_or_create_task", "spec_dump"]
+__all__ = ["FINAL", "TaskResult", "TaskRunner", "get_or_create_task", "planned_experiments", "spec_dump"]
 
 
 @dataclass
@@ -42,6 +42,23 @@ class TaskResult:
 	status: str
 	experiments: int
 	best_experiment_id: int | None
+
+
+def planned_experiments(
+	opt: OptimizationSpec, deployment_mode: str, max_iterations: int | None = None, space_size: int | None = None
+) -> int:
+	"""Experiments a task will run in all: the search budget, the baseline, the repeats (at most).
+
+	Repeats (of the `repeat_top_k` best and of the baseline) are skipped in predict mode. `max_iterations`
+	overrides the spec's search budget (e.g. `--max-trials`); a finite space of `space_size` configurations caps it.
+	"""
+	baseline = int(opt.baseline is not False)
+	budget = opt.max_iterations if max_iterations is None else max_iterations
+	if space_size is not None:
+		budget = min(budget, space_size)
+	top = min(opt.repeat_top_k, budget)
+	repeats = 0 if deployment_mode == "predict" else opt.repeats * (top + baseline)
+	return budget + baseline + repeats
 
 
 def spec_dump(spec: TaskSpec) -> dict[str, Any]:
@@ -197,11 +214,10 @@ class TaskRunner(SearchLoop):
 		return TaskResult(self.task_id, self._status, count, best)
 
 	def _planned(self) -> int:
-		"""Experiments this task will run in all: the search budget, the baseline, the repeats (at most)."""
-		opt = self.spec.optimization
-		baseline = opt.baseline is not False
-		repeats = 0 if self.spec.deployment_mode == "predict" else opt.repeats * (opt.repeat_top_k + int(baseline))
-		return self.max_iterations + int(baseline) + repeats
+		space = build_task_space(self.spec.parameters, self.spec.quant_config, self.spec.parallel_config)
+		return planned_experiments(
+			self.spec.optimization, self.spec.deployment_mode, self.max_iterations, space_size=space.size()
+		)
 
 	def _final_best(self) -> int | None:
 		best = self._update_best()

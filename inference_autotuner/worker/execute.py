@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import update
 
+from ..cli_render import load_level
 from ..errors import AutotunerError
 from ..paths import logs_dir, safe_name
 from ..runner.events import Event
@@ -42,7 +43,7 @@ def format_event(ev: Event) -> str | None:
 	if kind == "engine_ready":
 		return f"experiment {ev.get('number')}: engine ready in {ev.get('seconds', 0):.1f} s"
 	if kind == "run_started":
-		return f"experiment {ev.get('number')}: run {ev.get('scenario')} at concurrency {ev.get('concurrency')}"
+		return f"experiment {ev.get('number')}: run {ev.get('scenario')} at {load_level(ev)}"
 	if kind == "experiment_finished":
 		tail = f" ({ev['reason']})" if ev.get("reason") else ""
 		value = ev.get("objective_value")

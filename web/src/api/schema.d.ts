@@ -1093,6 +1093,12 @@ export interface components {
             /** Error */
             error: string | null;
             /**
+             * Experiments Planned
+             * @description Experiments the task will run in all: max_iterations + baseline + repeats (repeats * (repeat_top_k + baseline); none in predict mode)
+             * @default 0
+             */
+            experiments_planned: number;
+            /**
              * Experiments Successful
              * @default 0
              */

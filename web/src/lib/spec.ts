@@ -20,7 +20,13 @@ export interface WizardState {
   warmup: string;
   strategy: string;
   objective: string;
+  objective2: string; // optional second objective: a multi-objective search (objectives: [objective, objective2])
   max_iterations: string;
+  baseline: boolean;
+  repeat_top_k: string;
+  repeats: string;
+  warm_start: boolean;
+  max_parallel: string;
   slo_ttft_ms: string;
   slo_tpot_ms: string;
   slo_p90_ms: string;
@@ -49,7 +55,9 @@ export const OBJECTIVES = [
   "minimize_tpot",
   "maximize_goodput",
 ] as const;
-export const STRATEGIES = ["grid_search", "random", "bayesian"] as const;
+export const STRATEGIES = ["grid_search", "random", "bayesian", "nsga2", "mo_tpe"] as const;
+/** Strategies that need two or more objectives. */
+export const MO_STRATEGIES: readonly string[] = ["nsga2", "mo_tpe"];
 export const DEPLOYMENT_MODES = ["local", "docker", "kubernetes", "ome", "predict"] as const;
 
 export function defaultState(): WizardState {
@@ -66,7 +74,13 @@ export function defaultState(): WizardState {
     warmup: "2",
     strategy: "grid_search",
     objective: "maximize_throughput",
+    objective2: "",
     max_iterations: "4",
+    baseline: true,
+    repeat_top_k: "2",
+    repeats: "2",
+    warm_start: true,
+    max_parallel: "1",
     slo_ttft_ms: "",
     slo_tpot_ms: "",
     slo_p90_ms: "",
@@ -120,7 +134,13 @@ export function toSpec(s: WizardState): Record<string, unknown> {
     optimization: {
       strategy: s.strategy,
       objective: s.objective,
+      ...(s.objective2 ? { objectives: [s.objective, s.objective2] } : {}),
       max_iterations: numberOr(s.max_iterations, 10),
+      baseline: s.baseline,
+      repeat_top_k: numberOr(s.repeat_top_k, 2),
+      repeats: numberOr(s.repeats, 2),
+      warm_start: s.warm_start,
+      max_parallel: numberOr(s.max_parallel, 1),
     },
     benchmark: {
       traffic_scenarios: s.scenarios
@@ -196,8 +216,14 @@ export function fromSpec(spec: Record<string, unknown>): WizardState {
     max_time: asText(bench.max_time_per_iteration ?? d.max_time),
     warmup: asText(bench.warmup_requests ?? d.warmup),
     strategy: String(opt.strategy ?? d.strategy),
-    objective: String(opt.objective ?? d.objective),
+    objective: String((Array.isArray(opt.objectives) ? opt.objectives[0] : undefined) ?? opt.objective ?? d.objective),
+    objective2: Array.isArray(opt.objectives) && opt.objectives.length > 1 ? String(opt.objectives[1]) : "",
     max_iterations: asText(opt.max_iterations ?? d.max_iterations),
+    baseline: opt.baseline !== false, // a dict of flags (your current config) counts as on; the wizard drops it
+    repeat_top_k: asText(opt.repeat_top_k ?? d.repeat_top_k),
+    repeats: asText(opt.repeats ?? d.repeats),
+    warm_start: opt.warm_start !== false,
+    max_parallel: asText(opt.max_parallel ?? d.max_parallel),
     slo_ttft_ms: ms(slo.ttft),
     slo_tpot_ms: ms(slo.tpot),
     slo_p90_ms: ms(obj(slo.latency).p90),
@@ -254,6 +280,28 @@ export function combinations(s: WizardState, parallelCount: number): number | nu
   if (s.quant_mode === "custom") n *= counts(s.quant_custom);
   n *= Math.max(1, parallelCount);
   return n;
+}
+
+export interface Planned {
+  search: number;
+  baseline: number;
+  repeats: number;
+  total: number;
+}
+
+/**
+ * Experiments the task will run in all: the search (at most `combos`, the space size, when finite), the
+ * baseline, and `repeats` more runs of the top K and of the baseline (none in predict mode). The API's
+ * `experiments_planned` counts the same, without the space-size cap.
+ */
+export function plannedExperiments(s: WizardState, combos: number | null): Planned {
+  const whole = (text: string, fallback: number) => Math.max(0, Math.floor(numberOr(text, fallback)));
+  const budget = whole(s.max_iterations, 10);
+  const search = combos === null ? budget : Math.min(combos, budget);
+  const baseline = s.baseline ? 1 : 0;
+  const times = s.deployment_mode === "predict" ? 0 : whole(s.repeats, 2);
+  const repeats = times * (Math.min(whole(s.repeat_top_k, 2), search) + baseline);
+  return { search, baseline, repeats, total: search + baseline + repeats };
 }
 
 /** Problems whose field path starts with `prefix` (e.g. "benchmark.num_concurrency"). */

@@ -68,7 +68,7 @@ export function Dashboard() {
                     {t.name}
                   </Link>
                   <span className="text-slate-500">
-                    {t.experiments_total} of {t.max_iterations ?? "?"} · {secs(t.elapsed)}
+                    {t.experiments_total} of {t.experiments_planned || "?"} · {secs(t.elapsed)}
                   </span>
                 </li>
               ))}

@@ -8,6 +8,7 @@ import { Button, Card, ErrorBox } from "../components/States";
 import {
   type ConfigMode,
   DEPLOYMENT_MODES,
+  MO_STRATEGIES,
   OBJECTIVES,
   PARALLEL_FIELDS,
   QUANT_FIELDS,
@@ -18,6 +19,7 @@ import {
   fromSpec,
   gpusNeeded,
   parallelCombos,
+  plannedExperiments,
   problemsAt,
   toSpec,
 } from "../lib/spec";
@@ -85,6 +87,7 @@ export function NewTask() {
   const parallelPresets = usePresets("parallel");
   const set = <K extends keyof WizardState>(k: K, v: WizardState[K]) => setS((old) => ({ ...old, [k]: v }));
   const at = (prefix: string) => problemsAt(problems, prefix);
+  const exactly = (path: string) => problems.filter((p) => p.path === path); // e.g. "optimization": cross-field
 
   const spec = useMemo(() => toSpec(s), [s]);
   const parallelForEngine = (parallelPresets.data ?? []).filter((p) => !p.runtime || p.runtime === s.engine);
@@ -92,6 +95,7 @@ export function NewTask() {
   const combos = parallelCombos(s, chosenParallel);
   const count = combinations(s, combos.length);
   const gpus = gpusNeeded(combos);
+  const planned = plannedExperiments(s, count);
 
   // Live validation of the parameters against the engine's flag catalogue.
   const paramKey = JSON.stringify(spec.parameters);
@@ -255,14 +259,21 @@ export function NewTask() {
               className={input}
               name="objective"
               value={s.objective}
-              onChange={(e) => set("objective", e.target.value)}
+              onChange={(e) => {
+                const v = e.target.value; // the second objective may not repeat the first
+                setS((old) => ({ ...old, objective: v, objective2: old.objective2 === v ? "" : old.objective2 }));
+              }}
             >
               {OBJECTIVES.map((o) => (
                 <option key={o}>{o}</option>
               ))}
             </select>
           </Field>
-          <Field label="Strategy" problems={at("optimization.strategy")}>
+          <Field
+            label="Strategy"
+            problems={[...at("optimization.strategy"), ...exactly("optimization")]}
+            help={MO_STRATEGIES.includes(s.strategy) ? "multi-objective: set a second objective" : undefined}
+          >
             <select
               className={input}
               name="strategy"
@@ -282,7 +293,23 @@ export function NewTask() {
               onChange={(e) => set("max_iterations", e.target.value)}
             />
           </Field>
-          <div />
+          <Field
+            label="Second objective"
+            problems={at("optimization.objectives")}
+            help="optional: a multi-objective search (Pareto front)"
+          >
+            <select
+              className={input}
+              name="objective2"
+              value={s.objective2}
+              onChange={(e) => set("objective2", e.target.value)}
+            >
+              <option value="">none</option>
+              {OBJECTIVES.filter((o) => o !== s.objective).map((o) => (
+                <option key={o}>{o}</option>
+              ))}
+            </select>
+          </Field>
           <Field label="TTFT SLO (ms, mean)" problems={at("slo.ttft")}>
             <input
               className={input}
@@ -311,6 +338,64 @@ export function NewTask() {
             <input type="checkbox" checked={s.slo_hard_fail} onChange={(e) => set("slo_hard_fail", e.target.checked)} />
             hard fail (infeasible when far past)
           </label>
+        </div>
+      </Card>
+
+      <Card title="Baseline, repeats and parallelism">
+        <div className="grid gap-3 md:grid-cols-5">
+          <div className="text-sm">
+            <label className="flex items-center gap-2 pt-5">
+              <input
+                type="checkbox"
+                name="baseline"
+                checked={s.baseline}
+                onChange={(e) => set("baseline", e.target.checked)}
+              />
+              Measure the baseline (engine defaults)
+            </label>
+            <FieldErrors problems={at("optimization.baseline")} />
+          </div>
+          <Field
+            label="Repeat top K"
+            problems={at("optimization.repeat_top_k")}
+            help="the K best configs are measured again"
+          >
+            <input
+              className={input}
+              name="repeat_top_k"
+              value={s.repeat_top_k}
+              onChange={(e) => set("repeat_top_k", e.target.value)}
+            />
+          </Field>
+          <Field label="Repeats" problems={at("optimization.repeats")} help="extra runs of each (and of the baseline)">
+            <input
+              className={input}
+              name="repeats"
+              value={s.repeats}
+              onChange={(e) => set("repeats", e.target.value)}
+            />
+          </Field>
+          <Field label="Max parallel" problems={at("optimization.max_parallel")} help="experiments at once">
+            <input
+              className={input}
+              name="max_parallel"
+              value={s.max_parallel}
+              onChange={(e) => set("max_parallel", e.target.value)}
+            />
+          </Field>
+          <div className="text-sm">
+            <label className="flex items-center gap-2 pt-5">
+              <input
+                type="checkbox"
+                name="warm_start"
+                checked={s.warm_start}
+                onChange={(e) => set("warm_start", e.target.checked)}
+              />
+              Warm start
+            </label>
+            <span className="mt-0.5 block text-xs text-slate-500">best configs of earlier tasks first</span>
+            <FieldErrors problems={at("optimization.warm_start")} />
+          </div>
         </div>
       </Card>
 
@@ -464,12 +549,13 @@ export function NewTask() {
               {" "}
               · up to {gpus} GPU{gpus === 1 ? "" : "s"} per experiment
             </span>
-            {count !== null && (
-              <span className="text-slate-500">
-                {" "}
-                · {Math.min(count, Number(s.max_iterations) || 0)} experiments will run
-              </span>
-            )}
+            <span className="text-slate-500" data-testid="planned">
+              {" "}
+              · {planned.total} experiment{planned.total === 1 ? "" : "s"} will run
+              {planned.total !== planned.search &&
+                ` (${planned.search} search${planned.baseline ? " + baseline" : ""}` +
+                  `${planned.repeats ? ` + ${planned.repeats} repeats` : ""})`}
+            </span>
           </div>
           <div className="ml-auto flex gap-2">
             <Button onClick={() => void submit(false)} disabled={submitting}>

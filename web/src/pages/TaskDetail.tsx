@@ -76,9 +76,12 @@ export function TaskDetail() {
             <span className="text-slate-500">{objectives.length > 1 ? "Objectives: " : "Objective: "}</span>
             {objectives.join(", ")}
           </div>
-          <div data-testid="progress">
+          <div
+            data-testid="progress"
+            title={`search budget ${t.max_iterations ?? "?"}, plus the baseline and the repeats of the best`}
+          >
             <span className="text-slate-500">Experiments: </span>
-            {t.experiments_total} of {t.max_iterations ?? "?"} ({t.experiments_successful} ok)
+            {t.experiments_total} of {t.experiments_planned || "?"} ({t.experiments_successful} ok)
           </div>
           <div>
             <span className="text-slate-500">Elapsed: </span>

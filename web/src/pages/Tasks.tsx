@@ -92,7 +92,7 @@ export function Tasks() {
                   <StatusBadge status={t.status} />
                 </td>
                 <td className="px-2 py-1">
-                  {t.experiments_total} of {t.max_iterations ?? "?"} ({t.experiments_successful} ok)
+                  {t.experiments_total} of {t.experiments_planned || "?"} ({t.experiments_successful} ok)
                 </td>
                 <td className="px-2 py-1 tabular-nums" data-testid="task-best">
                   {objective(t.best_objective_value, t.objective_unit)}

@@ -26,6 +26,7 @@ function task(id: number, name: string, over: Partial<Task> = {}): Task {
     elapsed: 12,
     max_iterations: 4,
     experiments_total: 0,
+    experiments_planned: 11, // 4 + baseline + 2 repeats x (top 2 + baseline)
     experiments_successful: 0,
     best_objective_value: null,
     objective_unit: "tokens/s/GPU",
@@ -75,18 +76,18 @@ describe("objective()", () => {
 });
 
 describe("Tasks page", () => {
-  it("shows progress (n of max) and the best score with its unit", async () => {
+  it("shows progress (n of planned) and the best score with its unit", async () => {
     vi.spyOn(api, "GET").mockImplementation((() =>
       ok([
         task(2, "tuned", { best_experiment_id: 7, best_objective_value: 81.5, experiments_total: 3 }),
-        task(1, "fresh", { status: "pending", max_iterations: null }),
+        task(1, "fresh", { status: "pending", max_iterations: null, experiments_planned: 0 }),
       ])) as unknown as typeof api.GET);
     renderPage(<Tasks />);
     const table = await screen.findByTestId("task-table");
     const [first, second] = within(table).getAllByRole("row").slice(1);
     if (!first || !second) throw new Error("expected two task rows");
     const rows = [first, second] as const;
-    expect(rows[0]).toHaveTextContent("3 of 4");
+    expect(rows[0]).toHaveTextContent("3 of 11");
     expect(within(rows[0]).getByTestId("task-best")).toHaveTextContent("81.5 tokens/s/GPU");
     expect(rows[1]).toHaveTextContent("0 of ?");
     expect(within(rows[1]).getByTestId("task-best")).toHaveTextContent("–");

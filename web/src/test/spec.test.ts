@@ -6,6 +6,7 @@ import {
   gpusNeeded,
   parallelCombos,
   parseValues,
+  plannedExperiments,
   problemsAt,
   toSpec,
 } from "../lib/spec";
@@ -68,6 +69,70 @@ describe("wizard spec mapping", () => {
     expect(combinations(s, combos.length)).toBe(2 * 2 * 3);
     expect(toSpec(s).parallel_config).toEqual({ tp: [1, 2, 4], pp: 2 });
     expect(toSpec(s).quant_config).toEqual({ presets: ["default", "kv-cache-fp8"] });
+  });
+
+  it("builds the baseline, repeats, multi-objective and parallel fields", () => {
+    const d = defaultState();
+    expect(toSpec(d).optimization).toMatchObject({
+      baseline: true,
+      repeat_top_k: 2,
+      repeats: 2,
+      warm_start: true,
+      max_parallel: 1,
+    });
+    expect(toSpec(d).optimization).not.toHaveProperty("objectives");
+    const s = {
+      ...d,
+      strategy: "nsga2",
+      objective: "maximize_throughput",
+      objective2: "minimize_ttft",
+      max_iterations: "6",
+      baseline: false,
+      repeat_top_k: "3",
+      repeats: "1",
+      warm_start: false,
+      max_parallel: "2",
+    };
+    const spec = toSpec(s);
+    expect(spec.optimization).toEqual({
+      strategy: "nsga2",
+      objective: "maximize_throughput",
+      objectives: ["maximize_throughput", "minimize_ttft"],
+      max_iterations: 6,
+      baseline: false,
+      repeat_top_k: 3,
+      repeats: 1,
+      warm_start: false,
+      max_parallel: 2,
+    });
+    const back = fromSpec(spec);
+    expect(back).toMatchObject({
+      strategy: "nsga2",
+      objective: "maximize_throughput",
+      objective2: "minimize_ttft",
+      baseline: false,
+      repeat_top_k: "3",
+      repeats: "1",
+      warm_start: false,
+      max_parallel: "2",
+    });
+    // a YAML with the defaults left out, and a baseline given as flags, reads as the defaults
+    expect(fromSpec({ optimization: { baseline: { parallel: 4 } } })).toMatchObject({
+      baseline: true,
+      objective2: "",
+      repeats: "2",
+      warm_start: true,
+    });
+  });
+
+  it("counts the baseline and repeats in the planned experiments", () => {
+    const d = { ...defaultState(), max_iterations: "4" };
+    // 4 search + baseline + 2 repeats x (top 2 + baseline), as the API's experiments_planned
+    expect(plannedExperiments(d, null)).toEqual({ search: 4, baseline: 1, repeats: 6, total: 11 });
+    // a space of 2 combinations: 2 search, top K capped at 2
+    expect(plannedExperiments(d, 2).total).toBe(2 + 1 + 2 * 3);
+    expect(plannedExperiments({ ...d, baseline: false, repeats: "0" }, 2).total).toBe(2);
+    expect(plannedExperiments({ ...d, deployment_mode: "predict" }, null).total).toBe(5);
   });
 
   it("finds field problems by path prefix", () => {
