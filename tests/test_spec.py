@@ -135,3 +135,22 @@ def test_malformed_yaml_reports_line(tmp_path: Path) -> None:
 def test_goodput_objective_needs_an_slo() -> None:
 	found = problems(minimal(optimization={"objective": "maximize_goodput"}))
 	assert found[0][0] == "optimization.objective"
+
+
+def test_search_fields_of_issue_8() -> None:
+	"""Several objectives need a multi-objective-capable strategy; NSGA-II needs two; a pruner is single-objective and
+	cannot be combined with a load search."""
+	ok = parse_spec(
+		minimal(optimization={"strategy": "nsga2", "objectives": ["maximize_throughput", "minimize_p90_ttft"]})
+	)
+	assert ok.optimization.multi_objective and ok.optimization.objective == "maximize_throughput"
+	assert problems(minimal(optimization={"strategy": "nsga2"}))[0][0] == "optimization"
+	found = problems(minimal(optimization={"objectives": ["maximize_throughput", "fastest"]}))
+	assert found[0][0].startswith("optimization.objectives")
+	found = problems(
+		minimal(optimization={"objectives": ["maximize_throughput", "minimize_ttft"], "pruner": "hyperband"})
+	)
+	assert "single-objective" in found[0][1]
+	found = problems(minimal(optimization={"pruner": "median"}, benchmark={"load_search": {"start": 1}}))
+	assert "load_search" in found[0][1]
+	assert parse_spec(minimal(optimization={"baseline": {"parallel": 4}})).optimization.baseline == {"parallel": 4}

@@ -382,3 +382,12 @@ class TaskSpec(_Strict):
 		if v not in DEPLOYMENT_MODES:
 			raise ValueError(f"unknown deployment_mode {v!r}; valid: {', '.join(DEPLOYMENT_MODES)}")
 		return v
+
+	@model_validator(mode="after")
+	def _search_fits_load(self) -> TaskSpec:
+		if self.benchmark.load_search is not None and self.optimization.pruner != "none":
+			raise ValueError(
+				"optimization.pruner cannot be combined with benchmark.load_search: the load search's probes are "
+				"not fidelity steps (set pruner: none; early_stop still stops lost probes)"
+			)
+		return self
