@@ -2,7 +2,7 @@
 
     python benchmarks/search_efficiency.py --landscape benchmarks/data/qwen3-32b-h200-vllm.csv \\
         --objective maximize:objective_value [--constraint 'mean_tpot<=0.03' ...] [--seeds 10] \\
-        [--strategies grid,random,tpe] [--target 0.99]
+        [--strategies grid,random,tpe,tpe-parallel] [--target 0.99]
 
 A landscape is a CSV (e.g. `autotuner export` of a full grid): columns `param:NAME` are parameters, `status` is ok
 (or success) / anything else = infeasible, the other columns are metrics. It is replayed as a deployment: a lookup per
@@ -14,6 +14,9 @@ Printed per strategy: the median (over seeds) number of experiments until the be
 Grid search is full enumeration: it knows it holds the best only after all N configurations, so grid's count is N
 (its seeded visiting order's first hit is printed for information). A run that never reaches the target within N
 experiments counts as N.
+
+tpe-parallel is TPE with optimization.max_parallel: 2 (two experiments at once, Optuna's constant liar): its count is
+experiments, as for the others (the cost); the wall-clock rounds are about half of it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +42,8 @@ from inference_autotuner.space import params_key  # noqa: E402
 from inference_autotuner.spec.models import TaskSpec  # noqa: E402
 from inference_autotuner.store import Store  # noqa: E402
 
-STRATEGIES = {"grid": "grid_search", "random": "random", "tpe": "bayesian"}
+STRATEGIES = {"grid": "grid_search", "random": "random", "tpe": "bayesian", "tpe-parallel": "bayesian"}
+PARALLEL = {"tpe-parallel": 2}  # optimization.max_parallel of a strategy (1 when absent)
 OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq}
 
 
@@ -79,6 +84,7 @@ class Landscape:
 			raise SystemExit(f"{path}: no column {self.column!r}; columns: {', '.join(rows[0])}")
 		self.names = [c.removeprefix("param:") for c in rows[0] if c.startswith("param:")]
 		self.values: dict[str, float | None] = {}
+		self.rows: dict[str, dict[str, str]] = {}  # params_key -> the CSV row (every metric column)
 		choices: dict[str, set[Any]] = {n: set() for n in self.names}
 		for row in rows:
 			params = {_safe(n): _value(row[f"param:{n}"]) for n in self.names}
@@ -87,6 +93,7 @@ class Landscape:
 			ok = row["status"] in ("ok", "success") and row[self.column] not in ("", None)
 			ok = ok and all(row.get(c) not in ("", None) and op(float(row[c]), x) for c, op, x in rules)
 			self.values[params_key(params)] = float(row[self.column]) if ok else None
+			self.rows[params_key(params)] = row
 		self.grid = {_safe(n): sorted(v, key=lambda x: (str(type(x)), x)) for n, v in choices.items()}
 		feasible = [v for v in self.values.values() if v is not None]
 		if not feasible:
@@ -119,10 +126,26 @@ class ReplayEngine:
 
 
 class ReplayDeployer:
-	"""A deployment that looks figures up: the landscape value becomes the figure the spec's objective reads."""
+	"""A deployment that looks figures up: the landscape value becomes the figure the spec's objective reads.
 
-	def __init__(self, landscape: Landscape) -> None:
+	Thread-safe (max_parallel > 1 calls predict from several experiment threads): the landscape is only read, the
+	call counter is kept under a lock. overlap > 1: a lookup takes milliseconds where a real experiment takes minutes,
+	so without help the parallel experiments would rarely overlap and every ask would see none running. Each lookup is
+	held until overlap - 1 later ones have started (or the task is cancelled, or hold_s passed: the end of a search):
+	every ask then sees the other slots busy, the constant liar's case on real hardware.
+	"""
+
+	def __init__(self, landscape: Landscape, *, overlap: int = 1, hold_s: float = 3.0) -> None:
 		self.landscape = landscape
+		self.overlap = overlap
+		self.hold_s = hold_s
+		self.calls = 0
+		self._cond = threading.Condition()
+		self._cancel = threading.Event()
+
+	def bind_cancel(self, cancel: threading.Event) -> None:
+		"""The runner hands over its cancel event: a held lookup ends as soon as the search is stopped."""
+		self._cancel = cancel
 
 	def start(self, *a: Any, **k: Any) -> Any:
 		raise RuntimeError("a replay starts nothing")
@@ -134,7 +157,20 @@ class ReplayDeployer:
 		return 0
 
 	def predict(self, *, spec: Any, plan: Any, goodput: Any = None) -> tuple[list[RunMetrics], dict[str, Any]]:
-		value = self.landscape.values.get(params_key(plan.flags))
+		with self._cond:
+			self.calls += 1
+			mine = self.calls
+			self._cond.notify_all()
+			until = time.monotonic() + self.hold_s
+			while self.overlap > 1 and self.calls < mine + self.overlap - 1 and not self._cancel.is_set():
+				if time.monotonic() >= until:
+					break
+				self._cond.wait(0.05)
+		return [self.run_for(params_key(plan.flags))], {"source": "landscape"}
+
+	def run_for(self, key: str) -> RunMetrics:
+		"""The one run of configuration `key`; PredictionInfeasible when it is infeasible or absent."""
+		value = self.landscape.values.get(key)
 		if value is None:
 			raise PredictionInfeasible("infeasible (or absent) in the landscape")
 		s = Stats(mean=value, p50=value, p90=value, p95=value, p99=value, min=value, max=value, count=1)
@@ -158,7 +194,7 @@ class ReplayDeployer:
 			request_throughput=1.0,
 			predicted=True,
 		)
-		return [run], {"source": "landscape"}
+		return run
 
 
 def replay(landscape: Landscape, strategy: str, seed: int, share: float, workdir: Path) -> tuple[int, int]:
@@ -178,6 +214,7 @@ def replay(landscape: Landscape, strategy: str, seed: int, share: float, workdir
 				"strategy": STRATEGIES[strategy],
 				"objective": "maximize_throughput" if landscape.maximize else "minimize_latency",
 				"max_iterations": landscape.size,
+				"max_parallel": PARALLEL.get(strategy, 1),
 				"seed": seed,
 			},
 		}
@@ -185,22 +222,29 @@ def replay(landscape: Landscape, strategy: str, seed: int, share: float, workdir
 	cancel = threading.Event()
 	seen: list[float | None] = []
 	hits: dict[float, int] = {}
+	lock = threading.Lock()  # parallel experiments emit from their own threads
 
 	def on_event(ev: dict[str, Any]) -> None:
-		if ev.get("type") != "experiment_finished":
+		if ev.get("type") != "experiment_finished" or ev.get("status") == "interrupted":
 			return
-		seen.append(ev.get("objective_value") if ev.get("status") == "success" else None)
-		value = ev.get("objective_value")
-		if ev.get("status") == "success" and value is not None:
-			for target in (share, 0.95):
-				if target not in hits and landscape.reached(value, target):
-					hits[target] = len(seen)
-		if share in hits and strategy != "grid":
-			cancel.set()
+		with lock:
+			seen.append(ev.get("objective_value") if ev.get("status") == "success" else None)
+			value = ev.get("objective_value")
+			if ev.get("status") == "success" and value is not None:
+				for target in (share, 0.95):
+					if target not in hits and landscape.reached(value, target):
+						hits[target] = len(seen)
+			if share in hits and strategy != "grid":
+				cancel.set()
 
 	task_id = get_or_create_task(store, spec)
 	runner = TaskRunner(
-		store, task_id, emit=on_event, cancel=cancel, engine=ReplayEngine(), deployer=ReplayDeployer(landscape)
+		store,
+		task_id,
+		emit=on_event,
+		cancel=cancel,
+		engine=ReplayEngine(),
+		deployer=ReplayDeployer(landscape, overlap=PARALLEL.get(strategy, 1)),
 	)  # type: ignore[arg-type]
 	runner.run()
 	store.engine.dispose()
@@ -223,6 +267,7 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 		for strategy in strategies:
 			seeds = range(1) if strategy == "grid" else range(args.seeds)
 			results = [replay(landscape, strategy, seed, args.target, Path(d)) for seed in seeds]
+			print(f"  {strategy}: experiments to the target per seed {[r[0] for r in results]}", flush=True)
 			first = statistics.median(r[0] for r in results)
 			count = float(landscape.size) if strategy == "grid" else first
 			out[strategy] = {
@@ -233,13 +278,15 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 	grid = float(landscape.size)
 	rand = out.get("random", {}).get("experiments")
 	print(
-		f"{'strategy':<8} {'to best':>8} {'to 5%':>7} {'vs grid':>8} {'vs random':>10}  (median over {args.seeds} seeds)"
+		f"{'strategy':<12} {'to best':>8} {'to 5%':>7} {'vs grid':>8} {'vs random':>10}  (median over {args.seeds} seeds)"
 	)
 	for name, r in out.items():
 		vs_random = f"{r['experiments'] / rand:.2f}x" if rand else "-"
 		note = f"  (full enumeration; seeded order first hit at {r['first_hit']:.0f})" if name == "grid" else ""
+		if PARALLEL.get(name, 1) > 1:
+			note = f"  ({PARALLEL[name]} at once: ~{r['experiments'] / PARALLEL[name]:.0f} rounds)"
 		print(
-			f"{name:<8} {r['experiments']:>8.1f} {r['within_5pct']:>7.1f} {r['experiments'] / grid:>7.2f}x {vs_random:>10}{note}"
+			f"{name:<12} {r['experiments']:>8.1f} {r['within_5pct']:>7.1f} {r['experiments'] / grid:>7.2f}x {vs_random:>10}{note}"
 		)
 	return out
 
@@ -250,7 +297,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
 	p.add_argument("--objective", required=True, help="maximize:COLUMN or minimize:COLUMN")
 	p.add_argument("--constraint", action="append", default=[], help="COLUMN<=X (repeatable); broken = infeasible")
 	p.add_argument("--seeds", type=int, default=10)
-	p.add_argument("--strategies", default="grid,random,tpe")
+	p.add_argument("--strategies", default=",".join(STRATEGIES))
 	p.add_argument("--target", type=float, default=0.99, help="share of the best value that counts as reaching it")
 	return run(p.parse_args(argv))
 
