@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from .errors import TaskNotFoundError
+from .runner.budget import planned_for_spec
 from .scoring import OBJECTIVE_INFO
 from .store import Experiment, Store, Task
 
@@ -86,6 +87,7 @@ def task_dict(task: Task, exps: list[Experiment]) -> dict[str, Any]:
 		"created_at": task.created_at.isoformat() if task.created_at else None,
 		"elapsed_s": task.elapsed,
 		"max_iterations": task.spec.get("optimization", {}).get("max_iterations"),
+		"planned": planned_for_spec(task.spec, task.deployment_mode),  # search + baseline + repeats
 		"experiments": [experiment_dict(e) for e in exps],
 		"best": experiment_dict(best) if best else None,
 		"predicted": any(e.predicted for e in exps),  # some figures come from a performance model, not measured

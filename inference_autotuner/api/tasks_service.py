@@ -7,16 +7,14 @@ import shutil
 import time
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import func, select, update
 
 from ..errors import SpecError, SpecProblem
 from ..paths import logs_dir, safe_name
-from ..runner.task import planned_experiments, spec_dump
+from ..runner.budget import planned_for_spec
+from ..runner.task import spec_dump
 from ..scoring import OBJECTIVE_INFO
-from ..space import build_task_space
 from ..spec import parse_spec
-from ..spec.models import OptimizationSpec
 from ..store import Experiment, ExperimentStatus, Store, Task, TaskStatus
 from ..worker import TaskQueue
 from .errors import Conflict, NotFound
@@ -73,26 +71,13 @@ def task_public(
 	optimization = task.spec.get("optimization") or {}
 	data["max_iterations"] = optimization.get("max_iterations")
 	data["experiments_total"] = sum(counts.values())
-	data["experiments_planned"] = _planned(task.spec, task.deployment_mode)
+	data["experiments_planned"] = planned_for_spec(task.spec, task.deployment_mode)
 	data["experiments_successful"] = counts.get(ExperimentStatus.SUCCESS, 0)
 	primary = (optimization.get("objectives") or [optimization.get("objective") or "maximize_throughput"])[0]
 	info = OBJECTIVE_INFO.get(primary)
 	data["objective_unit"] = info.unit if info else None
 	data["best_objective_value"] = best_values.get(task.best_experiment_id) if task.best_experiment_id else None
 	return data
-
-
-def _planned(spec: dict[str, Any], deployment_mode: str) -> int:
-	"""Experiments the task will run in all (search, baseline, repeats), as the runner counts them."""
-	optimization = dict(spec.get("optimization") or {})
-	try:
-		opt = OptimizationSpec.model_validate(optimization)
-		size = build_task_space(
-			spec.get("parameters") or {}, spec.get("quant_config"), spec.get("parallel_config")
-		).size()
-	except (ValidationError, ValueError, TypeError):  # a spec an older version stored that today's rules refuse
-		return int(optimization.get("max_iterations") or 0)
-	return planned_experiments(opt, deployment_mode, space_size=size)
 
 
 def tasks_public(store: Store, tasks: list[Task]) -> list[dict[str, Any]]:

@@ -29,12 +29,19 @@ def validate(spec: Annotated[Path, typer.Argument(help="Task spec file to check"
 			if p.hint:
 				err.print(f"    [dim]hint: {p.hint}[/]", highlight=False)
 		raise typer.Exit(2) from None
+	from ..runner.budget import planned_experiments
 	from ..space import build_task_space
 
 	size = build_task_space(s.parameters, s.quant_config, s.parallel_config).size()
+	planned = planned_experiments(s.optimization, s.deployment_mode, space_size=size)
+	search = min(s.optimization.max_iterations, size) if size is not None else s.optimization.max_iterations
 	console.print(
 		f"[green]ok[/]: task '{s.task_name}', engine {s.base_runtime}, {s.deployment_mode} mode, "
-		f"{'continuous' if size is None else size} configuration(s), at most {s.optimization.max_iterations} experiments"
+		f"{'continuous' if size is None else size} configuration(s), at most {planned} experiments "
+		f"({search} search + baseline and repeats)"
+		if planned > search
+		else f"[green]ok[/]: task '{s.task_name}', engine {s.base_runtime}, {s.deployment_mode} mode, "
+		f"{'continuous' if size is None else size} configuration(s), at most {planned} experiments"
 	)
 
 

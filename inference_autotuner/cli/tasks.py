@@ -167,14 +167,16 @@ def list_tasks(db: DbOpt = None) -> None:
 		for t in tasks:
 			d = task_dict(t, experiments_of(store, t.id))
 			best = d["best"]["objective_value"] if d["best"] else None
-			done = sum(1 for e in d["experiments"] if e["status"] in ("success", "failed", "infeasible", "skipped"))
+			done = sum(
+				1 for e in d["experiments"] if e["status"] in ("success", "failed", "infeasible", "skipped", "pruned")
+			)
 			table.add_row(
 				str(t.id),
 				t.name,
 				t.status,
 				t.engine,
 				t.deployment_mode,
-				f"{done}/{d['max_iterations']}",
+				f"{done}/{d['planned']}",
 				d["objective"],
 				"-"
 				if best is None

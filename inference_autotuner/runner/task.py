@@ -24,10 +24,11 @@ from ..errors import AutotunerError
 from ..models import resolve_model
 from ..search import make_sampler, open_study
 from ..space import Space, build_task_space, params_key
-from ..spec.models import OptimizationSpec, TaskSpec
+from ..spec.models import TaskSpec
 from ..store import Experiment, ExperimentOrigin, ExperimentStatus, Store, Task, TaskStatus
 from ..store.models import utcnow
 from .base import FINAL, RunContext
+from .budget import planned_experiments
 from .resources import parallel_slots
 from .search_loop import SearchLoop
 from .tell import tell
@@ -42,23 +43,6 @@ class TaskResult:
 	status: str
 	experiments: int
 	best_experiment_id: int | None
-
-
-def planned_experiments(
-	opt: OptimizationSpec, deployment_mode: str, max_iterations: int | None = None, space_size: int | None = None
-) -> int:
-	"""Experiments a task will run in all: the search budget, the baseline, the repeats (at most).
-
-	Repeats (of the `repeat_top_k` best and of the baseline) are skipped in predict mode. `max_iterations`
-	overrides the spec's search budget (e.g. `--max-trials`); a finite space of `space_size` configurations caps it.
-	"""
-	baseline = int(opt.baseline is not False)
-	budget = opt.max_iterations if max_iterations is None else max_iterations
-	if space_size is not None:
-		budget = min(budget, space_size)
-	top = min(opt.repeat_top_k, budget)
-	repeats = 0 if deployment_mode == "predict" else opt.repeats * (top + baseline)
-	return budget + baseline + repeats
 
 
 def spec_dump(spec: TaskSpec) -> dict[str, Any]:
@@ -336,7 +320,9 @@ class TaskRunner(SearchLoop):
 		if opt.baseline is not False:
 			todo = [*top, self._baseline_params(ctx.space)]
 		if todo:
-			self._log(f"measuring the {len(top)} best configuration(s) and the baseline {opt.repeats} more time(s)")
+			what = [f"the {len(top)} best configuration(s)"] if top else []
+			what += ["the baseline"] if opt.baseline is not False else []
+			self._log(f"measuring {' and '.join(what)} {opt.repeats} more time(s)")
 		for params in todo:
 			if self.cancel.is_set():
 				return
