@@ -28,7 +28,22 @@ $(TOOLS)/genai-bench/.installed:
 	$(PYTHON) -m venv $(TOOLS)/genai-bench
 	$(TOOLS)/genai-bench/bin/pip install --quiet 'genai-bench>=0.0.5'
 	touch $@
+# AIPerf (benchmark.driver: aiperf) in its own venv: about 1.1 GB.
+$(TOOLS)/aiperf/.installed:
+	$(PYTHON) -m venv $(TOOLS)/aiperf
+	$(TOOLS)/aiperf/bin/pip install --quiet 'aiperf>=0.13'
+	touch $@
+# GuideLLM (benchmark.driver: guidellm) in its own venv: about 650 MB. GuideLLM requires torch only for its data
+# loader; PyPI's torch needs 4 GB of CUDA libraries even to import, so scripts/torch-stub (a stand-in package named
+# torch with just torch.utils.data's DataLoader, in-process) is installed first and satisfies that requirement.
+$(TOOLS)/guidellm/.installed: scripts/torch-stub/pyproject.toml scripts/torch-stub/torch/__init__.py
+	$(PYTHON) -m venv $(TOOLS)/guidellm
+	rm -rf $(TOOLS)/torch-stub && cp -r scripts/torch-stub $(TOOLS)/torch-stub
+	$(TOOLS)/guidellm/bin/pip install --quiet $(TOOLS)/torch-stub
+	$(TOOLS)/guidellm/bin/pip install --quiet 'guidellm==0.8.1'
+	touch $@
 export AUTOTUNER_TOOLS_DIR := $(abspath $(TOOLS))
+DRIVER_TOOLS := $(TOOLS)/genai-bench/.installed $(TOOLS)/aiperf/.installed $(TOOLS)/guidellm/.installed
 
 setup: $(VENV)/.installed
 setup-all: $(VENV)/.installed-all
@@ -47,10 +62,10 @@ demo: setup web/dist/index.html
 	$(AUTOTUNER) models pull smollm2
 	$(AUTOTUNER) tune examples/quickstart.yaml
 
-test: setup-all $(TOOLS)/genai-bench/.installed web/dist/index.html
+test: setup-all $(DRIVER_TOOLS) web/dist/index.html
 	$(AUTOTUNER) models pull smollm2
 	cd web && npm test -- --run
-	AUTOTUNER_TEST_DRIVERS=genai-bench $(PY) -m pytest -q -rs
+	AUTOTUNER_TEST_DRIVERS=genai-bench,aiperf,guidellm $(PY) -m pytest -q -rs
 
 lint: setup-all
 	$(VENV)/bin/ruff check inference_autotuner tests benchmarks

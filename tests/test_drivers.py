@@ -14,6 +14,7 @@ import pytest
 from inference_autotuner.bench.drivers import DRIVERS, RunRequest, get_driver
 from inference_autotuner.bench.drivers import aiperf as ap
 from inference_autotuner.bench.drivers import genai_bench as gb
+from inference_autotuner.bench.drivers import guidellm as gl
 from inference_autotuner.bench.drivers.base import Row, find_tool, metrics_from_rows, run_tool
 from inference_autotuner.bench.drivers.tokenizer import read_gguf_metadata, resolve_tokenizer, tokenizer_files
 from inference_autotuner.bench.traffic import parse_scenario
@@ -69,7 +70,12 @@ def test_genai_bench_argv(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-	("name", "env"), [("genai-bench", "AUTOTUNER_GENAI_BENCH_BIN"), ("aiperf", "AUTOTUNER_AIPERF_BIN")]
+	("name", "env"),
+	[
+		("genai-bench", "AUTOTUNER_GENAI_BENCH_BIN"),
+		("aiperf", "AUTOTUNER_AIPERF_BIN"),
+		("guidellm", "AUTOTUNER_GUIDELLM_BIN"),
+	],
 )
 def test_missing_tool_names_the_extra(name: str, env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 	monkeypatch.setenv(env, str(tmp_path / "nope"))
@@ -112,6 +118,7 @@ def test_aiperf_argv(tmp_path: Path) -> None:
 	assert (opts["--prompt-output-tokens-mean"], opts["--prompt-output-tokens-stddev"]) == ("300", "150")
 	assert opts["--tokenizer"] == str(tmp_path) and opts["--output-artifact-dir"] == str(tmp_path / "art")
 	assert opts["--export-level"] == "records" and opts["--ui-type"] == "none"
+	assert opts["--connection-reuse-strategy"] == "never"
 	assert json.loads(opts["--extra-inputs"]) == {"ignore_eos": True, "top_k": 1}
 	assert "--warmup-request-count" not in opts
 	chat = ap.build_argv("aiperf", _req(tmp_path, endpoint="chat", warmup=3), tmp_path)
@@ -146,6 +153,88 @@ def test_aiperf_parser_on_real_output() -> None:
 	assert m.tpot.mean == pytest.approx(summary["inter_token_latency"]["avg"] / 1000, rel=1e-6)
 	assert m.itl.count == sum(len(r.itls) for r in rows) == summary["inter_chunk_latency"]["count"]
 	assert m.output_throughput == pytest.approx(summary["output_token_throughput"]["avg"], rel=0.01)
+
+
+def test_guidellm_argv(tmp_path: Path) -> None:
+	req = _req(tmp_path, scenario=parse_scenario("N(480,240)/(300,150)"), max_duration_s=20.5, extra_body={"top_k": 1})
+	argv = gl.build_argv("/x/guidellm", req, tmp_path / "benchmarks.json")
+	assert isinstance(argv, list) and all(isinstance(a, str) for a in argv) and argv[:2] == ["/x/guidellm", "run"]
+	assert argv[-1] == "--disable-console-interactive"
+	opts: dict[str, list[dict[str, object]]] = {}
+	for flag, value in zip(argv[2:-1:2], argv[3:-1:2], strict=True):
+		opts.setdefault(flag, []).append(json.loads(value))  # every option is one JSON object
+	(backend,) = opts["--backend"]
+	assert backend["kind"] == "openai_http" and backend["target"] == "http://127.0.0.1:9" and backend["stream"] is True
+	assert backend["request_format"] == "/v1/completions" and backend["model"] == "m"
+	assert backend["extras"] == {"body": {"ignore_eos": True, "top_k": 1}}
+	assert opts["--profile"] == [{"kind": "concurrent", "streams": [2]}]
+	assert {"kind": "max_requests", "count": 10} in opts["--constraint"]
+	assert {"kind": "max_duration", "seconds": 20.5} in opts["--constraint"]  # seconds, GuideLLM's unit
+	(data,) = opts["--data"]
+	assert data == {
+		"kind": "synthetic_text",
+		"prompt_tokens": 480,
+		"prompt_tokens_stdev": 240,
+		"output_tokens": 300,
+		"output_tokens_stdev": 150,
+	}
+	assert opts["--tokenizer"] == [{"kind": "huggingface_auto", "model": str(tmp_path)}]
+	assert opts["--output"] == [{"kind": "json", "path": str(tmp_path / "benchmarks.json")}]
+	chat = gl.build_argv("guidellm", _req(tmp_path, endpoint="chat", warmup=3), tmp_path / "b.json")
+	assert json.loads(chat[chat.index("--backend") + 1])["request_format"] == "/v1/chat/completions"
+	assert {"kind": "max_requests", "count": 13} in [
+		json.loads(chat[i + 1]) for i, a in enumerate(chat) if a == "--constraint"
+	]
+	assert gl.lengths(parse_scenario("D(32,8)")) == {"prompt_tokens": 32, "output_tokens": 8}
+	assert gl.lengths(parse_scenario("U(10,20)/(5,7)")) == {
+		"prompt_tokens": 15,
+		"prompt_tokens_min": 10,
+		"prompt_tokens_max": 20,
+		"output_tokens": 6,
+		"output_tokens_min": 5,
+		"output_tokens_max": 7,
+	}
+	with pytest.raises(BenchmarkError, match="tokenizer"):
+		gl.build_argv("guidellm", _req(tmp_path, tokenizer_dir=None), tmp_path)
+
+
+def test_guidellm_parser_on_real_output() -> None:
+	"""A benchmarks.json a real GuideLLM run wrote (see tests/data/drivers/README.md): D(16,8), concurrency 2, 2 warm-up
+	+ 4 measured requests."""
+	path = DATA / "guidellm" / gl.RESULTS
+	bench = gl.read_benchmark(path)
+	agg = bench["metrics"]
+	raw = bench["requests"]["successful"]
+	assert len(raw) == 6 == agg["request_totals"]["successful"]
+
+	def stat(name: str) -> float:
+		return float(agg[name]["successful"]["mean"])
+
+	# every request, as GuideLLM aggregates them
+	m = gl.parse_results(path, scenario="D(16,8)", concurrency=2)
+	assert m.completed == 6 and m.errored == 0
+	assert m.output_tokens == 48 == agg["output_token_count"]["successful"]["total_sum"]
+	assert m.input_tokens == agg["prompt_token_count"]["successful"]["total_sum"]  # the server's count (chat template)
+	assert m.duration == pytest.approx(bench["duration"])
+	assert m.ttft.mean == pytest.approx(stat("time_to_first_token_ms") / 1000, rel=1e-6)
+	assert m.e2e.mean == pytest.approx(stat("request_latency"), rel=1e-6)
+	assert m.output_throughput == pytest.approx(stat("output_tokens_per_second"), rel=0.01)
+	assert m.itl.count == 0  # GuideLLM keeps no per-token times
+	for r in raw:
+		out, ttft, e2e = r["output_tokens"], r["time_to_first_token_ms"], r["request_latency"] * 1000
+		# GuideLLM's TPOT includes the first token: (last token - start) / out = (TTFT + (out - 1) * its ITL) / out
+		assert r["time_per_output_token_ms"] * out == pytest.approx(ttft + (out - 1) * r["inter_token_latency_ms"])
+		# ours, (E2E - TTFT) / (out - 1), is its ITL plus the stream's tail after the last token
+		ours = (e2e - ttft) / (out - 1)
+		assert r["inter_token_latency_ms"] <= ours + 1e-6 and ours == pytest.approx(r["inter_token_latency_ms"], abs=5)
+	ours_mean = sum((r["request_latency"] * 1000 - r["time_to_first_token_ms"]) / 7 for r in raw) / 6 / 1000
+	assert m.tpot.mean == pytest.approx(ours_mean)
+	assert m.tpot.mean < stat("time_per_output_token_ms") / 1000  # without the TTFT share
+	# warm-up: the first 2 requests sent are dropped; the duration is then the measured requests' span
+	w = gl.parse_results(path, scenario="D(16,8)", concurrency=2, warmup=2)
+	first = sorted(r["request_start_time"] for r in raw)
+	assert w.completed == 4 and w.output_tokens == 32
+	assert w.duration == pytest.approx(max(r["request_end_time"] for r in raw) - first[2], rel=1e-6)
 
 
 def test_metrics_from_rows_uses_our_definitions() -> None:
@@ -215,12 +304,14 @@ def test_driver_real_run_matches_builtin(name: str, llama_server: str, model_pat
 		]
 		assert int(out.stdout.strip().splitlines()[-1]) == len(ids)
 
-	def req(d: str) -> RunRequest:
+	def req(d: str, warmup: int = 2) -> RunRequest:
 		return RunRequest(
 			llama_server, scenario=parse_scenario("D(16,8)"), concurrency=2, max_requests=4, max_duration_s=60,
-			endpoint="chat", tokenizer_dir=tok, workdir=tmp_path / d, model="smollm2",
+			endpoint="chat", tokenizer_dir=tok, workdir=tmp_path / d, model="smollm2", warmup=warmup,
 		)  # fmt: skip
 
+	# a fresh llama.cpp server's first requests are several times slower: warm it, then give both the same warm-up
+	asyncio.run(get_driver("builtin").run(req("warm", warmup=0)))
 	theirs = asyncio.run(driver.run(req(name)))
 	ours = asyncio.run(get_driver("builtin").run(req("builtin")))
 	assert theirs.completed >= 2 and theirs.errored == 0, theirs.errors

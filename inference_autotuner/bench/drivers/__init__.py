@@ -3,6 +3,7 @@
 - builtin: the built-in async streaming client (bench/client.py)
 - genai-bench: sgl-project/genai-bench, the seed's load generator (extra `genai-bench`)
 - aiperf: NVIDIA's AIPerf (extra `aiperf`)
+- guidellm: vllm-project/guidellm (extra `guidellm`)
 
 Every driver's results land in the same RunMetrics (docs/drivers.md gives each tool's mapping).
 """
@@ -13,8 +14,14 @@ from .aiperf import AiperfDriver
 from .base import Driver, RunRequest
 from .builtin import BuiltinDriver
 from .genai_bench import GenaiBenchDriver
+from .guidellm import GuidellmDriver
 
-DRIVERS: dict[str, type] = {"builtin": BuiltinDriver, "genai-bench": GenaiBenchDriver, "aiperf": AiperfDriver}
+DRIVERS: dict[str, type] = {
+	"builtin": BuiltinDriver,
+	"genai-bench": GenaiBenchDriver,
+	"aiperf": AiperfDriver,
+	"guidellm": GuidellmDriver,
+}
 """Every driver by the name a spec gives in benchmark.driver."""
 
 

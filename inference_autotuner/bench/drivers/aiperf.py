@@ -87,6 +87,9 @@ def build_argv(exe: str, req: RunRequest, out_dir: Path) -> list[str]:
 		"--prompt-output-tokens-mean", _num(mo),
 		"--prompt-output-tokens-stddev", _num(so),
 		"--use-server-token-count",
+		# a new connection per request: llama.cpp's server closes kept-alive connections after streamed responses,
+		# and AIPerf (aiohttp) does not retry a request whose pooled connection was closed as it was reused
+		"--connection-reuse-strategy", "never",
 		"--random-seed", str(req.seed),
 		"--output-artifact-dir", str(out_dir),
 		"--export-level", "records",
