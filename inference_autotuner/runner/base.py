@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,11 +68,15 @@ class RunnerBase:
 		max_trials: int | None = None,
 		engine: Engine | None = None,
 		enqueue: list[dict[str, Any]] | None = None,
+		cancel_status: Callable[[], str] | None = None,
 	) -> None:
 		self.store = store
 		self.task_id = task_id
 		self.emit = emit
 		self.cancel = cancel or threading.Event()
+		# the status a cancelled run ends with: `interrupted` (resumable) unless the caller knows better, e.g. a
+		# worker: `cancelled` for a user's cancel, `queued` when the worker itself shuts down
+		self.cancel_status = cancel_status or (lambda: TaskStatus.INTERRUPTED)
 		self.engine = engine
 		self.enqueue = list(enqueue or [])  # parameter sets measured first, in this order (e.g. `autotuner plan`)
 		self.timings: list[dict[str, float]] = []  # per experiment: wall, startup, bench, stop (for benchmarks)

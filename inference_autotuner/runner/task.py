@@ -170,7 +170,7 @@ class TaskRunner(SearchLoop):
 			if self._status == TaskStatus.COMPLETED and not self.cancel.is_set():
 				self._repeat_phase(ctx)
 			if self.cancel.is_set():
-				self._status = TaskStatus.INTERRUPTED
+				self._status = self.cancel_status()
 		except BaseException as exc:
 			self.cancel.set()  # parallel experiments stop too
 			status = TaskStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else TaskStatus.FAILED

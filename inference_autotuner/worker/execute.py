@@ -116,16 +116,21 @@ def execute_task(
 	tlog = TaskLog(task_id, name, publish)
 	tlog({"type": "task_status", "status": TaskStatus.RUNNING})
 	error: str | None = None
+
+	def cancel_status() -> str:  # written by the runner itself, so no reader ever sees a passing `interrupted`
+		by_user = user_cancel is None or user_cancel.is_set()
+		return TaskStatus.CANCELLED if by_user else TaskStatus.QUEUED
+
 	try:
-		status = TaskRunner(store, task_id, emit=tlog, cancel=cancel, **runner_kw).run().status
+		runner = TaskRunner(store, task_id, emit=tlog, cancel=cancel, cancel_status=cancel_status, **runner_kw)
+		status = runner.run().status
 	except AutotunerError as exc:
 		status, error = TaskStatus.FAILED, str(exc)
 	except BaseException as exc:  # never lose the task: record what happened, keep it resumable
 		status, error = TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
 		log.exception("task %s failed", task_id)
 	if cancel.is_set() and status in (TaskStatus.INTERRUPTED, TaskStatus.RUNNING, TaskStatus.FAILED):
-		by_user = user_cancel is None or user_cancel.is_set()
-		status, error = (TaskStatus.CANCELLED if by_user else TaskStatus.QUEUED), None
+		status, error = cancel_status(), None
 	with store.session() as s:
 		task = s.get(Task, task_id)
 		if task is not None:
