@@ -47,7 +47,12 @@ def varying_keys(rows: list[dict[str, Any]]) -> set[str]:
 
 
 def experiments_table(
-	rows: list[dict[str, Any]], *, unit: str = "", best_number: int | None = None, width: int = 160
+	rows: list[dict[str, Any]],
+	*,
+	unit: str = "",
+	best_number: int | None = None,
+	width: int = 160,
+	best_label: str = "best",
 ) -> Table:
 	"""One row per experiment; with a narrow console only the key figures are shown."""
 	keys = varying_keys(rows)
@@ -59,7 +64,7 @@ def experiments_table(
 	table.add_column("parameters", overflow="fold")
 	table.add_column("objective", justify="right")
 	if unit:
-		table.caption = f"objective in {unit}; times in ms unless noted; * = best"
+		table.caption = f"objective in {unit}; times in ms unless noted; * = {best_label}"
 	if any(r.get("pareto") for r in rows):
 		note = "P = on the Pareto front"
 		table.caption = f"{table.caption}; {note}" if table.caption else note
@@ -114,6 +119,7 @@ class LiveView:
 		self.best_number: int | None = None
 		self.best_value: float | None = None
 		self.direction = "maximize"
+		self.final = False  # once the task ends, `*` is the recommendation instead of the best single run
 
 	def update(self, ev: Event) -> None:
 		kind = ev.get("type")
@@ -154,6 +160,8 @@ class LiveView:
 					self.best_value, self.best_number = value, ev["number"]
 			if ev.get("reason") and ev["status"] != "success":
 				self.messages.append(f"experiment {ev['number']} {ev['status']}: {ev['reason'].splitlines()[0][:160]}")
+		elif kind == "task_finished" and ev.get("best_number") is not None:
+			self.best_number, self.final = ev["best_number"], True
 		elif kind == "log":
 			self.messages.append(ev["message"])
 		elif kind == "run_stopped_early":
@@ -168,7 +176,13 @@ class LiveView:
 
 	def _group(self, width: int) -> Group:
 		parts: list[Any] = [
-			experiments_table(self.rows, unit=self.unit, best_number=self.best_number, width=width),
+			experiments_table(
+				self.rows,
+				unit=self.unit,
+				best_number=self.best_number,
+				width=width,
+				best_label="recommended (autotuner best)" if self.final else "best so far",
+			),
 			self.progress,
 			f"[dim]{self.status}[/]",
 		]

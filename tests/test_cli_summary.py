@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,38 @@ def test_pareto_errors(db: str) -> None:
 	assert code == 2 and "no task named" in err
 	code, _, err = invoke("pareto", "front", "--db", db, "--format", "csv")
 	assert code == 1 and "unknown format" in err
+
+
+def marked(table: str) -> list[str]:
+	"""The experiment numbers in a rendered table that carry the `*` mark."""
+	return re.findall(r"^\W*(\d+\*)", table, flags=re.M)
+
+
+def test_show_marks_the_recommendation(db: str) -> None:
+	code, out, _ = invoke("show", "noisy", "--db", db)
+	assert code == 0 and "* = recommended" in out
+	# the best single run is #5 (150), the recommendation by the repeats' intervals is #4
+	assert marked(out) == ["4*"], out
+
+
+def test_live_view_moves_the_mark_to_the_recommendation_at_the_end() -> None:
+	from rich.console import Console
+
+	from inference_autotuner.cli_render import LiveView
+
+	def render(view: LiveView) -> str:
+		console = Console(width=200, record=True)
+		console.print(view)
+		return console.export_text()
+
+	view = LiveView("tokens/s")
+	view.update({"type": "task_started", "max_iterations": 2, "done": 0, "planned": 2})
+	for number, score in ((1, -150.0), (2, -130.0)):  # scores are minimized: #1 is the best single run
+		view.update({"type": "experiment_started", "number": number, "params": {"parallel": number}})
+		view.update({"type": "experiment_finished", "number": number, "status": "success", "score": score})
+	out = render(view)
+	assert "* = best so far" in out and marked(out) == ["1*"], out
+	view.update({"type": "task_finished", "status": "completed", "best_number": 2})
+	out = render(view)
+	assert "* = recommended (autotuner best)" in out
+	assert marked(out) == ["2*"], out

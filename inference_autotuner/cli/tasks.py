@@ -222,6 +222,7 @@ def show(
 				unit=data["objective_unit"],
 				best_number=best["number"] if best else None,
 				width=console.width,
+				best_label="recommended" if summary.recommended is not None else "best",
 			)
 		)
 		for e in data["experiments"]:

@@ -186,6 +186,9 @@ class TaskRunner(SearchLoop):
 		best = self._final_best()
 		self._set_task(status=self._status, finished_at=utcnow())
 		count = self._final_count()
+		with self.store.session() as s:
+			best_row = s.get(Experiment, best) if best is not None else None
+			best_number = best_row.number if best_row is not None else None
 		self.emit(
 			{
 				"type": "task_finished",
@@ -193,6 +196,7 @@ class TaskRunner(SearchLoop):
 				"status": self._status,
 				"experiments": count,
 				"best_experiment_id": best,
+				"best_number": best_number,  # the recommendation (repeats' intervals), not the best single run
 			}
 		)
 		return TaskResult(self.task_id, self._status, count, best)
