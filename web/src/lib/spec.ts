@@ -23,6 +23,7 @@ export interface WizardState {
   objective2: string; // optional second objective: a multi-objective search (objectives: [objective, objective2])
   max_iterations: string;
   baseline: boolean;
+  baseline_flags: string; // your current config as "flag=value, flag=value"; empty: the engine's defaults
   repeat_top_k: string;
   repeats: string;
   warm_start: boolean;
@@ -77,6 +78,7 @@ export function defaultState(): WizardState {
     objective2: "",
     max_iterations: "4",
     baseline: true,
+    baseline_flags: "",
     repeat_top_k: "2",
     repeats: "2",
     warm_start: true,
@@ -109,6 +111,28 @@ export function parseValues(text: string): (string | number | boolean)[] {
     });
 }
 
+/** "parallel=4, threads=2" -> {parallel: 4, threads: 2} (values typed as in parseValues); a bare flag is true. */
+export function parseFlags(text: string): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const part of text.split(",")) {
+    const item = part.trim();
+    if (!item) continue;
+    const eq = item.indexOf("=");
+    const name = (eq < 0 ? item : item.slice(0, eq)).trim().replace(/^-+/, "");
+    if (!name) continue;
+    const value = eq < 0 ? [true] : parseValues(item.slice(eq + 1));
+    out[name] = value[0] ?? "";
+  }
+  return out;
+}
+
+/** The inverse of parseFlags. */
+export function flagsText(flags: Record<string, unknown>): string {
+  return Object.entries(flags)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(", ");
+}
+
 function listOrScalar<T>(values: T[]): T | T[] {
   return values.length === 1 ? (values[0] as T) : values;
 }
@@ -136,7 +160,7 @@ export function toSpec(s: WizardState): Record<string, unknown> {
       objective: s.objective,
       ...(s.objective2 ? { objectives: [s.objective, s.objective2] } : {}),
       max_iterations: numberOr(s.max_iterations, 10),
-      baseline: s.baseline,
+      baseline: s.baseline && s.baseline_flags.trim() ? parseFlags(s.baseline_flags) : s.baseline,
       repeat_top_k: numberOr(s.repeat_top_k, 2),
       repeats: numberOr(s.repeats, 2),
       warm_start: s.warm_start,
@@ -219,7 +243,8 @@ export function fromSpec(spec: Record<string, unknown>): WizardState {
     objective: String((Array.isArray(opt.objectives) ? opt.objectives[0] : undefined) ?? opt.objective ?? d.objective),
     objective2: Array.isArray(opt.objectives) && opt.objectives.length > 1 ? String(opt.objectives[1]) : "",
     max_iterations: asText(opt.max_iterations ?? d.max_iterations),
-    baseline: opt.baseline !== false, // a dict of flags (your current config) counts as on; the wizard drops it
+    baseline: opt.baseline !== false,
+    baseline_flags: typeof opt.baseline === "object" && opt.baseline !== null ? flagsText(obj(opt.baseline)) : "",
     repeat_top_k: asText(opt.repeat_top_k ?? d.repeat_top_k),
     repeats: asText(opt.repeats ?? d.repeats),
     warm_start: opt.warm_start !== false,

@@ -351,8 +351,17 @@ export function NewTask() {
                 checked={s.baseline}
                 onChange={(e) => set("baseline", e.target.checked)}
               />
-              Measure the baseline (engine defaults)
+              Measure the baseline
             </label>
+            <input
+              className={`${input} mt-1`}
+              name="baseline_flags"
+              placeholder="engine defaults, or your flags: parallel=4, threads=2"
+              title="Your current config as flag=value pairs; empty measures the engine's defaults"
+              value={s.baseline_flags}
+              disabled={!s.baseline}
+              onChange={(e) => set("baseline_flags", e.target.value)}
+            />
             <FieldErrors problems={at("optimization.baseline")} />
           </div>
           <Field

@@ -5,6 +5,7 @@ import {
   fromSpec,
   gpusNeeded,
   parallelCombos,
+  parseFlags,
   parseValues,
   plannedExperiments,
   problemsAt,
@@ -116,13 +117,30 @@ describe("wizard spec mapping", () => {
       warm_start: false,
       max_parallel: "2",
     });
-    // a YAML with the defaults left out, and a baseline given as flags, reads as the defaults
-    expect(fromSpec({ optimization: { baseline: { parallel: 4 } } })).toMatchObject({
+    // a YAML with the defaults left out reads as the defaults; a baseline given as flags keeps its flags
+    const read = fromSpec({ optimization: { baseline: { parallel: 4, "cache-type-k": "q8_0", "no-mmap": true } } });
+    expect(read).toMatchObject({
       baseline: true,
+      baseline_flags: "parallel=4, cache-type-k=q8_0, no-mmap=true",
       objective2: "",
       repeats: "2",
       warm_start: true,
     });
+    expect(toSpec(read).optimization).toMatchObject({
+      baseline: { parallel: 4, "cache-type-k": "q8_0", "no-mmap": true },
+    });
+  });
+
+  it("parses the baseline flags; switched off, they are not sent", () => {
+    expect(parseFlags(" --parallel=4 , threads = 2, flash-attn, , =x")).toEqual({
+      parallel: 4,
+      threads: 2,
+      "flash-attn": true,
+    });
+    const off = { ...defaultState(), baseline: false, baseline_flags: "parallel=4" };
+    expect(toSpec(off).optimization).toMatchObject({ baseline: false });
+    const blank = { ...defaultState(), baseline_flags: "  " };
+    expect(toSpec(blank).optimization).toMatchObject({ baseline: true });
   });
 
   it("counts the baseline and repeats in the planned experiments", () => {
