@@ -1,12 +1,12 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { type ReactNode, useMemo, useState } from "react";
+import { useMemo, useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { parse, stringify } from "yaml";
 import { ApiError, type Problem, api, createTask, unwrap } from "../api/client";
 import { useEngineFlags, useEngines, usePresets } from "../api/hooks";
+import { Field, FieldErrors, inputClass } from "../components/Form";
 import { Button, Card, ErrorBox } from "../components/States";
 import {
-  type ConfigMode,
   DEPLOYMENT_MODES,
   MO_STRATEGIES,
   OBJECTIVES,
@@ -24,55 +24,10 @@ import {
   toSpec,
 } from "../lib/spec";
 import { downloadText } from "./TaskDetail";
+import { ConfigCard } from "./wizard/ConfigCard";
+import { ParamsCard } from "./wizard/ParamsCard";
 
-const input = "w-full rounded border border-slate-300 px-2 py-1 text-sm";
-
-function FieldErrors({ problems }: { problems: Problem[] }) {
-  if (!problems.length) return null;
-  return (
-    <ul className="mt-1 space-y-0.5 text-xs text-red-700" data-testid="field-error">
-      {problems.map((p, i) => (
-        <li key={i}>
-          {p.msg}
-          {p.hint ? ` (${p.hint})` : ""}
-        </li>
-      ))}
-    </ul>
-  );
-}
-
-function Field({
-  label,
-  problems = [],
-  children,
-  help,
-}: {
-  label: string;
-  problems?: Problem[];
-  children: ReactNode;
-  help?: string;
-}) {
-  return (
-    <label className="block text-sm">
-      <span className="mb-0.5 block font-medium text-slate-700">{label}</span>
-      {children}
-      {help && <span className="mt-0.5 block text-xs text-slate-500">{help}</span>}
-      <FieldErrors problems={problems} />
-    </label>
-  );
-}
-
-function ModePicker({ value, onChange, name }: { value: ConfigMode; onChange: (m: ConfigMode) => void; name: string }) {
-  return (
-    <div className="flex gap-3 text-sm">
-      {(["none", "preset", "custom"] as const).map((m) => (
-        <label key={m} className="flex items-center gap-1">
-          <input type="radio" name={name} checked={value === m} onChange={() => onChange(m)} /> {m}
-        </label>
-      ))}
-    </div>
-  );
-}
+const input = inputClass;
 
 export function NewTask() {
   const [s, setS] = useState<WizardState>(defaultState);
@@ -408,146 +363,45 @@ export function NewTask() {
         </div>
       </Card>
 
-      <Card title="Parameters (engine flags without dashes; comma-separated values to search)">
-        <datalist id="flag-names">
-          {(flags.data ?? []).map((f) => (
-            <option key={f.name} value={f.name}>
-              {f.type}
-              {f.tuned ? " (commonly tuned)" : ""}: {f.help}
-            </option>
-          ))}
-        </datalist>
-        <div className="space-y-2">
-          {s.params.map((row, i) => (
-            <div key={i}>
-              <div className="flex gap-2">
-                <input
-                  className={`${input} w-64`}
-                  list="flag-names"
-                  aria-label={`flag ${i + 1}`}
-                  data-testid={`param-name-${i}`}
-                  value={row.name}
-                  onChange={(e) =>
-                    set(
-                      "params",
-                      s.params.map((r, j) => (j === i ? { ...r, name: e.target.value } : r)),
-                    )
-                  }
-                  placeholder="flag, e.g. threads"
-                />
-                <input
-                  className={input}
-                  aria-label={`values ${i + 1}`}
-                  data-testid={`param-values-${i}`}
-                  value={row.values}
-                  onChange={(e) =>
-                    set(
-                      "params",
-                      s.params.map((r, j) => (j === i ? { ...r, values: e.target.value } : r)),
-                    )
-                  }
-                  placeholder='values, e.g. 1, 2, 4 or {"type":"integer","low":1,"high":8}'
-                />
-                <Button
-                  onClick={() =>
-                    set(
-                      "params",
-                      s.params.filter((_, j) => j !== i),
-                    )
-                  }
-                >
-                  Remove
-                </Button>
-              </div>
-              <FieldErrors problems={rowProblems(row.name)} />
-            </div>
-          ))}
-          <Button onClick={() => set("params", [...s.params, { name: "", values: "" }])}>Add flag</Button>
-          {flags.isError && <ErrorBox error={flags.error} />}
-        </div>
-      </Card>
+      <ParamsCard
+        params={s.params}
+        onChange={(rows) => set("params", rows)}
+        flags={flags.data ?? []}
+        flagsError={flags.isError ? flags.error : null}
+        rowProblems={rowProblems}
+      />
 
       <div className="grid gap-4 md:grid-cols-2">
-        <Card title="Quantization">
-          <ModePicker name="quant" value={s.quant_mode} onChange={(m) => set("quant_mode", m)} />
-          {s.quant_mode === "preset" && (
-            <div className="mt-2 space-y-1 text-sm">
-              {(quantPresets.data ?? []).map((p) => (
-                <label key={p.id} className="flex items-center gap-2">
-                  <input
-                    type="checkbox"
-                    checked={s.quant_presets.includes(p.name)}
-                    onChange={(e) =>
-                      set(
-                        "quant_presets",
-                        e.target.checked ? [...s.quant_presets, p.name] : s.quant_presets.filter((n) => n !== p.name),
-                      )
-                    }
-                  />
-                  <span className="font-medium">{p.name}</span>
-                  <span className="text-xs text-slate-500">{p.description}</span>
-                </label>
-              ))}
-            </div>
-          )}
-          {s.quant_mode === "custom" && (
-            <div className="mt-2 grid grid-cols-2 gap-2">
-              {Object.entries(QUANT_FIELDS).map(([f, values]) => (
-                <Field key={f} label={f} problems={at(`quant_config.${f}`)} help={values.join(", ")}>
-                  <input
-                    className={input}
-                    value={s.quant_custom[f] ?? ""}
-                    onChange={(e) => set("quant_custom", { ...s.quant_custom, [f]: e.target.value })}
-                  />
-                </Field>
-              ))}
-            </div>
-          )}
-          <FieldErrors problems={at("quant_config")} />
-        </Card>
-        <Card title="Parallelism">
-          <ModePicker name="parallel" value={s.parallel_mode} onChange={(m) => set("parallel_mode", m)} />
-          {s.parallel_mode === "preset" && (
-            <div className="mt-2 space-y-1 text-sm">
-              {parallelForEngine.length === 0 && (
-                <p className="text-xs text-slate-500">No parallel presets for {s.engine}.</p>
-              )}
-              {parallelForEngine.map((p) => (
-                <label key={p.id} className="flex items-center gap-2">
-                  <input
-                    type="checkbox"
-                    checked={s.parallel_presets.includes(p.name)}
-                    onChange={(e) =>
-                      set(
-                        "parallel_presets",
-                        e.target.checked
-                          ? [...s.parallel_presets, p.name]
-                          : s.parallel_presets.filter((n) => n !== p.name),
-                      )
-                    }
-                  />
-                  <span className="font-medium">{p.name}</span>
-                  <span className="text-xs text-slate-500">{p.description}</span>
-                </label>
-              ))}
-            </div>
-          )}
-          {s.parallel_mode === "custom" && (
-            <div className="mt-2 grid grid-cols-4 gap-2">
-              {PARALLEL_FIELDS.map((f) => (
-                <Field key={f} label={f} problems={at(`parallel_config.${f}`)}>
-                  <input
-                    className={input}
-                    value={s.parallel_custom[f] ?? ""}
-                    placeholder="1"
-                    onChange={(e) => set("parallel_custom", { ...s.parallel_custom, [f]: e.target.value })}
-                  />
-                </Field>
-              ))}
-            </div>
-          )}
-          <FieldErrors problems={at("parallel_config")} />
-        </Card>
+        <ConfigCard
+          title="Quantization"
+          name="quant_config"
+          mode={s.quant_mode}
+          onMode={(m) => set("quant_mode", m)}
+          presets={quantPresets.data ?? []}
+          chosen={s.quant_presets}
+          onChosen={(names) => set("quant_presets", names)}
+          fields={Object.entries(QUANT_FIELDS).map(([f, values]) => [f, values.join(", ")])}
+          custom={s.quant_custom}
+          onCustom={(v) => set("quant_custom", v)}
+          columns="grid-cols-2"
+          problemsAt={at}
+        />
+        <ConfigCard
+          title="Parallelism"
+          name="parallel_config"
+          mode={s.parallel_mode}
+          onMode={(m) => set("parallel_mode", m)}
+          presets={parallelForEngine}
+          noPresets={`No parallel presets for ${s.engine}.`}
+          chosen={s.parallel_presets}
+          onChosen={(names) => set("parallel_presets", names)}
+          fields={PARALLEL_FIELDS.map((f) => [f, undefined])}
+          custom={s.parallel_custom}
+          onCustom={(v) => set("parallel_custom", v)}
+          columns="grid-cols-4"
+          placeholder="1"
+          problemsAt={at}
+        />
       </div>
 
       <Card>
