@@ -8,13 +8,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import optuna
 import psutil
 import pytest
 import yaml
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from inference_autotuner.paths import data_dir, run_dir
 
@@ -35,6 +37,34 @@ def engine_pids() -> set[int]:
 			except psutil.Error:
 				continue
 	return found
+
+
+def start_tuner_and_wait(
+	spec: dict[str, Any], tmp_path: Path, query: str, ready: Callable[[list[Any]], bool], what: str
+) -> tuple[list[str], Engine, subprocess.Popen[str], list[Any]]:
+	"""Start `autotuner tune SPEC` in a subprocess; poll `query` until `ready(rows)` and an engine record exists.
+
+	Returns the command (to run it again), the database, the process and the rows it was stopped at."""
+	path = tmp_path / "spec.yaml"
+	path.write_text(yaml.safe_dump(spec))
+	cmd = [sys.executable, "-m", "inference_autotuner.cli", "tune", str(path)]
+	db = create_engine(f"sqlite:///{data_dir() / 'autotuner.db'}")
+	proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO)
+	deadline = time.monotonic() + 240
+	state: list[Any] = []
+	while time.monotonic() < deadline:
+		try:
+			with db.connect() as c:
+				state = list(c.execute(text(query)).all())
+		except Exception:  # the tuner may not have created the tables yet
+			state = []
+		if ready(state) and list(run_dir().glob("engine-*.json")):
+			return cmd, db, proc, state
+		assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+		time.sleep(0.2)
+	proc.kill()
+	proc.wait()
+	pytest.fail(f"{what} never started: {state}")
 
 
 def test_kill_9_mid_experiment_then_resume(tmp_path: Path, model_path: Path) -> None:
@@ -61,32 +91,14 @@ def test_kill_9_mid_experiment_then_resume(tmp_path: Path, model_path: Path) -> 
 			"warmup_requests": 1,
 		},
 	}
-	path = tmp_path / "spec.yaml"
-	path.write_text(yaml.safe_dump(spec))
-	cmd = [sys.executable, "-m", "inference_autotuner.cli", "tune", str(path)]
-	db = create_engine(f"sqlite:///{data_dir() / 'autotuner.db'}")
-
-	proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO)
 	# wait until experiment 2 is under way (experiment 1 finished, 2 running), then kill -9
-	deadline = time.monotonic() + 240
-	state: list = []
-	while time.monotonic() < deadline:
-		try:
-			with db.connect() as c:
-				state = c.execute(text("select number, status from experiments order by number")).all()
-		except Exception:
-			state = []
-		if (
-			len(state) == 2
-			and state[0][1] == "success"
-			and state[1][1] == "running"
-			and list(run_dir().glob("engine-*.json"))
-		):
-			break
-		assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-		time.sleep(0.2)
-	else:
-		pytest.fail(f"experiment 2 never started: {state}")
+	cmd, db, proc, state = start_tuner_and_wait(
+		spec,
+		tmp_path,
+		"select number, status from experiments order by number",
+		lambda rows: len(rows) == 2 and rows[0][1] == "success" and rows[1][1] == "running",
+		"experiment 2",
+	)
 	with db.connect() as c:
 		first = c.execute(text("select params, score from experiments where number = 1")).one()
 	os.kill(proc.pid, signal.SIGKILL)
@@ -147,21 +159,9 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path: Path, model_path: Path) -> N
 			"warmup_requests": 0,
 		},
 	}
-	path = tmp_path / "spec.yaml"
-	path.write_text(yaml.safe_dump(spec))
-	cmd = [sys.executable, "-m", "inference_autotuner.cli", "tune", str(path)]
-	db = create_engine(f"sqlite:///{data_dir() / 'autotuner.db'}")
-	proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO)
-	deadline = time.monotonic() + 120
-	while time.monotonic() < deadline:
-		try:
-			with db.connect() as c:
-				state = c.execute(text("select status from experiments")).all()
-		except Exception:
-			state = []
-		if state == [("running",)] and list(run_dir().glob("engine-*.json")):
-			break
-		time.sleep(0.2)
+	_, db, proc, _ = start_tuner_and_wait(
+		spec, tmp_path, "select status from experiments", lambda rows: rows == [("running",)], "the experiment"
+	)
 	time.sleep(2.0)  # inside the load run
 	proc.send_signal(signal.SIGINT)
 	_, err = proc.communicate(timeout=60)
@@ -206,25 +206,13 @@ def test_kill_9_during_the_repeats_then_resume(tmp_path: Path, model_path: Path)
 		},
 		"benchmark": {"traffic_scenarios": ["D(16,8)"], "num_concurrency": [2], "max_requests_per_iteration": 6},
 	}
-	path = tmp_path / "spec.yaml"
-	path.write_text(yaml.safe_dump(spec))
-	cmd = [sys.executable, "-m", "inference_autotuner.cli", "tune", str(path)]
-	db = create_engine(f"sqlite:///{data_dir() / 'autotuner.db'}")
-	proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO)
-	deadline = time.monotonic() + 240
-	state: list = []
-	while time.monotonic() < deadline:
-		try:
-			with db.connect() as c:
-				state = c.execute(text("select number, origin, status from experiments order by number")).all()
-		except Exception:
-			state = []
-		if any(r[1] == "repeat" and r[2] == "running" for r in state) and list(run_dir().glob("engine-*.json")):
-			break
-		assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-		time.sleep(0.2)
-	else:
-		pytest.fail(f"no repeat started: {state}")
+	cmd, db, proc, state = start_tuner_and_wait(
+		spec,
+		tmp_path,
+		"select number, origin, status from experiments order by number",
+		lambda rows: any(r[1] == "repeat" and r[2] == "running" for r in rows),
+		"a repeat",
+	)
 	killed = next(r[0] for r in state if r[1] == "repeat" and r[2] == "running")
 	with db.connect() as c:
 		finished = c.execute(text("select number, score from experiments where status = 'success'")).all()
