@@ -97,6 +97,7 @@ def test_wizard_to_best_config_in_browser(server: str, model_path: Path, tmp_pat
 			expect(page.get_by_test_id("field-error").first).to_contain_text("concurrency")
 			page.locator("input[name=scenarios]").fill("D(16,8)")
 			page.locator("input[name=concurrency]").fill("1")
+			expect(page.get_by_test_id("field-error")).to_have_count(0)  # edited: its problem is gone at once
 			page.locator("input[name=max_requests]").fill("4")
 			page.locator("input[name=warmup]").fill("1")
 			page.locator("input[name=max_iterations]").fill("2")
@@ -106,7 +107,9 @@ def test_wizard_to_best_config_in_browser(server: str, model_path: Path, tmp_pat
 			# The defaults add the baseline and the repeats; without them it stays a 2-experiment task.
 			expect(page.locator("input[name=baseline]")).to_be_checked()
 			expect(page.get_by_test_id("planned")).to_contain_text("9 experiments will run")
+			page.locator("input[name=baseline_flags]").fill("parallel=2")  # the baseline can be your current flags
 			page.locator("input[name=baseline]").uncheck()
+			expect(page.locator("input[name=baseline_flags]")).to_be_disabled()
 			page.locator("input[name=repeats]").fill("0")
 			expect(page.get_by_test_id("planned")).to_contain_text("2 experiments will run")
 			page.screenshot(path=str(shots / "wizard.png"), full_page=True)

@@ -3,7 +3,8 @@ import type { ReactNode } from "react";
 import type { Problem } from "../api/client";
 import type { ConfigMode } from "../lib/spec";
 
-export const inputClass = "w-full rounded border border-slate-300 px-2 py-1 text-sm";
+export const inputClass =
+  "w-full rounded border border-slate-300 px-2 py-1 text-sm disabled:bg-slate-100 disabled:text-slate-400";
 
 export function FieldErrors({ problems }: { problems: Problem[] }) {
   if (!problems.length) return null;

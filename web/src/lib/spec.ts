@@ -335,3 +335,23 @@ export function problemsAt<T extends { path: string }>(problems: T[], prefix: st
     (p) => p.path === prefix || p.path.startsWith(`${prefix}.`) || p.path.startsWith(`${prefix}[`),
   );
 }
+
+/** The value at a problem's path ("benchmark.num_concurrency[0]") in a spec; undefined where there is none. */
+export function valueAt(doc: unknown, path: string): unknown {
+  let cur: unknown = doc;
+  for (const key of path.split(/[.[\]]/).filter(Boolean)) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+/** The problems of the spec as submitted that still apply: those whose field the user has not changed since. */
+export function currentProblems<T extends { path: string }>(
+  problems: T[],
+  submitted: Record<string, unknown> | null,
+  spec: Record<string, unknown>,
+): T[] {
+  if (submitted === null) return problems;
+  return problems.filter((p) => JSON.stringify(valueAt(submitted, p.path)) === JSON.stringify(valueAt(spec, p.path)));
+}

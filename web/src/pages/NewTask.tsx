@@ -20,6 +20,7 @@ import {
   gpusNeeded,
   parallelCombos,
   plannedExperiments,
+  currentProblems,
   problemsAt,
   toSpec,
 } from "../lib/spec";
@@ -31,7 +32,8 @@ const input = inputClass;
 
 export function NewTask() {
   const [s, setS] = useState<WizardState>(defaultState);
-  const [problems, setProblems] = useState<Problem[]>([]);
+  const [submittedProblems, setProblems] = useState<Problem[]>([]);
+  const [submitted, setSubmitted] = useState<Record<string, unknown> | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [submitting, setSubmitting] = useState(false);
   const navigate = useNavigate();
@@ -41,10 +43,12 @@ export function NewTask() {
   const quantPresets = usePresets("quantization");
   const parallelPresets = usePresets("parallel");
   const set = <K extends keyof WizardState>(k: K, v: WizardState[K]) => setS((old) => ({ ...old, [k]: v }));
-  const at = (prefix: string) => problemsAt(problems, prefix);
-  const exactly = (path: string) => problems.filter((p) => p.path === path); // e.g. "optimization": cross-field
 
   const spec = useMemo(() => toSpec(s), [s]);
+  // a field's problem disappears as soon as that field is edited (the next submit checks everything again)
+  const problems = currentProblems(submittedProblems, submitted, spec);
+  const at = (prefix: string) => problemsAt(problems, prefix);
+  const exactly = (path: string) => problems.filter((p) => p.path === path); // e.g. "optimization": cross-field
   const parallelForEngine = (parallelPresets.data ?? []).filter((p) => !p.runtime || p.runtime === s.engine);
   const chosenParallel = parallelForEngine.filter((p) => s.parallel_presets.includes(p.name)).map((p) => p.parameters);
   const combos = parallelCombos(s, chosenParallel);
@@ -77,7 +81,10 @@ export function NewTask() {
       void qc.invalidateQueries({ queryKey: ["tasks"] });
       navigate(`/tasks/${task.id}`);
     } catch (e) {
-      if (e instanceof ApiError && e.problems.length) setProblems(e.problems);
+      if (e instanceof ApiError && e.problems.length) {
+        setProblems(e.problems);
+        setSubmitted(spec);
+      }
       setError(e);
     } finally {
       setSubmitting(false);
@@ -429,7 +436,7 @@ export function NewTask() {
             </Button>
           </div>
         </div>
-        {error !== null && (
+        {error !== null && !(submittedProblems.length > 0 && problems.length === 0) && (
           <div className="mt-3">
             <ErrorBox error={error} />
           </div>

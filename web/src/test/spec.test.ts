@@ -5,6 +5,7 @@ import {
   fromSpec,
   gpusNeeded,
   parallelCombos,
+  currentProblems,
   parseFlags,
   parseValues,
   plannedExperiments,
@@ -129,6 +130,19 @@ describe("wizard spec mapping", () => {
     expect(toSpec(read).optimization).toMatchObject({
       baseline: { parallel: 4, "cache-type-k": "q8_0", "no-mmap": true },
     });
+  });
+
+  it("drops a problem once its field is edited, keeps the others", () => {
+    const d = { ...defaultState(), task_name: "t", concurrency: "0" };
+    const submitted = toSpec(d);
+    const problems = [
+      { path: "benchmark.num_concurrency[0]", msg: "must be >= 1" },
+      { path: "task_name", msg: "taken" },
+    ];
+    expect(currentProblems(problems, submitted, toSpec(d))).toHaveLength(2);
+    expect(currentProblems(problems, null, toSpec(d))).toHaveLength(2);
+    const edited = toSpec({ ...d, concurrency: "1" });
+    expect(currentProblems(problems, submitted, edited).map((p) => p.path)).toEqual(["task_name"]);
   });
 
   it("parses the baseline flags; switched off, they are not sent", () => {
