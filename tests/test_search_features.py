@@ -141,6 +141,14 @@ def test_warm_start_takes_the_best_of_an_earlier_similar_task() -> None:
 	other["model"] = {"id_or_path": "Qwen/Qwen3-8B"}
 	_, other_id, _ = run(other)
 	assert all(e.origin == ExperimentOrigin.SEARCH for e in rows(store, other_id))
+	# the same model on 4 of the same GPUs: the earlier tasks' best configurations that fit 4 GPUs come first
+	four = predicted("four-gpus", strategy="bayesian", max_iterations=3, warm_start=True, warm_start_top_k=1)
+	four["hardware"]["gpu_count"] = 4
+	four["parallel_config"] = {"tp": [1, 2, 4]}
+	_, four_id, events = run(four)
+	first = rows(store, four_id)[0]
+	assert first.origin == ExperimentOrigin.WARM_START and first.params["__parallel__tp"] <= 4, first.params
+	assert any("[same GPU type]" in str(ev.get("message")) for ev in events), [ev.get("message") for ev in events]
 
 
 @needs_predict

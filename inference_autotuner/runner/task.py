@@ -31,6 +31,7 @@ from .base import FINAL, RunContext
 from .budget import planned_experiments
 from .resources import parallel_slots
 from .search_loop import SearchLoop
+from .similarity import Match
 from .tell import tell
 from .warmstart import warm_start_configs
 
@@ -232,7 +233,12 @@ class TaskRunner(SearchLoop):
 		for w in fresh:
 			study.enqueue_trial(w.params, user_attrs={"origin": ExperimentOrigin.WARM_START}, skip_if_exists=False)
 		if fresh:
-			sources = ", ".join(sorted({f"{w.source_task} #{w.source_experiment}" for w in fresh}))
+			sources = ", ".join(
+				dict.fromkeys(
+					f"{w.source_task} #{w.source_experiment}" + ("" if w.match == Match.SAME else f" [{w.match.label}]")
+					for w in fresh
+				)
+			)
 			self._log(f"warm start: {len(fresh)} configuration(s) of earlier tasks measured first ({sources})")
 
 	def _baseline_params(self, space: Space) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""Warm start: the best configurations of earlier tasks with the same engine, model and hardware, measured first.
+"""Warm start: the best configurations of earlier tasks with the same engine and a similar model and hardware.
+
+Similar (runner/similarity.py): the same model family and size (another quantization, format or name of it), on
+the same hardware or the same GPU type; the closest tasks come first, then the newest.
 
 A configuration is taken only when it fits this task's space whole (every searched dimension present, each value
 allowed); it is enqueued as the study's first trials (origin `warm_start`, counted in max_iterations) and the log
@@ -17,6 +20,7 @@ from sqlalchemy import select
 from ..space import Space, params_key
 from ..spec.models import TaskSpec
 from ..store import Experiment, ExperimentStatus, Store, Task
+from .similarity import Match, match
 
 
 @dataclass
@@ -24,6 +28,7 @@ class WarmConfig:
 	params: dict[str, Any]  # searched dimensions only (what the study is given)
 	source_task: str
 	source_experiment: int  # experiment number in that task
+	match: Match = Match.SAME  # how alike that task's model and hardware are to this one's
 
 
 def _fits(value: Any, dist: BaseDistribution) -> bool:
@@ -34,17 +39,6 @@ def _fits(value: Any, dist: BaseDistribution) -> bool:
 	except (TypeError, ValueError):
 		return False
 	return isinstance(internal, int | float) and math.isfinite(internal) and dist._contains(internal)
-
-
-def _similar(spec: TaskSpec, other: dict[str, Any]) -> bool:
-	model = other.get("model") or {}
-	if (model.get("id_or_path") or model.get("name")) != spec.model.ref:
-		return False
-	if (model.get("file") or None) != spec.model.file:
-		return False
-	mine = spec.hardware.model_dump(exclude_none=True) if spec.hardware else {}
-	theirs = {k: v for k, v in (other.get("hardware") or {}).items() if v is not None}
-	return mine.get("gpu") == theirs.get("gpu") and mine.get("gpu_count") == theirs.get("gpu_count")
 
 
 def warm_start_configs(store: Store, task_id: int, spec: TaskSpec, space: Space) -> list[WarmConfig]:
@@ -61,9 +55,9 @@ def warm_start_configs(store: Store, task_id: int, spec: TaskSpec, space: Space)
 		tasks = s.scalars(
 			select(Task).where(Task.engine == spec.base_runtime, Task.id != task_id).order_by(Task.id.desc())
 		).all()
-		for task in tasks:
-			if not _similar(spec, task.spec):
-				continue
+		mine = spec.model_dump(mode="json", exclude_none=True)
+		ranked = [(match(mine, t.spec), t) for t in tasks]  # tasks are newest first; sorted() keeps that per level
+		for level, task in sorted((mt for mt in ranked if mt[0] > Match.NONE), key=lambda mt: -mt[0]):
 			rows = s.scalars(
 				select(Experiment)
 				.where(Experiment.task_id == task.id, Experiment.status == ExperimentStatus.SUCCESS)
@@ -79,7 +73,7 @@ def warm_start_configs(store: Store, task_id: int, spec: TaskSpec, space: Space)
 				if key in seen:
 					continue
 				seen.add(key)
-				found.append(WarmConfig(searched, task.name, row.number))
+				found.append(WarmConfig(searched, task.name, row.number, level))
 				if len(found) >= opt.warm_start_top_k:
 					return found
 	return found

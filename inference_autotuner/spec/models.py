@@ -135,7 +135,8 @@ class OptimizationSpec(_Strict):
 		1, ge=1, description="Experiments at once, capped by resources (GPUs by world size, CPU cores)"
 	)
 	warm_start: bool = Field(
-		True, description="Measure the best configurations of earlier tasks (same engine, model, hardware) first"
+		True,
+		description="First measure the best configurations of earlier similar tasks (engine, model family+size, GPU type)",
 	)
 	warm_start_top_k: int = Field(3, ge=0, description="Most earlier configurations a warm start enqueues")
 	baseline: bool | dict[str, Any] = Field(
