@@ -128,6 +128,11 @@ def test_aiperf_argv(tmp_path: Path) -> None:
 	assert ap.lengths(parse_scenario("U(10,20)/(5,5)")) == (15.0, 3.162, 5.0, 0.0)
 	with pytest.raises(BenchmarkError, match="tokenizer"):
 		ap.build_argv("aiperf", _req(tmp_path, tokenizer_dir=None), tmp_path)
+	# open loop: Poisson arrivals at the rate instead of a concurrency
+	rate = ap.build_argv("aiperf", _req(tmp_path, request_rate=2.5), tmp_path)
+	assert "--concurrency" not in rate
+	assert rate[rate.index("--request-rate") + 1] == "2.5"
+	assert rate[rate.index("--arrival-pattern") + 1] == "poisson"
 
 
 def test_aiperf_parser_on_real_output() -> None:
@@ -196,6 +201,8 @@ def test_guidellm_argv(tmp_path: Path) -> None:
 	}
 	with pytest.raises(BenchmarkError, match="tokenizer"):
 		gl.build_argv("guidellm", _req(tmp_path, tokenizer_dir=None), tmp_path)
+	rate = gl.build_argv("guidellm", _req(tmp_path, request_rate=2.5), tmp_path / "b.json")
+	assert json.loads(rate[rate.index("--profile") + 1]) == {"kind": "poisson", "rate": [2.5]}
 
 
 def test_guidellm_parser_on_real_output() -> None:
@@ -330,3 +337,34 @@ def test_driver_real_run_matches_builtin(name: str, llama_server: str, model_pat
 	for stat, bound in (("ttft", 10.0), ("e2e", 10.0), ("tpot", 30.0)):
 		ratio = getattr(theirs, stat).mean / getattr(ours, stat).mean
 		assert 1 / bound < ratio < (upper or bound), (stat, ratio)
+	if getattr(driver, "supports_rate", False):
+		# open loop: the tool sends Poisson arrivals at the rate, and the run is labelled with it
+		open_loop = req(f"{name}-rate", warmup=0)
+		open_loop.request_rate = 4.0
+		at_rate = asyncio.run(driver.run(open_loop))
+		assert at_rate.request_rate == 4.0 and at_rate.concurrency is None
+		assert at_rate.completed >= 2 and at_rate.errored == 0, at_rate.errors
+		assert at_rate.e2e.mean >= at_rate.ttft.mean > 0
+
+
+def test_which_drivers_take_request_rates() -> None:
+	"""Poisson arrivals: builtin, aiperf and guidellm; genai-bench (closed loop only) is refused before any launch."""
+	from inference_autotuner.runner.levels import check_driver
+	from inference_autotuner.spec import parse_spec
+
+	def spec(driver: str) -> object:
+		return parse_spec(
+			{
+				"task_name": "rates",
+				"model": {"id_or_path": "smollm2"},
+				"base_runtime": "llamacpp",
+				"benchmark": {"driver": driver, "request_rates": [1, 2]},
+			}
+		)
+
+	for name in ("builtin", "aiperf", "guidellm"):
+		check_driver(spec(name), get_driver(name))  # type: ignore[arg-type]
+	with pytest.raises(BenchmarkError, match="need the builtin, aiperf or guidellm driver"):
+		check_driver(spec("genai-bench"), get_driver("genai-bench"))  # type: ignore[arg-type]
+	# in-run early stop sees each request as it ends: the built-in client only
+	assert [n for n in DRIVERS if getattr(get_driver(n), "supports_early_stop", False)] == ["builtin"]

@@ -43,7 +43,7 @@ class Bench:
 
 	@property
 	def can_stop_early(self) -> bool:
-		return bool(getattr(self.driver, "supports_rate", False))
+		return bool(getattr(self.driver, "supports_early_stop", False))
 
 	async def run(
 		self, scenario: Scenario, level: float, *, rate: bool, stopper: EarlyStopper | None, probe: int | None = None
@@ -119,9 +119,9 @@ def check_driver(spec: TaskSpec, driver: Driver) -> None:
 	wants_rate = bool(b.request_rates) or (b.load_search is not None and b.load_search.mode == "rate")
 	if wants_rate and not getattr(driver, "supports_rate", False):
 		raise BenchmarkError(
-			f"request rates (Poisson arrivals) need the builtin driver; load driver {b.driver!r} runs closed-loop "
-			"concurrency only",
-			hint="set benchmark.driver: builtin, or use num_concurrency",
+			f"request rates (Poisson arrivals) need the builtin, aiperf or guidellm driver; load driver {b.driver!r} "
+			"runs closed-loop concurrency only",
+			hint="set benchmark.driver: builtin (or aiperf, guidellm), or use num_concurrency",
 		)
 
 

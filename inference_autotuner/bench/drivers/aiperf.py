@@ -63,6 +63,13 @@ def _num(x: float) -> str:
 	return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
+def load_args(req: RunRequest) -> list[str]:
+	"""Closed loop (`--concurrency`), or open loop: Poisson arrivals at `request_rate` req/s, seeded like the rest."""
+	if req.request_rate is not None:
+		return ["--request-rate", _num(req.request_rate), "--arrival-pattern", "poisson"]
+	return ["--concurrency", str(req.concurrency)]
+
+
 def build_argv(exe: str, req: RunRequest, out_dir: Path) -> list[str]:
 	"""The aiperf command line for one run (an argv list, never a shell string)."""
 	if req.tokenizer_dir is None:
@@ -77,7 +84,7 @@ def build_argv(exe: str, req: RunRequest, out_dir: Path) -> list[str]:
 		"--endpoint-type", req.endpoint,
 		"--streaming",
 		"--tokenizer", req.tokenizer_dir,
-		"--concurrency", str(req.concurrency),
+		*load_args(req),
 		"--request-count", str(req.max_requests),
 		"--benchmark-duration", _num(max(req.max_duration_s, 1.0)),
 		"--benchmark-grace-period", _num(GRACE_S),
@@ -191,6 +198,7 @@ class AiperfDriver(ExternalTool):
 	name = "aiperf"
 	extra = "aiperf"
 	executable = EXECUTABLE
+	supports_rate = True
 
 	async def run(self, req: RunRequest, cancel: asyncio.Event | None = None) -> RunMetrics:
 		exe, workdir = self.prepare(req)
@@ -200,10 +208,12 @@ class AiperfDriver(ExternalTool):
 		rc = await run_tool(argv, cwd=workdir, timeout=timeout, cancel=cancel, log_name="aiperf.log")
 		if not (out_dir / RECORDS).is_file():
 			if cancel is not None and cancel.is_set():
-				return metrics_from_rows([], scenario=str(req.scenario), concurrency=req.concurrency)
+				return req.labelled(metrics_from_rows([], scenario=str(req.scenario), concurrency=req.concurrency))
 			raise BenchmarkError(
 				f"aiperf exited with code {rc} and wrote no results: {log_tail(workdir / 'aiperf.log')}"
 			)
-		return parse_artifacts(
-			out_dir, scenario=str(req.scenario), concurrency=req.concurrency, goodput_slo=req.goodput_slo
+		return req.labelled(
+			parse_artifacts(
+				out_dir, scenario=str(req.scenario), concurrency=req.concurrency, goodput_slo=req.goodput_slo
+			)
 		)

@@ -47,9 +47,15 @@ class RunRequest:
 	request_timeout: float = 300.0
 	progress: Callable[[int, int], None] | None = None
 	request_rate: float | None = None
-	"""Open loop: Poisson arrivals at this many requests/s instead of `concurrency` (builtin driver only)."""
+	"""Open loop: Poisson arrivals at this many requests/s instead of `concurrency` (drivers with supports_rate)."""
 	stop_check: Callable[[RequestRecord], str | None] | None = None
 	"""In-run early stop (bench/early_stop.py), fed each finished request; only the builtin driver calls it."""
+
+	def labelled(self, metrics: RunMetrics) -> RunMetrics:
+		"""A tool's parsed figures, labelled with this run's load level: concurrency, or request rate (open loop)."""
+		if self.request_rate is None:
+			return metrics
+		return metrics.model_copy(update={"concurrency": None, "request_rate": self.request_rate})
 
 
 class Driver(Protocol):
@@ -96,6 +102,8 @@ class ExternalTool:
 	name: str
 	extra: str
 	executable: str
+	supports_rate = False  # Poisson arrivals (RunRequest.request_rate)
+	supports_early_stop = False  # in-run early stop (RunRequest.stop_check): the tool's requests are not ours to see
 
 	def missing(self) -> str | None:
 		if find_tool(self.name, self.executable) is None:

@@ -11,7 +11,8 @@ from .base import RunRequest
 
 class BuiltinDriver:
 	name = "builtin"
-	supports_rate = True  # Poisson arrivals (RunRequest.request_rate) and in-run early stop (stop_check)
+	supports_rate = True  # Poisson arrivals (RunRequest.request_rate)
+	supports_early_stop = True  # in-run early stop (RunRequest.stop_check)
 
 	def missing(self) -> str | None:
 		return None

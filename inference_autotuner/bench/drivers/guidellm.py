@@ -1,7 +1,7 @@
 """GuideLLM (vllm-project/guidellm) as a driver.
 
-One call runs one scenario at one concurrency: `guidellm run --backend {openai_http, streaming, ignore_eos} --profile
-{concurrent, streams: [c]} --constraint {max_requests} --constraint {max_duration} --data {synthetic_text ...}
+One call runs one scenario at one concurrency (or request rate): `guidellm run --backend {openai_http, streaming,
+ignore_eos} --profile {concurrent, streams: [c]} (or {poisson, rate: [r]}) --constraint {max_requests} --constraint {max_duration} --data {synthetic_text ...}
 --tokenizer {local folder} --output {json}`; every option is given as a JSON object (GuideLLM 0.8's CLI takes
 `kind=...` configs, or JSON). Synthetic prompts have the scenario's input lengths, counted by the local tokenizer;
 `max_completion_tokens` + `ignore_eos` make outputs their requested length. GuideLLM writes one `benchmarks.json`
@@ -81,7 +81,9 @@ def build_argv(exe: str, req: RunRequest, results: Path) -> list[str]:
 		"timeout": req.request_timeout,
 		"extras": {"body": {"ignore_eos": True, **body}},
 	}
-	profile = {"kind": "concurrent", "streams": [req.concurrency]}
+	profile: dict[str, Any] = {"kind": "concurrent", "streams": [req.concurrency]}
+	if req.request_rate is not None:  # open loop: Poisson arrivals (seeded by --seed below)
+		profile = {"kind": "poisson", "rate": [req.request_rate]}
 	return [
 		exe, "run",
 		"--backend", _json(backend),
@@ -162,6 +164,7 @@ class GuidellmDriver(ExternalTool):
 	name = "guidellm"
 	extra = "guidellm"
 	executable = EXECUTABLE
+	supports_rate = True
 
 	def missing(self) -> str | None:
 		why = super().missing()
@@ -183,14 +186,16 @@ class GuidellmDriver(ExternalTool):
 		rc = await run_tool(argv, cwd=workdir, timeout=timeout, cancel=cancel, env=ENV, log_name="guidellm.log")
 		if not results.is_file():
 			if cancel is not None and cancel.is_set():
-				return metrics_from_rows([], scenario=str(req.scenario), concurrency=req.concurrency)
+				return req.labelled(metrics_from_rows([], scenario=str(req.scenario), concurrency=req.concurrency))
 			raise BenchmarkError(
 				f"guidellm exited with code {rc} and wrote no results: {log_tail(workdir / 'guidellm.log')}"
 			)
-		return parse_results(
-			results,
-			scenario=str(req.scenario),
-			concurrency=req.concurrency,
-			warmup=req.warmup,
-			goodput_slo=req.goodput_slo,
+		return req.labelled(
+			parse_results(
+				results,
+				scenario=str(req.scenario),
+				concurrency=req.concurrency,
+				warmup=req.warmup,
+				goodput_slo=req.goodput_slo,
+			)
 		)
