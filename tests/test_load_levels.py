@@ -131,3 +131,27 @@ def test_early_stop_ends_a_lost_run_and_skips_higher_levels(model_path: Path, tm
 	assert out.saved_seconds > 0
 	stop_ev = [e for e in events if e["type"] == "run_stopped_early"]
 	assert stop_ev and stop_ev[0]["skipped_levels"] == [2.0, 4.0]
+
+
+def test_a_tool_run_lost_in_full_still_skips_the_higher_levels(model_path: Path, tmp_path: Path) -> None:
+	"""GuideLLM's requests are not seen one by one, so its run goes to its end; judged then, the lost SLO spares
+	the higher levels all the same."""
+	import os
+
+	from inference_autotuner.bench.drivers import get_driver
+
+	why = get_driver("guidellm").missing()
+	if why is not None:
+		if "guidellm" in os.environ.get("AUTOTUNER_TEST_DRIVERS", "").split(","):
+			pytest.fail(why)
+		pytest.skip(why)
+	slo = {"latency": {"p50": {"threshold": 0.001, "hard_fail": True, "fail_ratio": 0}}}
+	bench = {"driver": "guidellm", "num_concurrency": [1, 2, 4], "max_requests_per_iteration": 4}
+	out, starts, events = experiment(model_path, tmp_path, bench, slo, early_stop={"min_requests": 2})
+	assert starts == 1
+	assert len(out.runs) == 1, "c=2 and c=4 skipped"
+	run = out.runs[0]
+	assert run.stopped_early is None and run.completed >= 2, "the tool ran its run in full"
+	assert out.status == "infeasible" and "SLO clearly lost over" in (out.reason or ""), out.reason
+	stop_ev = [e for e in events if e["type"] == "run_stopped_early"]
+	assert stop_ev and stop_ev[0]["skipped_levels"] == [2.0, 4.0]

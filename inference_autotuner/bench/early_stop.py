@@ -67,6 +67,23 @@ class EarlyStopper:
 				return self.reason
 		return None
 
+	def judge(self, run: RunMetrics) -> str | None:
+		"""The same rule on a finished run's figures: for a load tool whose requests are not seen one by one (it ran
+		in full, but a run clearly lost at this level means the higher levels are not worth running)."""
+		if run.completed < self.min_requests:
+			return None
+		for lim in self.limits:
+			if lim.metric.startswith("latency."):
+				actual = getattr(run.e2e, lim.metric.split(".", 1)[1])
+			else:
+				actual = getattr(run, lim.metric).mean
+			if actual is not None and actual > lim.limit:
+				return (
+					f"SLO clearly lost over {run.completed} requests: {lim.metric} {actual:.4g} s > {lim.limit:.4g} s "
+					f"(threshold {lim.threshold:.4g} s with fail_ratio and margin)"
+				)
+		return None
+
 	def _figure(self, metric: str) -> float | None:
 		if metric.startswith("latency."):
 			return percentile(self._e2e, _PCT[metric.split(".", 1)[1]])

@@ -126,7 +126,7 @@ def check_driver(spec: TaskSpec, driver: Driver) -> None:
 
 
 async def sweep(bench: Bench, on_run: RunHook | None = None) -> LevelsResult:
-	"""Every level of every scenario; a run stopped early skips that scenario's higher levels."""
+	"""Every level of every scenario; a run whose SLO is clearly lost skips that scenario's higher levels."""
 	spec = bench.spec
 	levels, rate = levels_of(spec)
 	total = len(spec.benchmark.traffic_scenarios) * len(levels)
@@ -142,16 +142,18 @@ async def sweep(bench: Bench, on_run: RunHook | None = None) -> LevelsResult:
 				continue
 			if bench.deadline - time.monotonic() <= 0 or bench.stop.is_set():
 				return res
-			stopper = make_stopper(spec.slo, spec.optimization.early_stop) if bench.can_stop_early else None
+			stopper = make_stopper(spec.slo, spec.optimization.early_stop)
 			t_run = time.monotonic()
-			metrics = await bench.run(scenario, level, rate=rate, stopper=stopper)
+			metrics = await bench.run(scenario, level, rate=rate, stopper=stopper if bench.can_stop_early else None)
 			res.runs.append(metrics)
-			if metrics.stopped_early:
+			# a load tool's run goes to its end; judged then, a clearly lost SLO still spares the higher levels
+			lost = metrics.stopped_early or (stopper.judge(metrics) if stopper and not bench.can_stop_early else None)
+			if lost:
 				lost_at = metrics
 				saved = bench.saved(metrics)
 				res.saved_seconds += saved
 				higher = [x for x in levels if x > level]
-				text = f"{_label(metrics)}: {metrics.stopped_early}"
+				text = f"{_label(metrics)}: {lost}"
 				if higher:
 					text += f"; skipped the higher levels {', '.join(f'{x:g}' for x in higher)}"
 				res.stopped_early.append(text)
@@ -162,7 +164,7 @@ async def sweep(bench: Bench, on_run: RunHook | None = None) -> LevelsResult:
 						"number": bench.number,
 						"scenario": str(scenario),
 						"level": level,
-						"reason": metrics.stopped_early,
+						"reason": lost,
 						"skipped_levels": higher,
 						"saved_seconds": saved,
 					}
