@@ -167,6 +167,13 @@ def test_wizard_to_best_config_in_browser(server: str, model_path: Path, tmp_pat
 			expect(done).to_contain_text("2 of 2")
 			expect(done.get_by_test_id("task-best")).to_contain_text("/GPU")  # throughput objective, with its unit
 			page.screenshot(path=str(shots / "tasks.png"), full_page=True)
+
+			# The dashboard's timeline: a lane per task, the finished experiments as bars.
+			page.goto(f"{server}/")
+			timeline = page.get_by_test_id("timeline")
+			expect(timeline.get_by_role("link", name="web-e2e", exact=True)).to_be_visible()
+			expect(timeline.locator("[data-testid=timeline-bar][data-status=success]")).to_have_count(2)
+			page.screenshot(path=str(shots / "dashboard_timeline.png"), full_page=True)
 		finally:
 			browser.close()
 	print(f"screenshots in {shots}")

@@ -3,10 +3,38 @@ import { Link } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { useTasks } from "../api/hooks";
 import { Card, Empty, ErrorBox, Loading, StatusBadge } from "../components/States";
-import { secs, when } from "../lib/format";
+import { Timeline } from "../components/Timeline";
+import { secs } from "../lib/format";
+import type { TimelineRow } from "../lib/timeline";
+
+/** Nested values as "a.b" / "list[0].c" keys: every figure readable without JSON braces. */
+export function flatten(value: unknown, prefix = ""): [string, string][] {
+  if (Array.isArray(value)) {
+    if (value.length === 0) return [[prefix, "none"]];
+    return value.flatMap((v, i) => flatten(v, `${prefix}[${i}]`));
+  }
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 0) return [[prefix, "none"]];
+    return entries.flatMap(([k, v]) => flatten(v, prefix ? `${prefix}.${k}` : k));
+  }
+  if (typeof value === "number") return [[prefix, Number.isInteger(value) ? String(value) : value.toFixed(2)]];
+  return [[prefix, value === null || value === undefined ? "–" : String(value)]];
+}
 
 function Json({ value }: { value: unknown }) {
-  return <pre className="overflow-x-auto text-xs">{JSON.stringify(value, null, 2)}</pre>;
+  return (
+    <table className="w-full text-xs">
+      <tbody>
+        {flatten(value).map(([k, v]) => (
+          <tr key={k} className="border-b border-slate-100 last:border-0">
+            <td className="py-0.5 pr-2 text-slate-500">{k.replaceAll("_", " ")}</td>
+            <td className="py-0.5 text-right font-mono">{v}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
 }
 
 export function Dashboard() {
@@ -23,11 +51,11 @@ export function Dashboard() {
   const gpus = useQuery({ queryKey: ["gpus"], queryFn: () => unwrap(api.GET("/api/dashboard/gpu-status")) });
   const timeline = useQuery({
     queryKey: ["timeline"],
-    queryFn: () => unwrap(api.GET("/api/dashboard/experiment-timeline", { params: { query: { limit: 30 } } })),
+    queryFn: () => unwrap(api.GET("/api/dashboard/experiment-timeline", { params: { query: { limit: 200 } } })),
     refetchInterval: 5000,
   });
   const tasks = useTasks();
-  const timelineRows = (Array.isArray(timeline.data) ? timeline.data : []) as Record<string, unknown>[];
+  const timelineRows = (Array.isArray(timeline.data) ? timeline.data : []) as TimelineRow[];
   return (
     <div className="grid gap-4 md:grid-cols-3">
       <Card title="Database">
@@ -45,7 +73,7 @@ export function Dashboard() {
       <Card title="GPUs">
         {gpus.isPending ? <Loading /> : gpus.isError ? <ErrorBox error={gpus.error} /> : <Json value={gpus.data} />}
       </Card>
-      <div className="md:col-span-2">
+      <div className="md:col-span-3">
         <Card title="Recent tasks">
           {tasks.isPending ? (
             <Loading />
@@ -76,26 +104,19 @@ export function Dashboard() {
           )}
         </Card>
       </div>
-      <Card title="Experiment timeline (24 h)">
-        {timeline.isPending ? (
-          <Loading />
-        ) : timeline.isError ? (
-          <ErrorBox error={timeline.error} />
-        ) : timelineRows.length === 0 ? (
-          <Empty>No experiments in the last 24 hours.</Empty>
-        ) : (
-          <ul className="space-y-1 text-xs">
-            {timelineRows.map((r, i) => (
-              <li key={i} className="flex gap-2">
-                <StatusBadge status={String(r.status ?? "")} />
-                <span>{String(r.task_name ?? r.task_id ?? "")}</span>
-                <span>#{String(r.number ?? "")}</span>
-                <span className="text-slate-500">{when(r.started_at as string | null)}</span>
-              </li>
-            ))}
-          </ul>
-        )}
-      </Card>
+      <div className="md:col-span-3">
+        <Card title="Experiment timeline (24 h, the 200 latest)">
+          {timeline.isPending ? (
+            <Loading />
+          ) : timeline.isError ? (
+            <ErrorBox error={timeline.error} />
+          ) : timelineRows.length === 0 ? (
+            <Empty>No experiments in the last 24 hours.</Empty>
+          ) : (
+            <Timeline rows={timelineRows} />
+          )}
+        </Card>
+      </div>
     </div>
   );
 }
