@@ -3,8 +3,8 @@
 One call runs one scenario at one concurrency (or request rate): `guidellm run --backend {openai_http, streaming,
 ignore_eos} --profile {concurrent, streams: [c]} (or {poisson, rate: [r]}) --constraint {max_requests} --constraint
 {max_duration} --data {synthetic_text ...} --tokenizer {local folder} --output {json}`; every option is given as a
-JSON object (GuideLLM 0.8's CLI takes `kind=...` configs, or JSON). Synthetic prompts have the scenario's input lengths, counted by the local tokenizer;
-`max_completion_tokens` + `ignore_eos` make outputs their requested length. GuideLLM writes one `benchmarks.json`
+JSON object (GuideLLM 0.8's CLI takes `kind=...` configs, or JSON). Synthetic prompts have the scenario's input
+lengths, counted by the local tokenizer; `max_completion_tokens` + `ignore_eos` make outputs their requested length. GuideLLM writes one `benchmarks.json`
 holding, per benchmark, every request (`requests.successful/errored/incomplete`, each with its start/end times,
 `time_to_first_token_ms`, `request_latency`, token counts preferring the server's usage) and the run's `duration`;
 we parse the requests and recompute every figure with our definitions. GuideLLM's own TPOT
