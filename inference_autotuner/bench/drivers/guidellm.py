@@ -4,13 +4,14 @@ One call runs one scenario at one concurrency (or request rate): `guidellm run -
 ignore_eos} --profile {concurrent, streams: [c]} (or {poisson, rate: [r]}) --constraint {max_requests} --constraint
 {max_duration} --data {synthetic_text ...} --tokenizer {local folder} --output {json}`; every option is given as a
 JSON object (GuideLLM 0.8's CLI takes `kind=...` configs, or JSON). Synthetic prompts have the scenario's input
-lengths, counted by the local tokenizer; `max_completion_tokens` + `ignore_eos` make outputs their requested length. GuideLLM writes one `benchmarks.json`
-holding, per benchmark, every request (`requests.successful/errored/incomplete`, each with its start/end times,
-`time_to_first_token_ms`, `request_latency`, token counts preferring the server's usage) and the run's `duration`;
-we parse the requests and recompute every figure with our definitions. GuideLLM's own TPOT
-(`time_per_output_token_ms`) is (last token - request start) / output tokens, i.e. it INCLUDES the first token (and
-so the TTFT); ours is (E2E - TTFT) / (output tokens - 1), recomputed from the per-request times (GuideLLM's
-`inter_token_latency_ms` is the per-request equivalent of ours). See docs/drivers.md for the mapping.
+lengths, counted by the local tokenizer; `max_completion_tokens` + `ignore_eos` make outputs their requested length.
+GuideLLM writes one `benchmarks.json` holding, per benchmark, every request
+(`requests.successful/errored/incomplete`, each with its start/end times, `time_to_first_token_ms`,
+`request_latency`, token counts preferring the server's usage) and the run's `duration`; we parse the requests and
+recompute every figure with our definitions. GuideLLM's own TPOT (`time_per_output_token_ms`) is (last token -
+request start) / output tokens, i.e. it INCLUDES the first token (and so the TTFT); ours is (E2E - TTFT) / (output
+tokens - 1), recomputed from the per-request times (GuideLLM's `inter_token_latency_ms` is the per-request
+equivalent of ours). See docs/drivers.md for the mapping.
 """
 
 from __future__ import annotations
