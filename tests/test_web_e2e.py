@@ -168,6 +168,16 @@ def test_wizard_to_best_config_in_browser(server: str, model_path: Path, tmp_pat
 			expect(done.get_by_test_id("task-best")).to_contain_text("/GPU")  # throughput objective, with its unit
 			page.screenshot(path=str(shots / "tasks.png"), full_page=True)
 
+			# Compare the two tasks side by side.
+			page.get_by_label("compare web-e2e", exact=True).check()
+			page.get_by_label("compare web-e2e-cancel", exact=True).check()
+			page.get_by_role("button", name="Compare (2)").click()
+			compare = page.get_by_test_id("compare-table")
+			expect(compare.get_by_role("link", name="web-e2e", exact=True)).to_be_visible()
+			expect(compare.get_by_role("link", name="web-e2e-cancel")).to_be_visible()
+			expect(compare.locator("tr", has_text="Recommended objective")).to_contain_text("/GPU")
+			page.screenshot(path=str(shots / "compare.png"), full_page=True)
+
 			# The dashboard's timeline: a lane per task, the finished experiments as bars.
 			page.goto(f"{server}/")
 			timeline = page.get_by_test_id("timeline")

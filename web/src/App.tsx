@@ -1,4 +1,5 @@
 import { NavLink, Route, Routes } from "react-router-dom";
+import { Compare } from "./pages/Compare";
 import { Containers } from "./pages/Containers";
 import { Dashboard } from "./pages/Dashboard";
 import { ExperimentDetail } from "./pages/ExperimentDetail";
@@ -42,6 +43,7 @@ export function App() {
           <Route path="/" element={<Dashboard />} />
           <Route path="/tasks" element={<Tasks />} />
           <Route path="/tasks/new" element={<NewTask />} />
+          <Route path="/compare" element={<Compare />} />
           <Route path="/tasks/:taskId" element={<TaskDetail />} />
           <Route path="/tasks/:taskId/experiments/:experimentId" element={<ExperimentDetail />} />
           <Route path="/containers" element={<Containers />} />

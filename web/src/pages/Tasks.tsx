@@ -1,4 +1,5 @@
-import { Link } from "react-router-dom";
+import { useState } from "react";
+import { Link, useNavigate } from "react-router-dom";
 import type { Task } from "../api/client";
 import { type TaskAction, useTaskAction, useTasks } from "../api/hooks";
 import { Button, Card, Empty, ErrorBox, Loading, StatusBadge } from "../components/States";
@@ -42,13 +43,21 @@ export function TaskActions({ task, onDeleted }: { task: Task; onDeleted?: () =>
 
 export function Tasks() {
   const tasks = useTasks();
+  const navigate = useNavigate();
+  const [picked, setPicked] = useState<number[]>([]);
+  const toggle = (id: number) => setPicked((p) => (p.includes(id) ? p.filter((x) => x !== id) : [...p, id]));
   return (
     <Card
       title="Tasks"
       actions={
-        <Link to="/tasks/new" className="rounded bg-blue-600 px-3 py-1.5 text-sm font-medium text-white">
-          New task
-        </Link>
+        <div className="flex items-center gap-2">
+          <Button onClick={() => navigate(`/compare?ids=${picked.join(",")}`)} disabled={picked.length < 2}>
+            Compare{picked.length ? ` (${picked.length})` : ""}
+          </Button>
+          <Link to="/tasks/new" className="rounded bg-blue-600 px-3 py-1.5 text-sm font-medium text-white">
+            New task
+          </Link>
+        </div>
       }
     >
       {tasks.isPending ? (
@@ -67,6 +76,7 @@ export function Tasks() {
         <table className="w-full text-left text-sm" data-testid="task-table">
           <thead className="border-b border-slate-200 text-xs text-slate-500">
             <tr>
+              <th className="px-2 py-1" aria-label="pick to compare" />
               <th className="px-2 py-1">Name</th>
               <th className="px-2 py-1">Engine</th>
               <th className="px-2 py-1">Mode</th>
@@ -81,6 +91,14 @@ export function Tasks() {
           <tbody>
             {tasks.data.map((t) => (
               <tr key={t.id} className="border-b border-slate-100">
+                <td className="px-2 py-1">
+                  <input
+                    type="checkbox"
+                    aria-label={`compare ${t.name}`}
+                    checked={picked.includes(t.id)}
+                    onChange={() => toggle(t.id)}
+                  />
+                </td>
                 <td className="px-2 py-1">
                   <Link className="text-blue-700 underline" to={`/tasks/${t.id}`}>
                     {t.name}
