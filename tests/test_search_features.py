@@ -3,7 +3,7 @@ start, pruning, baseline and repeats, parallel experiments.
 
 Search behaviour is checked on a predicted landscape (aiconfigurator: real predictions, milliseconds each, the
 `predict` extra); the runner's real-process parts (parallel engines, baseline, repeats, a pruner stopping a
-configuration after its first load level) on the real llama.cpp engine.
+configuration after its first load level, a multi-objective MO-TPE study and its front) on the real llama.cpp engine.
 """
 
 from __future__ import annotations
@@ -267,3 +267,37 @@ def test_median_pruner_on_real_llamacpp_stops_a_queueing_configuration(model_pat
 	assert (exps[2].saved_seconds or 0) > 0, "the time the skipped level would have taken is reported"
 	states = [t.state for t in study_of(store, task_id).trials]
 	assert states == [optuna.trial.TrialState.COMPLETE] * 2 + [optuna.trial.TrialState.PRUNED]
+
+
+def test_multi_objective_on_real_llamacpp(model_path: Path) -> None:
+	"""MO-TPE on the real engine: every experiment stores both natural figures, the study is told both (with its
+	constraints), and the stored front is exactly the undominated experiments."""
+	spec = llama(
+		"mo-real",
+		model_path,
+		strategy="mo_tpe",
+		objectives=["maximize_throughput", "minimize_ttft"],
+		baseline=False,
+		repeat_top_k=0,
+		max_iterations=3,
+		seed=3,
+	)
+	spec["parameters"]["parallel"] = [1, 2, 4]
+	store, task_id, _ = run(spec)
+	exps = rows(store, task_id)
+	assert len(exps) == 3 and all(e.status == ExperimentStatus.SUCCESS for e in exps), [
+		(e.number, e.failure_reason) for e in exps
+	]
+	assert all(e.objective_values is not None and len(e.objective_values) == 2 for e in exps)
+	pts = {e.number: (-e.objective_values[0], e.objective_values[1]) for e in exps}  # type: ignore[index]
+	front = {e.number for e in exps if e.pareto}
+	undominated = {n for n, p in pts.items() if not any(dominates(q, p) for q in pts.values())}
+	assert front and front == undominated
+	study = study_of(store, task_id)
+	assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
+	told = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+	assert len(told) >= 3 and all(set(t.constraints) == {"slo", "failure"} for t in told)
+	# a proposal of a configuration already measured is told its stored figures, never measured again
+	by_parallel = {e.params["parallel"]: e for e in exps}
+	for t in told:
+		assert t.values == pytest.approx(by_parallel[t.params["parallel"]].objective_values)
