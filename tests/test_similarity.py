@@ -20,7 +20,7 @@ from inference_autotuner.runner.similarity import Match, match, model_identity
 		("mistralai/Mixtral-8x7B-Instruct-v0.1", None, ("mixtral", "8x7b")),
 		("bartowski/Qwen2.5-0.5B-Instruct-GGUF", "Qwen2.5-0.5B-Instruct-Q4_K_M.gguf", ("qwen2.5", "0.5b")),
 		("smollm2", None, ("smollm2", "135m")),  # a cache name, read through its file
-		("/root/.cache/x/SmolLM2-135M-Instruct.Q4_1.gguf", None, ("smollm2", "135m")),
+		("/root/.cache/x/SmolLM2-135M-Instruct.Q4_1.gguf", None, ("smollm2", "135m")),  # not a file
 		("gpt2", None, None),  # no size in the name: only an exact match counts
 	],
 )
