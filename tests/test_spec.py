@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import autotuner_cmd
 
 from inference_autotuner.errors import SpecError
 from inference_autotuner.spec import load_spec, parse_spec
@@ -154,3 +156,62 @@ def test_search_fields_of_issue_8() -> None:
 	found = problems(minimal(optimization={"pruner": "median"}, benchmark={"load_search": {"start": 1}}))
 	assert "load_search" in found[0][1]
 	assert parse_spec(minimal(optimization={"baseline": {"parallel": 4}})).optimization.baseline == {"parallel": 4}
+
+
+# -- the origin project's task-file shapes (issue 14) -------------------------------------------------------------
+ORIGIN_FILES = sorted(DATA.glob("origin_*.json"))
+
+
+def test_origin_structured_parameters_load() -> None:
+	spec = load_spec(DATA / "origin_bayesian_structured_params.json")
+	assert spec.parameters["tp-size"] == [1, 2]  # {type: choice, values: [...]} is the list of its values
+	assert spec.parameters["schedule-policy"] == ["lpm", "fcfs"]  # {type: categorical, choices: [...]} too
+	cont = spec.parameters["mem-fraction-static"]
+	assert isinstance(cont, RangeParam) and cont.type == "continuous" and (cont.low, cont.high) == (0.7, 0.9)
+	integer = spec.parameters["chunked-prefill-size"]
+	assert isinstance(integer, RangeParam) and integer.type == "integer" and integer.log is True
+	assert spec.optimization.study_name == "origin-bayesian-sglang-study"
+	assert spec.optimization.storage == "sqlite:///optuna_studies.db"
+
+
+def test_origin_empty_value_list_is_not_tuned() -> None:
+	spec = load_spec(DATA / "origin_grid_choice_llamacpp.json")
+	assert "cache-type-k" not in spec.parameters  # the seed skipped a flag with no values
+	assert spec.parameters["parallel"] == [1, 2, 4] and spec.parameters["threads"] == [2]
+	assert spec.parameters["flash-attn"] == ["on", "off"]
+
+
+def test_origin_choice_values_are_checked_against_the_engine() -> None:
+	bad = minimal(parameters={"threads": {"type": "choice", "values": [1, "two"]}})
+	assert problems(bad) == [("parameters.threads.values[1]", "flag 'threads' takes an integer, got 'two'", None)]
+	found = problems(minimal(parameters={"threads": {"type": "choice"}}))
+	assert [p[0] for p in found] == ["parameters.threads"]
+	assert "needs its values as a list" in found[0][1]
+
+
+def test_dataset_url_is_known_but_not_yet_supported() -> None:
+	found = problems(minimal(benchmark={"dataset_url": "https://example.com/prompts.jsonl"}))
+	assert len(found) == 1
+	path, message, _hint = found[0]
+	assert path == "benchmark.dataset_url"
+	assert message.startswith("not yet supported: benchmark.dataset_url") and "unknown field" not in message
+
+
+def test_study_storage_must_be_a_database_url() -> None:
+	found = problems(minimal(optimization={"storage": "redis://localhost:6379"}))
+	assert [p[0] for p in found] == ["optimization.storage"]
+	assert "not a database URL" in found[0][1]
+	spec = parse_spec(minimal(optimization={"storage": "postgresql://u:p@db.example/optuna", "study_name": "s"}))
+	assert spec.optimization.storage == "postgresql://u:p@db.example/optuna"
+
+
+@pytest.mark.parametrize("path", ORIGIN_FILES, ids=lambda p: p.name)
+def test_cli_validate_and_explain_accept_origin_files(path: Path, model_path: Path) -> None:
+	assert len(ORIGIN_FILES) >= 3
+	for command in ("validate", "explain"):
+		p = subprocess.run(
+			[*autotuner_cmd(), command, str(path)], capture_output=True, text=True, timeout=300, cwd=REPO
+		)
+		assert p.returncode == 0, f"{command}: {p.stdout}\n{p.stderr}"
+		assert "Traceback" not in p.stdout + p.stderr
+	assert not list(REPO.glob("*.db")), "validate/explain open no study storage"

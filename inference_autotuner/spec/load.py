@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import SpecError, SpecProblem
-from .models import TaskSpec
+from .models import CHOICE_TYPES, TaskSpec, normalize_parameters
 
 
 def _read(path: Path) -> Any:
@@ -46,7 +46,7 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
 	return model
 
 
-def _problems_from(exc: ValidationError) -> list[SpecProblem]:
+def _problems_from(exc: ValidationError, data: dict[str, Any]) -> list[SpecProblem]:
 	problems: list[SpecProblem] = []
 	seen_param: set[str] = set()
 	for err in exc.errors():
@@ -57,10 +57,21 @@ def _problems_from(exc: ValidationError) -> list[SpecProblem]:
 			if name in seen_param:
 				continue
 			seen_param.add(name)
+			given = (data.get("parameters") or {}).get(name) if isinstance(data.get("parameters"), dict) else None
+			if isinstance(given, dict) and given.get("type") in CHOICE_TYPES:
+				problems.append(
+					SpecProblem(
+						f"parameters.{name}",
+						f"a {{type: {given['type']}}} parameter needs its values as a list, and nothing else",
+						"e.g. threads: {type: choice, values: [1, 2]}",
+					)
+				)
+				continue
 			problems.append(
 				SpecProblem(
 					f"parameters.{name}",
-					"must be a list of values, a single value, or a range {type: integer|continuous, low, high}",
+					"must be a list of values, a single value, a choice {type: choice, values: [...]}, or a range "
+					"{type: integer|continuous, low, high}",
 					"e.g. threads: [1, 2]  or  threads: {type: integer, low: 1, high: 4}",
 				)
 			)
@@ -93,7 +104,7 @@ def _check_engine_params(data: dict[str, Any]) -> list[SpecProblem]:
 	from .models import ENGINE_ALIASES
 
 	engine = ENGINE_ALIASES.get(str(data.get("base_runtime", "llamacpp")).strip().lower())
-	parameters = data.get("parameters")
+	parameters = normalize_parameters(data.get("parameters"))
 	if engine not in ENGINES or not isinstance(parameters, dict):
 		return []  # engines without a catalogue here are checked when they are launched
 	catalogue = ENGINES[engine]().catalogue()
@@ -119,6 +130,9 @@ def _check_engine_params(data: dict[str, Any]) -> list[SpecProblem]:
 				problems.append(SpecProblem(path, f"'{name}' takes integers", "use type: integer"))
 			continue
 		values = definition if isinstance(definition, list) else [definition]
+		raw = data["parameters"].get(name)
+		if isinstance(raw, dict):  # the seed's {type: choice, values: [...]}: point into its list
+			path += ".values" if "values" in raw else ".choices"
 		for i, value in enumerate(values):
 			why = check_value(info, value)
 			if why:
@@ -174,7 +188,7 @@ def parse_spec(data: Any, source: str | None = None) -> TaskSpec:
 	try:
 		spec = TaskSpec.model_validate(data)
 	except ValidationError as exc:
-		problems.extend(_problems_from(exc))
+		problems.extend(_problems_from(exc, data))
 	known = {p.path for p in problems}
 	extra = _check_engine_params(data) + _check_quant_parallel(data) + _check_consistency(data)
 	problems.extend(p for p in extra if p.path not in known)

@@ -97,6 +97,34 @@ class RangeParam(_Strict):
 
 ParamValue = bool | int | float | str
 ParamDef = list[ParamValue] | RangeParam | ParamValue
+CHOICE_TYPES = ("choice", "categorical")  # the seed's categorical shape: {type: choice, values: [...]}
+
+
+def normalize_parameters(parameters: Any) -> Any:
+	"""The seed's parameter shapes as this spec reads them: `{type: choice|categorical, values|choices: [...]}` is
+	the list of its values, and an empty list (a flag the seed's web form left blank) is not tuned at all. Anything
+	else is returned as it is, for validation to judge."""
+	if not isinstance(parameters, dict):
+		return parameters
+	out: dict[Any, Any] = {}
+	for name, definition in parameters.items():
+		if isinstance(definition, dict) and definition.get("type") in CHOICE_TYPES:
+			values = choice_values(definition)
+			if values is not None:
+				definition = values
+		if isinstance(definition, list) and not definition:
+			continue
+		out[name] = definition
+	return out
+
+
+def choice_values(definition: dict[str, Any]) -> list[Any] | None:
+	"""The values of a well-formed `{type: choice, values: [...]}` (or `choices: [...]`); None when malformed."""
+	keys = set(definition) - {"type"}
+	if len(keys) != 1 or not keys <= {"values", "choices"}:
+		return None
+	values = definition[keys.pop()]
+	return list(values) if isinstance(values, list) else None
 
 
 class EarlyStopSpec(_Strict):
@@ -124,6 +152,18 @@ class OptimizationSpec(_Strict):
 	)
 	n_initial_random: int | None = Field(None, ge=0, description="Random trials before TPE models the space")
 	timeout_per_iteration: float = Field(600, gt=0, description="Seconds one experiment may take in all")
+	study_name: str | None = Field(
+		None,
+		min_length=1,
+		max_length=240,
+		description="Name of the task's Optuna study (default: autotuner-task-ID); fixed when the task is created",
+	)
+	storage: str | None = Field(
+		None,
+		min_length=1,
+		description="Optuna storage URL for the task's study (e.g. sqlite:///optuna.db, postgresql://...); "
+		"default: the autotuner database",
+	)
 	seed: int | None = Field(None, description="Sampler seed for reproducible searches")
 	pruner: str = Field(
 		"none",
@@ -159,6 +199,23 @@ class OptimizationSpec(_Strict):
 			raise ValueError("objectives are listed twice")
 		if not v:
 			raise ValueError("objectives needs at least one objective")
+		return v
+
+	@field_validator("storage")
+	@classmethod
+	def _storage(cls, v: str | None) -> str | None:
+		if v is None:
+			return v
+		from sqlalchemy.engine import make_url
+		from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+		try:
+			make_url(v).get_dialect()
+		except (ArgumentError, NoSuchModuleError, ValueError):
+			raise ValueError(
+				"not a database URL Optuna can store a study in; use e.g. sqlite:///optuna.db or "
+				"postgresql://user:password@host/db"
+			) from None
 		return v
 
 	@field_validator("pruner")
@@ -248,6 +305,17 @@ class BenchmarkSpec(_Strict):
 	load_search: LoadSearchSpec | None = Field(
 		None, description="Find each configuration's highest load that meets every SLO (doubling, then bisection)"
 	)
+	dataset_url: str | None = Field(None, description="Seed field: prompts from a dataset; not yet supported")
+
+	@field_validator("dataset_url")
+	@classmethod
+	def _dataset_url(cls, v: str | None) -> str | None:
+		if v is not None:
+			raise ValueError(
+				"not yet supported: benchmark.dataset_url (prompts from a dataset); remove it, the load is "
+				"synthetic prompts shaped by traffic_scenarios"
+			)
+		return v
 
 	@field_validator("request_rates")
 	@classmethod
@@ -368,6 +436,11 @@ class TaskSpec(_Strict):
 	env: dict[str, str] = Field(default_factory=dict, description="Environment for the engine process")
 	startup_timeout: float = Field(120, gt=0, description="Seconds to wait for the engine to become ready")
 	engine_port: int | None = Field(None, ge=1, le=65535, description="Fixed engine port (default: a free one)")
+
+	@field_validator("parameters", mode="before")
+	@classmethod
+	def _seed_parameters(cls, v: Any) -> Any:
+		return normalize_parameters(v)
 
 	@field_validator("base_runtime")
 	@classmethod
