@@ -33,7 +33,7 @@ def spec(name: str = "api-task", **over: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-	with TestClient(create_app(Settings(run_worker=False)), raise_server_exceptions=False) as c:
+	with TestClient(create_app(Settings(run_worker=False)), base_url="http://localhost", raise_server_exceptions=False) as c:
 		yield c
 
 
@@ -261,3 +261,84 @@ def test_dashboard_and_docker(client: TestClient) -> None:
 	if r.status_code == 503:
 		assert "Docker is not reachable" in r.json()["detail"]
 	assert client.get("/api/docker/containers/..%2Fetc").status_code in (404, 422, 503)
+
+
+def test_system_presets_are_the_engines_presets_by_the_name_a_spec_takes(client: TestClient) -> None:
+	"""Issue 14: the wizard sent the stored name (quant-kv-cache-fp8) and got a 422; each quantization/parallel system
+	preset says the name a spec accepts (spec_name), and its values are the engine's own preset."""
+	from inference_autotuner.engines.parallel import PARALLEL_PRESETS
+	from inference_autotuner.engines.quant import QUANT_PRESETS
+
+	quant = client.get("/api/presets/", params={"category": "quantization"}).json()
+	assert {p["spec_name"]: p["parameters"] for p in quant if p["is_system"]} == QUANT_PRESETS
+	parallel = client.get("/api/presets/", params={"category": "parallel"}).json()
+	for p in parallel:
+		engine_values = PARALLEL_PRESETS[p["runtime"]][p["spec_name"]]
+		assert p["name"] == f"parallel-{p['runtime']}-{p['spec_name']}"
+		assert all(engine_values[k] == v for k, v in p["parameters"].items())
+		assert all(v == 1 for k, v in engine_values.items() if k not in p["parameters"])
+	assert client.get("/api/presets/", params={"category": "parameters"}).json()[0]["spec_name"] is None
+	user = client.post("/api/presets/", json={"name": "my-q", "category": "quantization", "parameters": {}}).json()
+	assert user["spec_name"] is None  # a spec cannot name a user preset: its values go in instead
+
+	# Every one of them, by its spec_name, makes a task the API accepts; the stored name does not.
+	kv = next(p for p in quant if p["name"] == "quant-kv-cache-fp8")
+	for i, p in enumerate(parallel):
+		body = spec(
+			f"preset-{i}",
+			base_runtime=p["runtime"],
+			parameters={},
+			quant_config={"presets": [kv["spec_name"]]},
+			parallel_config={"presets": [p["spec_name"]]},
+		)
+		r = client.post("/api/tasks/", json=body)
+		assert r.status_code == 201, (p["name"], r.text)
+	r = client.post("/api/tasks/", json=spec("stored-name", quant_config={"presets": [kv["name"]]}))
+	assert r.status_code == 422 and r.json()["detail"][0]["path"].startswith("quant_config.presets")
+
+
+def test_seeding_refreshes_changed_system_presets_and_keeps_user_ones(tmp_path: Any) -> None:
+	from inference_autotuner.api.presets_data import seed_system_presets, system_presets
+	from inference_autotuner.store import Store
+	from inference_autotuner.store.models import Preset
+
+	store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+	with store.session() as s:  # a database seeded by an older version, plus a user preset
+		s.add(Preset(name="quant-kv-cache-fp8", category="quantization", parameters={"x": 1}, is_system=True))
+		s.add(Preset(name="parallel-vllm-gone", category="parallel", parameters={"tp": 2}, is_system=True))
+		s.add(Preset(name="mine", category="parallel", parameters={"tp": 2}, is_system=False))
+	assert seed_system_presets(store) == len(system_presets()) - 1
+	with store.session() as s:
+		rows = {p.name: p for p in s.query(Preset)}
+		assert rows["quant-kv-cache-fp8"].parameters["kvcache_dtype"] == "fp8"
+		assert "parallel-vllm-gone" not in rows and rows["mine"].parameters == {"tp": 2}
+	assert seed_system_presets(store) == 0
+	store.engine.dispose()
+
+
+def test_explain_a_draft_spec_lists_each_configuration_argv(client: TestClient) -> None:
+	"""POST /api/specs/explain: the wizard's live preview of the flags; nothing is stored."""
+	body = spec(
+		"draft",
+		base_runtime="vllm",
+		model={"id_or_path": "Qwen/Qwen2.5-0.5B"},
+		parameters={"max-num-seqs": [8, 16]},
+		quant_config={"presets": ["kv-cache-fp8", "default"]},
+		parallel_config={"presets": ["single-gpu"]},
+	)
+	r = client.post("/api/specs/explain", json=body)
+	assert r.status_code == 200, r.text
+	out = r.json()
+	assert out["engine"] == "vllm" and out["space_size"] == 4 and out["shown"] == 4
+	argvs = [e["argv"] for e in out["experiments"]]
+	assert all(a and "--max-num-seqs" in a for a in argvs)
+	assert sum("--kv-cache-dtype" in a for a in argvs) == 2  # the fp8 KV cache preset, mapped by the engine
+	r = client.post(
+		"/api/specs/explain", params={"limit": 1}, content=yaml.safe_dump(body), headers={"Content-Type": "text/yaml"}
+	)
+	assert r.status_code == 200 and r.json()["shown"] == 1
+	bad = client.post("/api/specs/explain", json={**body, "quant_config": {"presets": ["quant-kv-cache-fp8"]}})
+	assert bad.status_code == 422
+	problem = bad.json()["detail"][0]
+	assert problem["path"] == "quant_config.presets[0]" and "did you mean 'kv-cache-fp8'" in problem["hint"]
+	assert client.get("/api/tasks/").json() == []

@@ -15,7 +15,7 @@ from ..store import Store
 from . import errors, web
 from .events import EventHub
 from .presets_data import seed_system_presets
-from .routes import dashboard, docker, experiments, logs, presets, runtime_params, system, tasks, ws
+from .routes import dashboard, docker, experiments, logs, presets, runtime_params, specs, system, tasks, ws
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, **runner_kw: Any) -> FastAPI:
 		generate_unique_id_function=_operation_id,
 	)
 	errors.install(app)
-	for module in (tasks, logs, experiments, presets, runtime_params, dashboard, docker, system, ws):
+	for module in (tasks, specs, logs, experiments, presets, runtime_params, dashboard, docker, system, ws):
 		app.include_router(module.router)
 	web.install(app)  # the built web app at / (SPA fallback); last, after every API route
 	return app

@@ -6,51 +6,22 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ..engines.parallel import DEFAULT_PARALLEL, PARALLEL_FLAGS, PARALLEL_PRESETS
+from ..engines.quant import QUANT_PRESET_HELP, QUANT_PRESETS
 from ..store import Store
 from ..store.models import Preset
 
-_QUANT = {
-	"default": ("No quantization: the checkpoint's own dtypes", {"gemm_dtype": "auto", "kvcache_dtype": "auto"}),
-	"kv-cache-fp8": (
-		"FP8 KV cache, weights as stored: more concurrent sequences at little quality cost",
-		{"gemm_dtype": "auto", "kvcache_dtype": "fp8"},
-	),
-	"dynamic-fp8": (
-		"Dynamic FP8 weights and activations plus FP8 KV cache (Hopper and newer)",
-		{"gemm_dtype": "fp8", "kvcache_dtype": "fp8", "attention_dtype": "auto"},
-	),
-	"bf16-stable": ("BF16 everywhere: the accuracy baseline", {"gemm_dtype": "bfloat16", "kvcache_dtype": "auto"}),
-	"aggressive-moe": (
-		"FP8 GEMMs, FP8 KV cache and FP8 MoE experts for large mixture-of-experts models",
-		{"gemm_dtype": "fp8", "kvcache_dtype": "fp8", "moe_dtype": "fp8"},
-	),
-}
-
-_PARALLEL: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
-	"vllm": {
-		"single-gpu": ("One GPU", {"tp": 1, "pp": 1, "dp": 1}),
-		"high-throughput": ("Data parallel replicas for throughput", {"tp": 1, "pp": 1, "dp": [2, 4]}),
-		"large-model-tp": ("Tensor parallel for models that do not fit one GPU", {"tp": [2, 4, 8], "pp": 1, "dp": 1}),
-		"large-model-tp-pp": ("Tensor + pipeline parallel across nodes", {"tp": [4, 8], "pp": [2], "dp": 1}),
-		"moe-optimized": ("Expert parallel for MoE models", {"tp": [2, 4], "ep": [2, 4], "dp": 1}),
-		"long-context": ("Decode context parallel for long contexts", {"tp": [2, 4], "dcp": [2], "dp": 1}),
-	},
-	"sglang": {
-		"single-gpu": ("One GPU", {"tp": 1, "pp": 1, "dp": 1}),
-		"high-throughput": ("Data parallel (tp % dp == 0)", {"tp": [2, 4], "pp": 1, "dp": [2]}),
-		"large-model-tp": ("Tensor parallel", {"tp": [2, 4, 8], "pp": 1, "dp": 1}),
-		"large-model-tp-pp": ("Tensor + pipeline parallel", {"tp": [4, 8], "pp": [2], "dp": 1}),
-		"moe-optimized": ("Expert parallel with dense TP for MoE", {"tp": [4, 8], "ep": [4, 8], "moe_dense_tp": [1]}),
-		"balanced": ("Balanced TP and DP", {"tp": [2, 4], "dp": [1, 2]}),
-	},
-	"trtllm": {
-		"single-gpu": ("One GPU", {"tp": 1, "pp": 1, "dp": 1}),
-		"large-model-tp": ("Tensor parallel (no data parallel in TensorRT-LLM)", {"tp": [2, 4, 8], "pp": 1, "dp": 1}),
-		"large-model-tp-pp": ("Tensor + pipeline parallel", {"tp": [4, 8], "pp": [2], "dp": 1}),
-		"moe-optimized": ("MoE TP/EP", {"tp": [4, 8], "moe_tp": [1, 2], "moe_ep": [2, 4], "dp": 1}),
-		"long-context": ("Context parallel for long inputs", {"tp": [2, 4], "cp": [2], "dp": 1}),
-		"balanced": ("Balanced TP and PP", {"tp": [2, 4], "pp": [1, 2], "dp": 1}),
-	},
+# The quantization and parallel system presets are the engines' own presets (engines/quant.py, engines/parallel.py),
+# stored under a prefixed name (a parallel preset is per engine). Each keeps the name a task spec takes for it
+# (`quant_config: {presets: [kv-cache-fp8]}`) as `spec_name`; the wizard sends that name, never the stored one.
+_PARALLEL_HELP = {
+	"single-gpu": "One GPU",
+	"high-throughput": "Data-parallel replicas for throughput",
+	"large-model-tp": "Tensor parallel for models that do not fit one GPU",
+	"large-model-tp-pp": "Tensor + pipeline parallel across nodes",
+	"moe-optimized": "Expert parallel for mixture-of-experts models",
+	"long-context": "Context parallel for long inputs",
+	"balanced": "A small tensor/data-parallel split",
 }
 
 _PARAMS: dict[str, tuple[str, str, dict[str, Any]]] = {
@@ -67,37 +38,82 @@ _PARAMS: dict[str, tuple[str, str, dict[str, Any]]] = {
 }
 
 
+def _shown_parallel(cfg: dict[str, int]) -> dict[str, int]:
+	"""tp, pp, dp and every other field that is not 1 (the rest are 1)."""
+	return {k: v for k, v in cfg.items() if k in ("tp", "pp", "dp") or v != DEFAULT_PARALLEL.get(k)}
+
+
 def system_presets() -> list[dict[str, Any]]:
+	"""Every system preset as a Preset row's fields, plus `spec_name` (the spec's name for it, or None)."""
 	out: list[dict[str, Any]] = []
-	for name, (desc, cfg) in _QUANT.items():
-		out.append({"name": f"quant-{name}", "description": desc, "category": "quantization", "parameters": cfg})
-	for runtime, presets in _PARALLEL.items():
-		for name, (desc, cfg) in presets.items():
+	for name, cfg in QUANT_PRESETS.items():
+		desc = QUANT_PRESET_HELP.get(name, name)
+		out.append(
+			{
+				"name": f"quant-{name}",
+				"description": desc[:1].upper() + desc[1:],
+				"category": "quantization",
+				"runtime": None,
+				"parameters": dict(cfg),
+				"spec_name": name,
+			}
+		)
+	for runtime, presets in PARALLEL_PRESETS.items():
+		if not PARALLEL_FLAGS.get(runtime):
+			continue  # llama.cpp: no parallel flags, its one preset changes nothing
+		for name, pcfg in presets.items():
 			out.append(
 				{
 					"name": f"parallel-{runtime}-{name}",
-					"description": desc,
+					"description": _PARALLEL_HELP.get(name, name),
 					"category": "parallel",
 					"runtime": runtime,
-					"parameters": cfg,
+					"parameters": _shown_parallel(pcfg),
+					"spec_name": name,
 				}
 			)
 	for name, (runtime, desc, params) in _PARAMS.items():
 		out.append(
-			{"name": name, "description": desc, "category": "parameters", "runtime": runtime, "parameters": params}
+			{
+				"name": name,
+				"description": desc,
+				"category": "parameters",
+				"runtime": runtime,
+				"parameters": params,
+				"spec_name": None,
+			}
 		)
 	return out
 
 
+_SPEC_NAMES = {p["name"]: p["spec_name"] for p in system_presets() if p["spec_name"]}
+
+
+def spec_name(name: str, is_system: bool) -> str | None:
+	"""The name a task spec's quant_config / parallel_config `presets` takes for a stored preset; None for the
+	presets a spec cannot name (user presets, flag presets: their values go into the spec instead)."""
+	return _SPEC_NAMES.get(name) if is_system else None
+
+
 def seed_system_presets(store: Store) -> int:
-	"""Insert the system presets that are missing (by name); user presets of the same name are left alone."""
+	"""Bring the system presets in line with the current definitions: insert the missing ones (by name), refresh the
+	stored ones whose values changed (system presets are read-only, so nothing of a user's is lost) and remove the
+	system presets no longer defined. User presets, of any name, are left alone. Returns how many were inserted."""
 	added = 0
+	wanted = {p["name"]: {k: v for k, v in p.items() if k != "spec_name"} for p in system_presets()}
 	with store.session() as s:
-		have = set(s.scalars(select(Preset.name)))
-		for p in system_presets():
-			if p["name"] not in have:
-				s.add(Preset(is_system=True, **p))
+		have = {p.name: p for p in s.scalars(select(Preset))}
+		for name, fields in wanted.items():
+			old = have.get(name)
+			if old is None:
+				s.add(Preset(is_system=True, **fields))
 				added += 1
+			elif old.is_system and any(getattr(old, k) != v for k, v in fields.items()):
+				for k, v in fields.items():
+					setattr(old, k, v)
+		for name, old in have.items():
+			if old.is_system and name not in wanted:
+				s.delete(old)
 	return added
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
 from ..runner.summary import ObjectiveRef, ParetoPoint
+from .presets_data import spec_name
 
 
 def as_utc(value: datetime) -> datetime:
@@ -150,6 +151,14 @@ class PresetPublic(_Public):
 	is_system: bool
 	created_at: UtcDatetime
 	updated_at: UtcDatetime
+
+	@computed_field(  # type: ignore[prop-decorator]
+		description="The name a task spec's quant_config / parallel_config `presets` takes for this preset "
+		"(e.g. kv-cache-fp8 for quant-kv-cache-fp8); null when a spec cannot name it: put its parameters in instead"
+	)
+	@property
+	def spec_name(self) -> str | None:
+		return spec_name(self.name, self.is_system)
 
 
 class PresetMerge(BaseModel):
