@@ -41,7 +41,11 @@ def pg_url() -> Iterator[str]:
 
 
 def test_api_on_postgres(pg_url: str) -> None:
-	with TestClient(create_app(Settings(db_url=pg_url, run_worker=False)), raise_server_exceptions=False) as c:
+	with TestClient(
+		create_app(Settings(db_url=pg_url, run_worker=False)),
+		base_url="http://localhost",
+		raise_server_exceptions=False,
+	) as c:
 		assert c.get("/api/system/info").json()["database"]["dialect"] == "postgresql"
 		assert "autotuner:autotuner" not in c.get("/api/system/info").text  # password hidden
 		assert len(c.get("/api/presets/").json()) >= 23
@@ -58,7 +62,9 @@ def test_api_on_postgres(pg_url: str) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_run_on_postgres(pg_url: str, model_path: Path) -> None:
-	with TestClient(create_app(Settings(db_url=pg_url)), raise_server_exceptions=False) as c:
+	with TestClient(
+		create_app(Settings(db_url=pg_url)), base_url="http://localhost", raise_server_exceptions=False
+	) as c:
 		tid = c.post("/api/tasks/", json=tiny_spec(model_path, "pg-run"), params={"start": True}).json()["id"]
 		task = wait_status(c, tid, FINAL)
 		assert task["status"] == "completed" and task["experiments_successful"] == 2

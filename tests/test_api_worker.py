@@ -61,7 +61,7 @@ def tiny_spec(model_path: Path, name: str, **bench: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-	with TestClient(create_app(Settings()), raise_server_exceptions=False) as c:
+	with TestClient(create_app(Settings()), base_url="http://localhost", raise_server_exceptions=False) as c:
 		yield c
 
 
@@ -78,7 +78,7 @@ def wait_status(client: TestClient, tid: int, statuses: tuple[str, ...], timeout
 def test_run_task_through_api_with_websocket_events(client: TestClient, model_path: Path) -> None:
 	tid = client.post("/api/tasks/", json=tiny_spec(model_path, "api-run")).json()["id"]
 	events: list[dict[str, Any]] = []
-	with client.websocket_connect(f"/api/ws/tasks/{tid}") as ws:
+	with client.websocket_connect(f"ws://localhost/api/ws/tasks/{tid}") as ws:
 		first = ws.receive_json()
 		assert first == {"type": "task_status", "task_id": tid, "status": "pending", "snapshot": True}
 		assert client.post(f"/api/tasks/{tid}/start").json()["status"] in ("queued", "running")
@@ -122,7 +122,7 @@ def test_cancel_stops_the_engine_then_start_resumes(client: TestClient, model_pa
 	before = engine_pids()
 	long = tiny_spec(model_path, "api-cancel", max_requests_per_iteration=100000, max_time_per_iteration=4)
 	tid = client.post("/api/tasks/", json=long, params={"start": True}).json()["id"]
-	with client.websocket_connect(f"/api/ws/tasks/{tid}") as ws:
+	with client.websocket_connect(f"ws://localhost/api/ws/tasks/{tid}") as ws:
 		while True:
 			ev = ws.receive_json()
 			if ev["type"] == "run_started":

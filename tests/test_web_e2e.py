@@ -195,7 +195,7 @@ def _client(monkeypatch: pytest.MonkeyPatch, dist: Path):  # type: ignore[no-unt
 	from inference_autotuner.api import Settings, create_app
 
 	monkeypatch.setenv("AUTOTUNER_WEB_DIST", str(dist))
-	return TestClient(create_app(Settings(run_worker=False)))
+	return TestClient(create_app(Settings(run_worker=False)), base_url="http://localhost")
 
 
 def test_serves_built_app_with_spa_fallback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

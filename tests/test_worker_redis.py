@@ -72,7 +72,9 @@ def stop_worker(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture
 def setup(redis_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, str, str]]:
 	db = f"sqlite:///{data_dir() / 'autotuner.db'}"
-	with TestClient(create_app(Settings(db_url=db, redis_url=redis_url)), raise_server_exceptions=False) as c:
+	with TestClient(
+		create_app(Settings(db_url=db, redis_url=redis_url)), base_url="http://localhost", raise_server_exceptions=False
+	) as c:
 		yield c, db, redis_url
 
 
@@ -92,7 +94,7 @@ def test_task_runs_on_an_arq_worker_with_events(
 	worker = start_worker(db, url, tmp_path / "worker.log")
 	try:
 		tid = client.post("/api/tasks/", json=tiny_spec(model_path, "redis-run")).json()["id"]
-		with client.websocket_connect(f"/api/ws/tasks/{tid}") as ws:
+		with client.websocket_connect(f"ws://localhost/api/ws/tasks/{tid}") as ws:
 			assert ws.receive_json()["status"] == "pending"
 			assert client.post(f"/api/tasks/{tid}/start").json()["status"] == "queued"
 			events = collect(ws, lambda e: e["type"] == "task_status" and e["status"] in FINAL)
@@ -116,7 +118,7 @@ def test_cancel_reaches_the_worker_and_a_killed_worker_task_is_picked_up(
 	try:
 		long = tiny_spec(model_path, "redis-cancel", max_requests_per_iteration=100000, max_time_per_iteration=4)
 		tid = client.post("/api/tasks/", json=long, params={"start": True}).json()["id"]
-		with client.websocket_connect(f"/api/ws/tasks/{tid}") as ws:
+		with client.websocket_connect(f"ws://localhost/api/ws/tasks/{tid}") as ws:
 			collect(ws, lambda e: e["type"] == "run_started")
 		assert engine_pids() - before
 		t0 = time.monotonic()
@@ -127,7 +129,7 @@ def test_cancel_reaches_the_worker_and_a_killed_worker_task_is_picked_up(
 
 		# resume it, then kill -9 its worker mid-experiment: another worker picks the task up and finishes it
 		assert client.post(f"/api/tasks/{tid}/start").json()["status"] == "queued"
-		with client.websocket_connect(f"/api/ws/tasks/{tid}") as ws:
+		with client.websocket_connect(f"ws://localhost/api/ws/tasks/{tid}") as ws:
 			collect(ws, lambda e: e["type"] == "run_started")
 		w1.kill()
 		w1.wait()

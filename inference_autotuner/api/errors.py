@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from ..errors import AutotunerError, SpecError, SpecProblem, TaskNotFoundError
+from ..users import UserError, UserExists, UserNotFound
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,18 @@ class Conflict(AutotunerError):
 
 
 class Unavailable(AutotunerError):
+	pass
+
+
+class Unauthorized(AutotunerError):
+	"""No token, or a token that is unknown or revoked (401)."""
+
+
+class Forbidden(AutotunerError):
+	"""Signed in, but the role or ownership does not allow it; or a foreign Origin (403)."""
+
+
+class UnsupportedMediaType(AutotunerError):
 	pass
 
 
@@ -82,13 +95,22 @@ def install(app: FastAPI) -> None:
 	@app.exception_handler(AutotunerError)
 	async def _domain(_: Request, exc: AutotunerError) -> JSONResponse:
 		code = 400
-		if isinstance(exc, NotFound | TaskNotFoundError):
+		headers = None
+		if isinstance(exc, NotFound | TaskNotFoundError | UserNotFound):
 			code = 404
-		elif isinstance(exc, Conflict):
+		elif isinstance(exc, Conflict | UserExists):
 			code = 409
 		elif isinstance(exc, Unavailable):
 			code = 503
-		return JSONResponse(status_code=code, content={"detail": exc.message, "hint": exc.hint})
+		elif isinstance(exc, Unauthorized):
+			code, headers = 401, {"WWW-Authenticate": "Bearer"}
+		elif isinstance(exc, Forbidden):
+			code = 403
+		elif isinstance(exc, UnsupportedMediaType):
+			code = 415
+		elif isinstance(exc, UserError):
+			code = 422
+		return JSONResponse(status_code=code, content={"detail": exc.message, "hint": exc.hint}, headers=headers)
 
 	@app.exception_handler(HTTPException)
 	async def _http(_: Request, exc: HTTPException) -> JSONResponse:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
+from ..names import check_name
 from ..runner.summary import ObjectiveRef, ParetoPoint
 from .presets_data import spec_name
 
@@ -17,6 +18,8 @@ def as_utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+# a preset's name: printable, not blank (no control, NUL or bidirectional characters)
+PresetName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(lambda v: check_name(v, "preset name"))]
 
 
 class _Public(BaseModel):
@@ -65,6 +68,8 @@ class TaskPublic(_Public):
 		None, description="objective_value of the best experiment (natural units, without penalty)"
 	)
 	objective_unit: str | None = Field(None, description="Unit of best_objective_value, e.g. tokens/s/GPU")
+	owner_id: int | None = Field(None, description="Id of the user who created it (null: single-user mode)")
+	owner: str | None = Field(None, description="Name of the user who created it (null: single-user mode)")
 
 
 class TaskUpdate(BaseModel):
@@ -125,7 +130,7 @@ class PresetCategory:
 
 class PresetCreate(BaseModel):
 	model_config = ConfigDict(extra="forbid")
-	name: str = Field(min_length=1, max_length=200)
+	name: PresetName
 	description: str | None = Field(None, max_length=10000)
 	category: Literal["parameters", "quantization", "parallel"] = "parameters"
 	runtime: str | None = Field(None, max_length=40, description="Engine it is meant for (None: any)")
@@ -134,7 +139,7 @@ class PresetCreate(BaseModel):
 
 class PresetUpdate(BaseModel):
 	model_config = ConfigDict(extra="forbid")
-	name: str | None = Field(None, min_length=1, max_length=200)
+	name: PresetName | None = None
 	description: str | None = Field(None, max_length=10000)
 	category: Literal["parameters", "quantization", "parallel"] | None = None
 	runtime: str | None = Field(None, max_length=40)
@@ -151,6 +156,7 @@ class PresetPublic(_Public):
 	is_system: bool
 	created_at: UtcDatetime
 	updated_at: UtcDatetime
+	owner_id: int | None = Field(None, description="Id of the user who created it (null: system or single-user)")
 
 	@computed_field(  # type: ignore[prop-decorator]
 		description="The name a task spec's quant_config / parallel_config `presets` takes for this preset "
@@ -175,7 +181,9 @@ class MergeResult(BaseModel):
 
 class ImportResult(BaseModel):
 	imported: list[PresetPublic]
-	skipped: list[str] = Field(description="Names that already existed (use ?overwrite=true to replace them)")
+	skipped: list[str] = Field(
+		description="Names that already existed: system presets, other users' presets, or any without ?overwrite=true"
+	)
 
 
 class FlagPublic(BaseModel):

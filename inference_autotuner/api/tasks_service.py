@@ -16,6 +16,8 @@ from ..runner.task import spec_dump
 from ..scoring import OBJECTIVE_INFO
 from ..spec import parse_spec
 from ..store import Experiment, ExperimentStatus, Store, Task, TaskStatus
+from ..store.db import study_name_for
+from ..users import owner_names
 from ..worker import TaskQueue
 from .errors import Conflict, NotFound
 
@@ -62,11 +64,14 @@ def task_public(
 	task: Task,
 	counts: dict[str, int] | None = None,
 	best_values: dict[int, float | None] | None = None,
+	owners: dict[int, str] | None = None,
 ) -> dict[str, Any]:
 	if counts is None:
 		counts = _status_counts(store, [task.id])[task.id]
 	if best_values is None:
 		best_values = _best_values(store, [task])
+	if owners is None:
+		owners = owner_names(store, {task.owner_id} if task.owner_id is not None else set())
 	data = {c: getattr(task, c) for c in Task.__table__.columns.keys()}  # noqa: SIM118
 	optimization = task.spec.get("optimization") or {}
 	data["max_iterations"] = optimization.get("max_iterations")
@@ -77,6 +82,7 @@ def task_public(
 	info = OBJECTIVE_INFO.get(primary)
 	data["objective_unit"] = info.unit if info else None
 	data["best_objective_value"] = best_values.get(task.best_experiment_id) if task.best_experiment_id else None
+	data["owner"] = owners.get(task.owner_id) if task.owner_id is not None else None
 	return data
 
 
@@ -84,10 +90,11 @@ def tasks_public(store: Store, tasks: list[Task]) -> list[dict[str, Any]]:
 	"""task_public for a page of tasks with one count query and one best-value query (not one per task)."""
 	counts = _status_counts(store, [t.id for t in tasks])
 	best_values = _best_values(store, tasks)
-	return [task_public(store, t, counts.get(t.id, {}), best_values) for t in tasks]
+	owners = owner_names(store, {t.owner_id for t in tasks if t.owner_id is not None})
+	return [task_public(store, t, counts.get(t.id, {}), best_values, owners) for t in tasks]
 
 
-def create_task(store: Store, data: Any) -> Task:
+def create_task(store: Store, data: Any, owner_id: int | None = None) -> Task:
 	spec = parse_spec(data)
 	with store.session() as s:
 		if s.scalar(select(Task.id).where(Task.name == spec.task_name)) is not None:
@@ -103,6 +110,7 @@ def create_task(store: Store, data: Any) -> Task:
 			deployment_mode=spec.deployment_mode,
 			status=TaskStatus.PENDING,
 			study_name="pending",
+			owner_id=owner_id,
 		)
 		s.add(task)
 		s.flush()

@@ -5,6 +5,7 @@ from . import tasks  # noqa: F401  tune, resume, list, show, best, export, delet
 from . import results  # noqa: F401  pareto
 from . import specs  # noqa: F401  validate, explain, plan, manifest, engines
 from . import system  # noqa: F401  gpus, models, serve, worker
+from . import users  # noqa: F401  users add, list, revoke
 from .common import app
 from .tasks import _to_csv
 

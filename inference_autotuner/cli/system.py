@@ -85,26 +85,83 @@ def serve(
 	redis: RedisOpt = None,
 	slots: Annotated[int, typer.Option("--slots", help="In-process worker: tasks run at the same time")] = 1,
 	no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve the API only; run no tasks here")] = False,
+	allowed_host: Annotated[
+		list[str] | None,
+		typer.Option(
+			"--allowed-host",
+			help="Another Host name the server answers to, besides localhost, 127.0.0.1, [::1] and --host "
+			"(repeat it; '*.example.com' for subdomains; env AUTOTUNER_ALLOWED_HOSTS, comma-separated)",
+		),
+	] = None,
+	cors_origin: Annotated[
+		list[str] | None,
+		typer.Option(
+			"--cors-origin",
+			help="An origin (https://host[:port]) of another web app allowed to call this API; CORS stays closed "
+			"without it (repeat it; env AUTOTUNER_CORS_ORIGINS, comma-separated)",
+		),
+	] = None,
 ) -> None:
-	"""Serve the REST + WebSocket API (OpenAPI at /docs) with an in-process worker, or an ARQ queue with --redis."""
+	"""Serve the REST + WebSocket API (OpenAPI at /docs) with an in-process worker, or an ARQ queue with --redis.
+
+	On loopback with no users it runs in single-user mode; any other --host needs users (`autotuner users add`),
+	and every request then needs an API token."""
 	import os
 
 	import uvicorn
 
+	from .. import users
 	from ..api import Settings, create_app
+	from ..api.settings import LOOPBACK_HOSTS, WILDCARD_BINDS, is_loopback
 	from ..deploy.ports import port_in_use
 
 	try:
 		redis = redis or os.environ.get("AUTOTUNER_REDIS") or None
-		settings = Settings(db_url=db, redis_url=redis, worker_slots=slots, run_worker=not no_worker)
-		_store(settings.db_url)  # fail early, with a clear message, on a bad database URL
+		hosts = [*LOOPBACK_HOSTS, *_listed(allowed_host, "AUTOTUNER_ALLOWED_HOSTS")]
+		if host.strip("[]") not in WILDCARD_BINDS:
+			hosts.append(host)
+		remote = not is_loopback(host)
+		settings = Settings(
+			db_url=db,
+			redis_url=redis,
+			worker_slots=slots,
+			run_worker=not no_worker,
+			allowed_hosts=hosts,
+			cors_origins=_listed(cors_origin, "AUTOTUNER_CORS_ORIGINS"),
+			require_auth=remote,
+		)
+		store = _store(settings.db_url)  # fail early, with a clear message, on a bad database URL
+		if remote and users.active_users(store) == 0:
+			raise AutotunerError(
+				f"refusing to serve on {host} without users: anyone who can reach it could run processes here",
+				hint="add one first: autotuner users add NAME --role admin (or serve on 127.0.0.1)",
+			)
+		store.engine.dispose()
 		if port_in_use(port, host):
 			raise AutotunerError(f"port {port} on {host} is already in use", hint="pick another one with --port")
 		mode = f"ARQ queue on {redis}" if redis else ("no worker" if no_worker else "in-process worker")
 		console.print(f"serving on http://{host}:{port} (API docs at /docs; {mode})")
+		console.print(
+			f"[dim]answering to Host: {', '.join(settings.allowed_hosts)}; "
+			+ (
+				"API tokens required[/]"
+				if remote
+				else "single-user mode until a user is added (autotuner users add)[/]"
+			),
+			highlight=False,
+		)
 		uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 	except AutotunerError as exc:
 		_fail(exc)
+
+
+def _listed(given: list[str] | None, env: str) -> list[str]:
+	"""Values of a repeatable option, else of a comma-separated environment variable."""
+	import os
+
+	if given:
+		return [v for g in given for v in g.split(",") if v.strip()]
+	return [v for v in os.environ.get(env, "").split(",") if v.strip()]
 
 
 @app.command()

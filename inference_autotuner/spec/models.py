@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..names import check_name
+
 OBJECTIVES = (
 	"minimize_latency",
 	"maximize_throughput",
@@ -441,6 +443,11 @@ class TaskSpec(_Strict):
 	@classmethod
 	def _seed_parameters(cls, v: Any) -> Any:
 		return normalize_parameters(v)
+
+	@field_validator("task_name")
+	@classmethod
+	def _name(cls, v: str) -> str:
+		return check_name(v, "task name")
 
 	@field_validator("base_runtime")
 	@classmethod

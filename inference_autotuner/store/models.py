@@ -1,4 +1,4 @@
-"""Tables: tasks and experiments. Times are UTC; durations and latencies in seconds."""
+"""Tables: tasks, experiments, presets and users. Times are UTC; durations and latencies in seconds."""
 
 from __future__ import annotations
 
@@ -64,6 +64,10 @@ class Task(Base):
 	started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 	finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 	elapsed: Mapped[float] = mapped_column(Float, default=0.0)
+	# who created it (migration 0005); None: made in single-user mode, or before users existed (admins only then)
+	owner_id: Mapped[int | None] = mapped_column(
+		ForeignKey("users.id", ondelete="SET NULL", name="fk_tasks_owner_id_users"), nullable=True, index=True
+	)
 
 	experiments: Mapped[list[Experiment]] = relationship(
 		back_populates="task", cascade="all, delete-orphan", order_by="Experiment.number"
@@ -124,3 +128,20 @@ class Preset(Base):
 	is_system: Mapped[bool] = mapped_column(Boolean, default=False)
 	created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 	updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+	owner_id: Mapped[int | None] = mapped_column(  # migration 0005; None: system presets and single-user mode
+		ForeignKey("users.id", ondelete="SET NULL", name="fk_presets_owner_id_users"), nullable=True, index=True
+	)
+
+
+class User(Base):
+	"""Someone with an API token and a role (viewer, operator, admin). Only the token's SHA-256 is stored."""
+
+	__tablename__ = "users"
+
+	id: Mapped[int] = mapped_column(Integer, primary_key=True)
+	name: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+	role: Mapped[str] = mapped_column(String(20))
+	token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+	token_hint: Mapped[str] = mapped_column(String(16))  # the token's first characters, to tell tokens apart
+	created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+	revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -13,10 +13,11 @@ import httpx
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import PlainTextResponse
 
+from ..auth import ADMIN
 from ..errors import NotFound, Unavailable
 from ..schemas import ErrorBody
 
-router = APIRouter(prefix="/api/docker", tags=["docker"])
+router = APIRouter(prefix="/api/docker", tags=["docker"], dependencies=[ADMIN])  # the host's containers: admins
 ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 503: {"model": ErrorBody}}
 LABEL_PREFIXES = ("autotuner.",)  # deploy/docker.py labels: autotuner.managed=true, autotuner.task, ...
 ContainerId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]

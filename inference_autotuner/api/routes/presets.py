@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ...errors import SpecError, SpecProblem
 from ...store.models import Preset, utcnow
+from ..auth import Operator, check_owner
 from ..deps import PresetId, StoreDep, read_document
 from ..errors import Conflict, NotFound
 from ..presets_data import merge_parameters
@@ -54,11 +55,11 @@ def list_presets(
 
 
 @router.post("/", operation_id="create_preset", status_code=201, response_model=PresetPublic, responses=ERRORS)
-def create_preset(body: PresetCreate, store: StoreDep) -> Any:
+def create_preset(body: PresetCreate, store: StoreDep, user: Operator) -> Any:
 	with store.session() as s:
 		if s.scalar(select(Preset.id).where(Preset.name == body.name)) is not None:
 			raise Conflict(f"a preset named '{body.name}' already exists", hint="pick another name or update it")
-		p = Preset(**body.model_dump(), is_system=False)
+		p = Preset(**body.model_dump(), is_system=False, owner_id=user.user_id)
 		s.add(p)
 		s.flush()
 		s.expunge(p)
@@ -85,6 +86,7 @@ def merge_presets(body: PresetMerge, store: StoreDep) -> MergeResult:
 async def import_presets(
 	request: Request,
 	store: StoreDep,
+	user: Operator,
 	overwrite: Annotated[bool, Query(description="Replace user presets of the same name")] = False,
 ) -> ImportResult:
 	"""Import a preset file (JSON or YAML; one preset or a list, as export writes them)."""
@@ -102,7 +104,7 @@ async def import_presets(
 	with store.session() as s:
 		for body in presets:
 			old = s.scalar(select(Preset).where(Preset.name == body.name))
-			if old is not None and (old.is_system or not overwrite):
+			if old is not None and (old.is_system or not overwrite or not user.owns(old.owner_id)):
 				skipped.append(body.name)
 				continue
 			if old is not None:
@@ -110,7 +112,7 @@ async def import_presets(
 					setattr(old, k, v)
 				imported.append(old)
 			else:
-				p = Preset(**body.model_dump(), is_system=False)
+				p = Preset(**body.model_dump(), is_system=False, owner_id=user.user_id)
 				s.add(p)
 				imported.append(p)
 		s.flush()
@@ -160,11 +162,12 @@ def export_preset(preset_id: PresetId, store: StoreDep) -> Response:
 
 
 @router.put("/{preset_id}", operation_id="update_preset", response_model=PresetPublic, responses=ERRORS)
-def update_preset(preset_id: PresetId, body: PresetUpdate, store: StoreDep) -> Any:
+def update_preset(preset_id: PresetId, body: PresetUpdate, store: StoreDep, user: Operator) -> Any:
 	with store.session() as s:
 		p = _get(s, preset_id)
 		if p.is_system:
 			raise Conflict(f"preset '{p.name}' is a system preset and cannot change", hint="copy it under a new name")
+		check_owner(user, p.owner_id, f"preset '{p.name}'")
 		changes = body.model_dump(exclude_unset=True)
 		if changes.get("name") and changes["name"] != p.name:
 			if s.scalar(select(Preset.id).where(Preset.name == changes["name"])) is not None:
@@ -179,10 +182,11 @@ def update_preset(preset_id: PresetId, body: PresetUpdate, store: StoreDep) -> A
 
 
 @router.delete("/{preset_id}", operation_id="delete_preset", status_code=204, responses=ERRORS)
-def delete_preset(preset_id: PresetId, store: StoreDep) -> Response:
+def delete_preset(preset_id: PresetId, store: StoreDep, user: Operator) -> Response:
 	with store.session() as s:
 		p = _get(s, preset_id)
 		if p.is_system:
 			raise Conflict(f"preset '{p.name}' is a system preset and cannot be deleted")
+		check_owner(user, p.owner_id, f"preset '{p.name}'")
 		s.delete(p)
 	return Response(status_code=204)

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from ... import __version__
 from ...engines import ENGINES
 from ...paths import data_dir
+from ..auth import AUTH_ERRORS, READ
 from ..deps import QueueDep, SettingsDep, StoreDep
 
 router = APIRouter(prefix="/api/system", tags=["system"])
@@ -56,7 +57,7 @@ def health(store: StoreDep, queue: QueueDep) -> JSONResponse:
 	return JSONResponse(body, status_code=200 if db_ok else 503)
 
 
-@router.get("/info", operation_id="info")
+@router.get("/info", operation_id="info", dependencies=[READ], responses=AUTH_ERRORS)
 def info(store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
 	return {
 		"version": __version__,

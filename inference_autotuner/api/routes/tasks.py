@@ -10,8 +10,10 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import func, select
 
 from ...runner.summary import TaskSummary, task_summary
-from ...store import Task
+from ...store import Store, Task
+from ...users import owner_names
 from .. import tasks_service as svc
+from ..auth import Operator, Principal, check_owner
 from ..deps import SPEC_BODY, QueueDep, StoreDep, TaskId, read_document
 from ..errors import Conflict, NotFound
 from ..schemas import ErrorBody, ParetoFront, TaskPublic, TaskUpdate
@@ -37,10 +39,12 @@ async def create_task(
 	request: Request,
 	store: StoreDep,
 	queue: QueueDep,
+	user: Operator,
 	start: Annotated[bool, Query(description="Queue the task right away")] = False,
 ) -> dict[str, Any]:
+	"""The task is owned by the signed-in user (operators change only their own tasks)."""
 	data = await read_document(request)
-	task = await asyncio.to_thread(svc.create_task, store, data)
+	task = await asyncio.to_thread(svc.create_task, store, data, owner_id=user.user_id)
 	if start:  # in a thread: a queue may wait on this event loop
 		task = await asyncio.to_thread(svc.start_task, store, queue, task.id)
 	return await asyncio.to_thread(svc.task_public, store, task)
@@ -111,27 +115,31 @@ def get_task_pareto(task_id: TaskId, store: StoreDep) -> ParetoFront:
 
 
 @router.put("/{task_id}", operation_id="update_task", response_model=TaskPublic, responses=ERRORS)
-def update_task(task_id: TaskId, body: TaskUpdate, store: StoreDep) -> dict[str, Any]:
+def update_task(task_id: TaskId, body: TaskUpdate, store: StoreDep, user: Operator) -> dict[str, Any]:
 	"""Change the description or the spec of a task that is not queued or running."""
+	_own(store, task_id, user)
 	return svc.task_public(store, svc.update_task(store, task_id, body.description, body.spec))
 
 
 @router.delete("/{task_id}", operation_id="delete_task", status_code=204, responses=ERRORS)
-def delete_task(task_id: TaskId, store: StoreDep) -> Response:
+def delete_task(task_id: TaskId, store: StoreDep, user: Operator) -> Response:
 	"""Delete a task with its experiments, logs and Optuna study (not while it is queued or running)."""
+	_own(store, task_id, user)
 	svc.delete_task(store, task_id)
 	return Response(status_code=204)
 
 
 @router.post("/{task_id}/start", operation_id="start_task", response_model=TaskPublic, responses=ERRORS)
-def start_task(task_id: TaskId, store: StoreDep, queue: QueueDep) -> dict[str, Any]:
+def start_task(task_id: TaskId, store: StoreDep, queue: QueueDep, user: Operator) -> dict[str, Any]:
 	"""Queue a pending task, or resume an interrupted, cancelled or failed one exactly where it stopped."""
+	_own(store, task_id, user)
 	return svc.task_public(store, svc.start_task(store, queue, task_id))
 
 
 @router.post("/{task_id}/restart", operation_id="restart_task", response_model=TaskPublic, responses=ERRORS)
-def restart_task(task_id: TaskId, store: StoreDep, queue: QueueDep) -> dict[str, Any]:
+def restart_task(task_id: TaskId, store: StoreDep, queue: QueueDep, user: Operator) -> dict[str, Any]:
 	"""Like start, also for a completed task (it runs until the, possibly raised, max_iterations)."""
+	_own(store, task_id, user)
 	return svc.task_public(store, svc.start_task(store, queue, task_id, restart=True))
 
 
@@ -140,13 +148,24 @@ def cancel_task(
 	task_id: TaskId,
 	store: StoreDep,
 	queue: QueueDep,
+	user: Operator,
 	wait: Annotated[float, Query(ge=0, le=60, description="Seconds to wait until it has stopped")] = 0,
 ) -> dict[str, Any]:
 	"""Stop a queued or running task: its engine is stopped and it becomes `cancelled` (resumable with start)."""
+	_own(store, task_id, user)
 	return svc.task_public(store, svc.cancel_task(store, queue, task_id, wait))
 
 
 @router.post("/{task_id}/clear", operation_id="clear_task", response_model=TaskPublic, responses=ERRORS)
-def clear_task(task_id: TaskId, store: StoreDep) -> dict[str, Any]:
+def clear_task(task_id: TaskId, store: StoreDep, user: Operator) -> dict[str, Any]:
 	"""Delete every experiment, the study and the logs; the task becomes pending with the same spec."""
+	_own(store, task_id, user)
 	return svc.task_public(store, svc.clear_task(store, task_id))
+
+
+def _own(store: Store, task_id: int, user: Principal) -> None:
+	"""404 for an unknown task; 403 unless the user is an admin or the operator who created it."""
+	task = svc.get_task(store, task_id)
+	if not user.owns(task.owner_id):
+		owner = owner_names(store, {task.owner_id}).get(task.owner_id) if task.owner_id is not None else None
+		check_owner(user, task.owner_id, f"task {task_id}", owner)

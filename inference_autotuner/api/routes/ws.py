@@ -1,4 +1,8 @@
-"""WebSocket /api/ws/tasks/{task_id}: the task's status, then every event the runner emits, as JSON messages."""
+"""WebSocket /api/ws/tasks/{task_id}: the task's status, then every event the runner emits, as JSON messages.
+
+Who may listen: a viewer or above, by `Authorization: Bearer` (non-browser clients) or the web app's sign-in cookie
+(browsers cannot set headers on a WebSocket); the guard middleware has already refused a foreign Origin. A refused
+socket is closed with code 1008 (policy violation) before it is accepted, with the reason."""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ import contextlib
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from .. import tasks_service as svc
+from ..auth import principal_of
 from ..deps import MAX_ID
-from ..errors import NotFound
+from ..errors import NotFound, Unauthorized
 
 router = APIRouter(tags=["websocket"])
 
@@ -17,6 +22,11 @@ router = APIRouter(tags=["websocket"])
 @router.websocket("/api/ws/tasks/{task_id}")
 async def task_events(websocket: WebSocket, task_id: int) -> None:
 	app = websocket.app
+	try:
+		await asyncio.to_thread(principal_of, websocket)
+	except Unauthorized as exc:
+		await websocket.close(code=1008, reason=exc.message)
+		return
 	if not 1 <= task_id <= MAX_ID:
 		await websocket.close(code=1008, reason="task id out of range")
 		return
