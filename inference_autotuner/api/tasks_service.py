@@ -16,7 +16,6 @@ from ..runner.task import spec_dump
 from ..scoring import OBJECTIVE_INFO
 from ..spec import parse_spec
 from ..store import Experiment, ExperimentStatus, Store, Task, TaskStatus
-from ..store.db import study_name_for
 from ..users import owner_names
 from ..worker import TaskQueue
 from .errors import Conflict, NotFound
