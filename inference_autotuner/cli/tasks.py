@@ -56,6 +56,9 @@ def _run_task(db: str | None, task_id: int, max_trials: int | None) -> None:
 		err.print(f"[magenta]task '{task.name}' interrupted; resume with: autotuner resume {task.name}[/]")
 		_print_best(data, summary)
 		raise typer.Exit(130)
+	if result.status == "failed":  # every experiment failed: nothing was measured
+		err.print(f"task '{task.name}' failed: {task.error}", style="red", markup=False, highlight=False)
+		raise typer.Exit(1)
 	_print_best(data, summary)
 
 
@@ -228,6 +231,8 @@ def show(
 		for e in data["experiments"]:
 			if e["failure_reason"]:
 				console.print(f"[dim]#{e['number']} {e['status']}: {e['failure_reason'].splitlines()[0][:200]}[/]")
+		if data["status"] == "failed" and data["error"]:
+			console.print(f"task {data['status']}: {data['error']}", style="red", markup=False, highlight=False)
 		print_time_saved(summary)
 		_print_best(data, summary)
 	except AutotunerError as exc:
@@ -339,7 +344,7 @@ def delete(
 		if not yes and not typer.confirm(f"delete task '{t.name}' and its {n} experiment(s)?"):
 			raise typer.Exit(1)
 		try:
-			optuna.delete_study(study_name=t.study_name, storage=store.optuna_storage())
+			optuna.delete_study(study_name=t.study_name, storage=store.study_storage(t.spec))
 		except KeyError:
 			pass
 		with store.session() as s:

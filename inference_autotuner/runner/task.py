@@ -22,17 +22,20 @@ from ..deploy.ports import ensure_port_free
 from ..engines import get_engine
 from ..errors import AutotunerError
 from ..models import resolve_model
-from ..search import make_sampler, open_study
+from ..search import make_sampler
 from ..space import Space, build_task_space, params_key
 from ..spec.models import TaskSpec
 from ..store import Experiment, ExperimentOrigin, ExperimentStatus, Store, Task, TaskStatus
+from ..store.db import study_name_for
 from ..store.models import utcnow
 from .base import FINAL, RunContext
 from .budget import planned_experiments
 from .resources import parallel_slots
 from .search_loop import SearchLoop
 from .similarity import Match
+from .study import open_task_study
 from .tell import tell
+from .verdict import all_failed
 from .warmstart import warm_start_configs
 
 __all__ = ["FINAL", "TaskResult", "TaskRunner", "get_or_create_task", "planned_experiments", "spec_dump"]
@@ -44,6 +47,7 @@ class TaskResult:
 	status: str
 	experiments: int
 	best_experiment_id: int | None
+	error: str | None = None  # why the task failed (status `failed`)
 
 
 def spec_dump(spec: TaskSpec) -> dict[str, Any]:
@@ -83,7 +87,7 @@ def get_or_create_task(store: Store, spec: TaskSpec, *, allow_spec_change: bool 
 		)
 		s.add(task)
 		s.flush()
-		task.study_name = f"autotuner-task-{task.id}"
+		task.study_name = study_name_for(task.id, data)
 		return task.id
 
 
@@ -142,9 +146,7 @@ class TaskRunner(SearchLoop):
 			slots, why = 1, "engine_port is fixed: one engine at a time"
 		if opt.max_parallel > 1:
 			self._log(f"{slots} experiment(s) at once ({why})")
-		study = open_study(
-			self.store.optuna_storage(), self.study_name, make_sampler(opt, space, parallel=slots), opt=opt
-		)
+		study = open_task_study(self.store, self.task_id, make_sampler(opt, space, parallel=slots), opt)
 		redo = self._reconcile(study)
 		self._enqueue_first(study, space)
 		self._set_task(status=TaskStatus.RUNNING, started_at=utcnow(), finished_at=None, error=None)
@@ -185,7 +187,11 @@ class TaskRunner(SearchLoop):
 				assert task is not None
 				task.elapsed = (task.elapsed or 0.0) + (time.monotonic() - t_start)
 		best = self._final_best()
-		self._set_task(status=self._status, finished_at=utcnow())
+		error = all_failed(self.store, self.task_id) if self._status == TaskStatus.COMPLETED else None
+		if error is not None:  # nothing was measured: every experiment failed (skipped/infeasible do not count)
+			self._status = TaskStatus.FAILED
+			self._log(error)
+		self._set_task(status=self._status, finished_at=utcnow(), **({"error": error} if error else {}))
 		count = self._final_count()
 		with self.store.session() as s:
 			best_row = s.get(Experiment, best) if best is not None else None
@@ -198,9 +204,10 @@ class TaskRunner(SearchLoop):
 				"experiments": count,
 				"best_experiment_id": best,
 				"best_number": best_number,  # the recommendation (repeats' intervals), not the best single run
+				"error": error,
 			}
 		)
-		return TaskResult(self.task_id, self._status, count, best)
+		return TaskResult(self.task_id, self._status, count, best, error)
 
 	def _planned(self) -> int:
 		space = build_task_space(self.spec.parameters, self.spec.quant_config, self.spec.parallel_config)

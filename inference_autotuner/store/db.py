@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import AutotunerError
@@ -83,8 +84,39 @@ class Store:
 		finally:
 			s.close()
 
-	def optuna_storage(self):  # type: ignore[no-untyped-def]
+	def optuna_storage(self, url: str | None = None):  # type: ignore[no-untyped-def]
+		"""Optuna's storage: this database, or another one at `url` (a task's optimization.storage)."""
 		import optuna
 
-		kwargs = {"connect_args": {"timeout": 30}} if self.url.startswith("sqlite") else {"pool_pre_ping": True}
-		return optuna.storages.RDBStorage(self.url, engine_kwargs=kwargs)
+		url = url or self.url
+		kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+		if url.startswith("sqlite"):
+			path = url.split("///", 1)[-1]
+			if path and path != ":memory:":
+				Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+		try:
+			return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+		except Exception as exc:
+			where = make_url(url).render_as_string(hide_password=True)
+			raise AutotunerError(
+				f"cannot open the Optuna storage {where}: {type(exc).__name__}: {exc}",
+				hint="check optimization.storage in the task spec and that the database is reachable",
+			) from None
+
+	def study_storage(self, spec: dict[str, Any]):  # type: ignore[no-untyped-def]
+		"""Where a task's study lives, from its stored spec: optimization.storage, else this database."""
+		return self.optuna_storage(study_storage_url(spec))
+
+
+def study_storage_url(spec: dict[str, Any]) -> str | None:
+	"""A task spec's optimization.storage (None: the autotuner database)."""
+	opt = spec.get("optimization") if isinstance(spec, dict) else None
+	url = opt.get("storage") if isinstance(opt, dict) else None
+	return str(url) if url else None
+
+
+def study_name_for(task_id: int, spec: dict[str, Any]) -> str:
+	"""The name a new task's Optuna study gets: optimization.study_name of its spec, else autotuner-task-ID."""
+	opt = spec.get("optimization") if isinstance(spec, dict) else None
+	name = opt.get("study_name") if isinstance(opt, dict) else None
+	return str(name) if name else f"autotuner-task-{task_id}"
