@@ -16,6 +16,7 @@ from ..runner.task import spec_dump
 from ..scoring import OBJECTIVE_INFO
 from ..spec import parse_spec
 from ..store import Experiment, ExperimentStatus, Store, Task, TaskStatus
+from ..store.db import study_name_for
 from ..users import owner_names
 from ..worker import TaskQueue
 from .errors import Conflict, NotFound
@@ -113,7 +114,7 @@ def create_task(store: Store, data: Any, owner_id: int | None = None) -> Task:
 		)
 		s.add(task)
 		s.flush()
-		task.study_name = f"autotuner-task-{task.id}"
+		task.study_name = study_name_for(task.id, task.spec)
 		s.flush()
 		s.expunge(task)
 		return task
@@ -150,6 +151,8 @@ def update_task(store: Store, task_id: int, description: str | None, spec_data: 
 				if other is not None:
 					raise SpecError([SpecProblem("task_name", f"a task named '{spec.task_name}' already exists")])
 				task.name = spec.task_name
+			if not n_exps:  # nothing measured yet: the study follows the spec's optimization.study_name
+				task.study_name = study_name_for(task.id, new)
 			task.spec = new
 			task.engine = spec.base_runtime
 			task.deployment_mode = spec.deployment_mode
@@ -161,11 +164,11 @@ def update_task(store: Store, task_id: int, description: str | None, spec_data: 
 		return task
 
 
-def _delete_study(store: Store, study_name: str) -> None:
+def _delete_study(store: Store, task: Task) -> None:
 	import optuna
 
 	with contextlib.suppress(KeyError):
-		optuna.delete_study(study_name=study_name, storage=store.optuna_storage())
+		optuna.delete_study(study_name=task.study_name, storage=store.study_storage(task.spec))
 
 
 def _delete_logs(task: Task) -> None:
@@ -178,7 +181,7 @@ def delete_task(store: Store, task_id: int) -> None:
 	task = get_task(store, task_id)
 	if task.status in ACTIVE:
 		raise Conflict(f"task {task_id} is {task.status}", hint="cancel it first (POST /api/tasks/{id}/cancel)")
-	_delete_study(store, task.study_name)
+	_delete_study(store, task)
 	with store.session() as s:
 		row = s.get(Task, task_id)
 		if row is not None:
@@ -191,7 +194,7 @@ def clear_task(store: Store, task_id: int) -> Task:
 	task = get_task(store, task_id)
 	if task.status in ACTIVE:
 		raise Conflict(f"task {task_id} is {task.status}", hint="cancel it first, then clear it")
-	_delete_study(store, task.study_name)
+	_delete_study(store, task)
 	with store.session() as s:
 		for e in s.scalars(select(Experiment).where(Experiment.task_id == task_id)):
 			s.delete(e)
