@@ -1,60 +1,68 @@
-"""`autotuner explain`: every experiment a spec implies, with its argv, world size and memory fit. Nothing starts."""
+"""`autotuner explain`: every experiment a spec implies, with its argv, world size and memory fit. Nothing starts.
+
+Each row is what the runner would launch for that parameter set, built by the runner's own function
+(runner/launch.py `launch_for`): the fixed flags included, quantization/parallel intent mapped, the container's argv in
+docker mode, nothing for a prediction. The baseline comes first, as in a tuning.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import itertools
 from typing import Any
 
 import optuna
 
 from .engines import get_engine
-from .engines.plan import hardware_for, plan_launch
-from .models import KNOWN_MODELS, cached_path
-from .space import build_task_space
+from .engines.plan import hardware_for
+from .runner.launch import DEFAULT_PORT, baseline_params, deployer_for, launch_for, model_location
+from .space import Space, build_task_space
 from .spec.models import TaskSpec
 
 
-def model_reference(spec: TaskSpec) -> str:
-	"""What the engine is pointed at, without downloading anything (a known model's cache path)."""
-	ref = spec.model.ref
-	if ref in KNOWN_MODELS:
-		return str(cached_path(ref))
-	local = Path(ref).expanduser()
-	return str(local.resolve()) if local.exists() else ref
-
-
-def configurations(spec: TaskSpec, limit: int) -> tuple[list[dict[str, Any]], int | None]:
-	"""Up to `limit` parameter sets of the spec's space (all of a grid, or seeded random draws of a continuous one)."""
-	space = build_task_space(spec.parameters, spec.quant_config, spec.parallel_config)
-	size = space.size()
-	if size is not None:
-		return space.combinations()[:limit], size
+def configurations(spec: TaskSpec, space: Space, limit: int) -> list[dict[str, Any]]:
+	"""Up to `limit` full parameter sets (searched + fixed) of the space: the grid in order (enumerated lazily, so a
+	huge grid costs only what is shown), or seeded random draws of a continuous one."""
+	if space.size() is not None:
+		return [space.full(c) for c in itertools.islice(space.iter_combinations(), limit)]
 	study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=spec.optimization.seed or 0))
 	out = []
 	for _ in range(limit):
 		trial = study.ask(space.distributions)
 		out.append(space.full(trial.params))
 		study.tell(trial, 0.0)
-	return out, None
+	return out
 
 
-def explain(spec: TaskSpec, limit: int = 50) -> dict[str, Any]:
+def explain(spec: TaskSpec, limit: int = 50, configs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+	"""The baseline and up to `limit` configurations of the space (or exactly `configs`, full parameter sets), each
+	as the runner would launch it."""
 	engine = get_engine(spec.base_runtime)
-	model = model_reference(spec)
+	deployer = deployer_for(spec)
+	model = model_location(spec, deployer)
 	hardware = hardware_for(spec)
-	params_list, size = configurations(spec, limit)
+	space = build_task_space(spec.parameters, spec.quant_config, spec.parallel_config)
+	port = spec.engine_port or DEFAULT_PORT
 	rows = []
-	for i, params in enumerate(params_list, 1):
-		plan = plan_launch(engine, params, model_ref=model, hardware=hardware)
-		argv = engine.launch_argv(model, plan.flags, host="127.0.0.1", port=8000) if plan.status == "ok" else None
+	todo: list[tuple[str, dict[str, Any]]] = []
+	if configs is not None:
+		todo = [("given", c) for c in configs]
+	else:
+		if spec.optimization.baseline is not False:
+			todo.append(("baseline", baseline_params(spec, space)))
+		todo += [("search", p) for p in configurations(spec, space, limit)]
+	for i, (origin, params) in enumerate(todo, 1):
+		launch = launch_for(spec, engine, deployer, model, params, port=port)
+		plan = launch.plan
 		rows.append(
 			{
 				"number": i,
+				"origin": origin,
 				"params": params,
 				"status": plan.status,
 				"reason": plan.reason,
-				"argv": argv,
-				"world_size": plan.world_size,
+				"argv": launch.argv,
+				"serve_command": launch.serve_command,
+				"world_size": launch.world_size,
 				"quant": plan.quant,
 				"parallel": plan.parallel,
 				"memory": plan.memory.model_dump() if plan.memory else None,
@@ -65,9 +73,11 @@ def explain(spec: TaskSpec, limit: int = 50) -> dict[str, Any]:
 		"task_name": spec.task_name,
 		"engine": engine.name,
 		"engine_version": engine.version,
-		"model": model,
+		"deployment_mode": spec.deployment_mode,
+		"model": str(model),
+		"port": port if spec.engine_port else None,
 		"hardware": {"gpus": hardware.gpu_count, "gpu_memory_gib": hardware.gpu_memory_gib, "gpu": hardware.gpu_model},
-		"space_size": size,
-		"shown": len(rows),
+		"space_size": space.size(),
+		"shown": sum(1 for r in rows if r["origin"] == "search"),
 		"experiments": rows,
 	}

@@ -34,14 +34,15 @@ def explain(name: str) -> dict:  # type: ignore[type-arg]
 
 def by_params(data: dict, **want: object) -> dict:  # type: ignore[type-arg]
 	for row in data["experiments"]:
-		if all(row["params"].get(k) == v for k, v in want.items()):
+		if row["origin"] == "search" and all(row["params"].get(k) == v for k, v in want.items()):
 			return row
 	raise AssertionError(f"no experiment with {want}")
 
 
 def test_vllm_example() -> None:
 	data = explain("vllm-llama8b")
-	assert data["space_size"] == 12 and len(data["experiments"]) == 12
+	search = [r for r in data["experiments"] if r["origin"] == "search"]
+	assert data["space_size"] == 12 and len(search) == 12 and data["experiments"][0]["origin"] == "baseline"
 	row = by_params(data, **{"__quant__preset": "dynamic-fp8", "__parallel__tp": 2, "max-num-seqs": 256})
 	argv = row["argv"]
 	assert argv[:2] == ["vllm", "serve"]
@@ -66,7 +67,7 @@ def test_sglang_example() -> None:
 
 def test_trtllm_example_refuses_dp_and_online_fp8() -> None:
 	data = explain("trtllm-llama8b")
-	dp2 = [r for r in data["experiments"] if r["params"]["__parallel__dp"] == 2]
+	dp2 = [r for r in data["experiments"] if r["params"].get("__parallel__dp") == 2]
 	assert dp2 and all(r["status"] == "skipped" and r["argv"] is None for r in dp2)
 	assert all("dp" in r["reason"] for r in dp2 if r["params"]["__quant__preset"] != "dynamic-fp8")
 	fp8 = by_params(data, **{"__quant__preset": "dynamic-fp8", "__parallel__dp": 1})
@@ -80,4 +81,7 @@ def test_quickstart_explains_without_starting_anything() -> None:
 	data = explain("quickstart")
 	assert data["engine"] == "llamacpp" and data["space_size"] == 48
 	assert all(r["status"] == "ok" and r["world_size"] == 1 for r in data["experiments"])
-	assert "--parallel" in data["experiments"][0]["argv"]
+	assert "--parallel" in data["experiments"][1]["argv"]
+	# the fixed flags are in every argv (explain once left them out while the runner passed them)
+	for row in data["experiments"]:
+		assert row["argv"][row["argv"].index("--ctx-size") + 1] == "4096"

@@ -76,21 +76,36 @@ def explain(
 		else f"{hw['gpus']} x {hw['gpu'] or 'GPU'} ({fmt_gib(hw['gpu_memory_gib'])} GiB)"
 	)
 	size = "a continuous space" if data["space_size"] is None else f"{data['space_size']} configuration(s)"
-	console.print(f"[bold]{data['task_name']}[/]: {data['engine']} ({data['engine_version']}), {size}, {gpus}")
+	console.print(
+		f"[bold]{data['task_name']}[/]: {data['engine']} ({data['engine_version']}), {data['deployment_mode']} mode, "
+		f"{size}, {gpus}"
+	)
+	if data["port"] is None and data["deployment_mode"] != "predict":
+		console.print(
+			"[dim]port 8000 shown: each experiment gets a free port when it launches (engine_port fixes it)[/]"
+		)
 	for row in data["experiments"]:
 		style = {"ok": "green", "skipped": "dim", "infeasible": "yellow"}[row["status"]]
 		mem = row["memory"]
 		memory = (
 			f"{fmt_gib(mem['weights_gib'] + mem['kv_cache_gib'] + mem['overhead_gib'])} of {fmt_gib(mem['budget_gib'])} GiB/GPU"
 			if mem
-			else ("memory not estimated (no config.json)" if row["status"] == "ok" else "not launched")
+			else ("memory not estimated (no config.json)" if row["status"] == "ok" else "")
 		)
+		what = f"world size {row['world_size']}, {memory}" if row["world_size"] is not None else "not launched"
+		label = "baseline" if row["origin"] == "baseline" else f"#{row['number']}"
 		console.print(
-			f"[{style}]#{row['number']} {row['status']}[/] world size {row['world_size']}, {memory}: {fmt_params(row['params'])}",
+			f"[{style}]{label} {row['status']}[/] {what}: {fmt_params(row['params'])}",
 			highlight=False,
 		)
 		if row["argv"]:
 			console.print(f"    {shlex.join(row['argv'])}", highlight=False, soft_wrap=True)
+		elif row["serve_command"]:
+			console.print(
+				f"    [dim]predicted, nothing launched; served by:[/] {shlex.join(row['serve_command'])}",
+				highlight=False,
+				soft_wrap=True,
+			)
 		if row["reason"]:
 			console.print(f"    [dim]{row['reason']}[/]", highlight=False)
 		for note in row["notes"]:

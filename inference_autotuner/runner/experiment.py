@@ -23,6 +23,7 @@ from ..paths import data_dir
 from ..scoring import ScoreResult, goodput_slo_from, score_experiment
 from ..spec.models import TaskSpec
 from .events import EventSink
+from .launch import is_predicted, launch_for
 from .levels import Bench, LevelsResult, check_driver, levels_of, load_search, sweep
 
 
@@ -134,32 +135,30 @@ def run_experiment(
 	plan = plan or plan_for(engine, params, spec, model_path)
 	if plan.status != "ok":
 		return Outcome(status=plan.status, reason=plan.reason, gpu_info={"plan": plan.record()})
-	if hasattr(deployer, "predict"):  # a performance model, not a process: no launch, no port, no load
+	if is_predicted(deployer):  # a performance model, not a process: no launch, no port, no load
 		return _run_predicted(spec, engine, deployer, plan, emit, number, t0, on_run)
 	params = plan.flags
 	deadline = t0 + spec.optimization.timeout_per_iteration
 	port = port or free_port()
-	to_container = getattr(deployer, "container_argv", None)
-	if to_container is not None:  # the engine runs in a container: the image's program, the model where it is mounted
-		argv = to_container(engine, model_path, params, port=port)
-	else:
-		argv = engine.launch_argv(str(model_path), params, host="127.0.0.1", port=port)
-	labels = {**(labels or {}), "world_size": str(engine.world_size(params))}
+	launch = launch_for(spec, engine, deployer, model_path, params, port=port, plan=plan)  # what explain prints
+	assert launch.argv is not None
+	argv = launch.argv
+	labels = {**(labels or {}), "world_size": str(plan.world_size)}
 	out = Outcome(status="failed", argv=argv)
 	deployment: Deployment | None = None
 	try:
-		startup_timeout = min(spec.startup_timeout, max(1.0, deadline - time.monotonic()))
-		deployment = deployer.start(
+		deployment = deployer.start(  # start-up has its own budget (startup_timeout), apart from the measurement's
 			argv,
 			port=port,
 			health_path=engine.health_path,
 			log_path=log_path,
 			env=dict(spec.env),
-			timeout=startup_timeout,
+			timeout=spec.startup_timeout,
 			labels=labels,
 		)
 		out.gpu_info = deployment.info.get("gpu_info")
 		out.startup_seconds = time.monotonic() - t0
+		deadline = time.monotonic() + spec.optimization.timeout_per_iteration  # the load runs, once it is ready
 		if cancel.is_set():
 			raise CancelledError("cancelled")
 		emit({"type": "engine_ready", "number": number, "seconds": out.startup_seconds})

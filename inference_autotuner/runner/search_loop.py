@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from ..space import Space, params_key
 from ..store import Experiment, ExperimentOrigin, ExperimentStatus, TaskStatus
-from .base import FINAL, RunContext, RunnerBase
+from .base import FINAL, SPACE_KEYS_MAX, RunContext, RunnerBase
 from .tell import tell
 
 MAX_DUPLICATE_ASKS = 50  # continuous spaces: stop when the sampler only proposes what was measured
@@ -186,10 +186,15 @@ class SearchLoop(RunnerBase):
 					)
 				)
 			)
-		todo = [c for c in space.combinations() if params_key(space.full(c)) not in measured]
+		rng = random.Random(f"{self.spec.optimization.seed}-{len(measured)}")
+		size = space.size() or 0
+		if size <= SPACE_KEYS_MAX:
+			todo = [c for c in space.iter_combinations() if params_key(space.full(c)) not in measured]
+		else:  # too many to list: seeded draws (almost all of such a space is unmeasured)
+			draws = (space.combination_at(rng.randrange(size)) for _ in range(1000))
+			todo = [c for c in draws if params_key(space.full(c)) not in measured][:1]
 		if not todo:
 			return False
-		rng = random.Random(f"{self.spec.optimization.seed}-{len(measured)}")
 		distributions = space.distributions
 		study.enqueue_trial({k: v for k, v in rng.choice(todo).items() if k in distributions}, skip_if_exists=False)
 		return True

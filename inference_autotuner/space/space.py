@@ -10,9 +10,9 @@ A spec's quant_config / parallel_config join the space as `__quant__NAME` / `__p
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +50,27 @@ class Dimension:
 			return IntDistribution(int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
 		return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
 
+	def count(self) -> int | None:
+		"""How many values the dimension takes, computed (never enumerated); None for a continuous range."""
+		if self.choices is not None:
+			return len(self.choices)
+		assert self.low is not None and self.high is not None
+		if self.integer:
+			return None if self.log else (int(self.high) - int(self.low)) // int(self.step or 1) + 1
+		if self.step is None:
+			return None
+		return int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
+
+	def value_at(self, i: int) -> Value:
+		"""The i-th value of an enumerable dimension (as grid_values()[i], without building the list)."""
+		if self.choices is not None:
+			return self.choices[i]
+		assert self.low is not None
+		if self.integer:
+			return int(self.low) + i * int(self.step or 1)
+		assert self.step is not None
+		return round(self.low + i * self.step, 10)
+
 	def grid_values(self) -> list[Value] | None:
 		"""Enumerable values, or None for a continuous range with no step (not griddable)."""
 		if self.choices is not None:
@@ -86,18 +107,33 @@ class Space:
 		return out
 
 	def size(self) -> int | None:
-		"""Number of distinct configurations, None when infinite."""
-		grid = self.grid()
-		if grid is None:
+		"""Number of distinct configurations, None when infinite. Computed arithmetically: a 1..10^7 range costs
+		nothing to count."""
+		counts = [d.count() for d in self.dimensions]
+		if any(c is None for c in counts):
 			return None
-		return math.prod(len(v) for v in grid.values()) if grid else 1
+		return math.prod(c for c in counts if c is not None)
+
+	def combination_at(self, index: int) -> dict[str, Value]:
+		"""The index-th configuration in grid order (the last dimension varies fastest), without enumerating."""
+		out: dict[str, Value] = {}
+		for d in reversed(self.dimensions):
+			n = d.count()
+			if n is None:
+				raise ValueError("the space has a continuous range and cannot be enumerated")
+			index, i = divmod(index, n)
+			out[d.name] = d.value_at(i)
+		return {d.name: out[d.name] for d in self.dimensions}
+
+	def iter_combinations(self) -> Iterator[dict[str, Value]]:
+		"""Every configuration in grid order, one at a time (memory stays flat however large the grid)."""
+		size = self.size()
+		if size is None:
+			raise ValueError("the space has a continuous range and cannot be enumerated")
+		return (self.combination_at(i) for i in range(size))
 
 	def combinations(self) -> list[dict[str, Value]]:
-		grid = self.grid()
-		if grid is None:
-			raise ValueError("the space has a continuous range and cannot be enumerated")
-		names = list(grid)
-		return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grid.values())]
+		return list(self.iter_combinations())
 
 	def full(self, searched: dict[str, Any]) -> dict[str, Value]:
 		"""Searched values plus the fixed ones, in spec order of names."""

@@ -115,10 +115,14 @@ def serving_runtime(target: K8sTarget, config: dict[str, Any] | None) -> Cluster
 	if preset is not None:
 		key = target.engine if preset is True or preset == "default" else str(preset)
 		if key not in RUNTIME_PRESETS:
-			raise DeployError(
-				f"unknown ClusterServingRuntime preset '{preset}'",
-				hint=f"clusterservingruntime_config.preset: one of {', '.join(RUNTIME_PRESETS)} (or give a spec section)",
-			)
+			if section:
+				raise DeployError(
+					f"unknown ClusterServingRuntime preset '{preset}'",
+					hint=f"clusterservingruntime_config.preset: one of {', '.join(RUNTIME_PRESETS)}, or a runtime's name",
+				)
+			# the seed's files name a runtime set up in the cluster (e.g. 'sglang-llama-small'): reuse it by that
+			# name; preflight says clearly when the cluster has no such ClusterServingRuntime
+			return ClusterResource("ClusterServingRuntime", dns_name(str(preset)))
 		spec = runtime_preset(target, key)
 	spec.update(section)
 	meta = {"name": name, "labels": {"app.kubernetes.io/created-by": "inference-autotuner"}}
@@ -165,6 +169,9 @@ def base_model(target: K8sTarget, config: dict[str, Any] | None) -> ClusterResou
 		return ClusterResource("ClusterBaseModel", name)
 	spec: dict[str, Any] = {}
 	if preset is not None:
+		if preset not in (True, "default", "hf", "pvc") and not section:
+			# the seed's files name a base model set up in the cluster: reuse it by that name (preflight checks it)
+			return ClusterResource("ClusterBaseModel", dns_name(str(preset)))
 		if preset not in (True, "default", "hf", "pvc"):
 			raise DeployError(
 				f"unknown ClusterBaseModel preset '{preset}'",

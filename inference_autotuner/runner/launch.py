@@ -1,0 +1,97 @@
+"""What one experiment launches: the one function both the runner and `autotuner explain` call.
+
+From a parameter set (searched values + fixed ones, as the runner measures it) to the launch plan (engine flags,
+world size, memory fit, or a refusal) and the exact argv the deployer starts: the host's program for a local process,
+the image's program with the model at its mounted path for a container, the pod's argv on Kubernetes. A prediction
+(deployment_mode predict) launches nothing: its argv is None and `serve_command` says what a real deployment runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..engines.plan import LaunchPlan, plan_for
+
+DEFAULT_PORT = 8000  # explain's port where the spec sets none (the runner then picks a free one per experiment)
+
+
+@dataclass(frozen=True)
+class Launch:
+	plan: LaunchPlan
+	argv: list[str] | None  # what the deployer starts; None when nothing is launched (refused, or predicted)
+	serve_command: list[str] | None  # the engine's own command on a host (for predicted and container rows too)
+
+	@property
+	def launched(self) -> bool:
+		return self.argv is not None
+
+	@property
+	def world_size(self) -> int | None:
+		"""GPUs the configuration uses; None when it is never launched (refused before launch)."""
+		return self.plan.world_size if self.plan.status == "ok" else None
+
+
+def is_predicted(deployer: Any) -> bool:
+	return deployer is not None and hasattr(deployer, "predict")
+
+
+def launch_for(
+	spec: Any,
+	engine: Any,
+	deployer: Any,
+	model_path: Path | str,
+	params: dict[str, Any],
+	*,
+	port: int,
+	plan: LaunchPlan | None = None,
+) -> Launch:
+	"""The plan and argv of one experiment with `params` (the full set: searched + fixed) on `deployer`."""
+	plan = plan or plan_for(engine, params, spec, model_path)
+	if plan.status != "ok":
+		return Launch(plan, None, None)
+	serve = engine.launch_argv(str(model_path), plan.flags, host="127.0.0.1", port=port)
+	if is_predicted(deployer):
+		return Launch(plan, None, serve)
+	to_container = getattr(deployer, "container_argv", None)
+	if to_container is not None:  # the engine runs in a container: the image's program, the model where it is mounted
+		return Launch(plan, list(to_container(engine, Path(model_path), plan.flags, port=port)), serve)
+	return Launch(plan, serve, serve)
+
+
+def model_location(spec: Any, deployer: Any) -> Path:
+	"""Where the engine finds the model, without downloading anything: a prediction reads the model's shape itself
+	and a cluster mounts its own copy (the reference as it is); otherwise where the model cache keeps a known model,
+	or the local file. (The runner pulls a missing local model first; then both agree.)"""
+	from ..models import KNOWN_MODELS, cached_path
+
+	ref = spec.model.ref
+	if is_predicted(deployer) or getattr(deployer, "remote_model", False):
+		return Path(ref)
+	if ref in KNOWN_MODELS:
+		return cached_path(ref)
+	local = Path(ref).expanduser()
+	return local.resolve() if local.exists() else Path(ref)
+
+
+def baseline_params(spec: Any, space: Any) -> dict[str, Any]:
+	"""The baseline's parameters: the engine's defaults (only the spec's fixed flags), or the user's current config
+	(`optimization.baseline: {flags}`), completed with the fixed flags as every experiment is."""
+	base = spec.optimization.baseline
+	return dict(space.full(dict(base) if isinstance(base, dict) else {}))
+
+
+class PlanOnly:
+	"""Stands in for the prediction deployer where only launch plans are wanted (explain): nothing is launched."""
+
+	predict = None
+
+
+def deployer_for(spec: Any) -> Any:
+	"""The spec's deployer for building argv (no daemon, cluster or performance database is contacted)."""
+	if spec.deployment_mode == "predict":
+		return PlanOnly()
+	from ..deploy import get_deployer
+
+	return get_deployer(spec)
