@@ -205,3 +205,21 @@ def test_study_in_external_storage_resumes_and_a_foreign_study_is_refused(tmp_pa
 	assert p.returncode != 0 and "Traceback" not in p.stderr
 	assert "the Optuna study 'not-mine' in optimization.storage belongs to something else" in " ".join(p.stderr.split())
 	assert len(optuna.load_study(study_name="not-mine", storage=storage).trials) == 1, "nothing was added to it"
+
+
+def test_plan_gives_predicted_and_measured_tasks_their_own_studies() -> None:
+	from inference_autotuner.runner.plan import measured_spec, predicted_spec
+	from inference_autotuner.spec import parse_spec
+
+	spec = parse_spec(
+		{
+			"task_name": "p",
+			"model": {"id_or_path": "smollm2"},
+			"parameters": {"parallel": [1, 2]},
+			"optimization": {"study_name": "shared", "storage": "sqlite:///studies.db"},
+		}
+	)
+	assert predicted_spec(spec).optimization.study_name == "shared-predicted"
+	assert measured_spec(spec, 1, "local").optimization.study_name == "shared-measured"
+	plain = spec.model_copy(update={"optimization": spec.optimization.model_copy(update={"study_name": None})})
+	assert predicted_spec(plain).optimization.study_name is None  # autotuner-task-<id> each

@@ -19,7 +19,7 @@ from ..errors import AutotunerError
 from ..report import experiments_of
 from ..scoring import OBJECTIVE_INFO
 from ..space import build_task_space, params_key
-from ..spec.models import TaskSpec
+from ..spec.models import OptimizationSpec, TaskSpec
 from ..store import ExperimentStatus, Store
 from .events import EventSink, no_events
 from .task import TaskRunner, get_or_create_task
@@ -34,13 +34,18 @@ def _error_pct(predicted: float | None, measured: float | None) -> float | None:
 	return (predicted - measured) / abs(measured) * 100.0
 
 
+def _study(opt: OptimizationSpec, role: str) -> dict[str, str]:
+	"""The predicted and the measured task each get their own study: a named one gets the role as a suffix."""
+	return {"study_name": f"{opt.study_name[:225]}-{role}"} if opt.study_name else {}
+
+
 def predicted_spec(spec: TaskSpec) -> TaskSpec:
 	size = build_task_space(spec.parameters, spec.quant_config, spec.parallel_config).size()
 	opt = spec.optimization
 	if size is not None and size <= MAX_PREDICTIONS:
 		opt = opt.model_copy(update={"strategy": "grid_search", "max_iterations": size})
 	# predictions do not vary and the ranking is the point: no baseline, repeats or warm start
-	opt = opt.model_copy(update={"baseline": False, "repeat_top_k": 0, "warm_start": False})
+	opt = opt.model_copy(update={"baseline": False, "repeat_top_k": 0, "warm_start": False, **_study(opt, "predicted")})
 	return spec.model_copy(
 		update={"task_name": f"{spec.task_name}-predicted", "deployment_mode": "predict", "optimization": opt}
 	)
@@ -53,7 +58,9 @@ def measured_spec(spec: TaskSpec, top: int, measure_mode: str | None) -> TaskSpe
 			"autotuner plan measures on a real deployment, and this spec is in predict mode",
 			hint="pass --measure-mode local|docker|kubernetes|ome (or give the spec its real deployment_mode)",
 		)
-	opt = spec.optimization.model_copy(update={"max_iterations": top, "warm_start": False})
+	opt = spec.optimization.model_copy(
+		update={"max_iterations": top, "warm_start": False, **_study(spec.optimization, "measured")}
+	)
 	return spec.model_copy(
 		update={"task_name": f"{spec.task_name}-measured", "deployment_mode": mode, "optimization": opt}
 	)
