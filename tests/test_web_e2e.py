@@ -189,6 +189,53 @@ def test_wizard_to_best_config_in_browser(server: str, model_path: Path, tmp_pat
 	print(f"screenshots in {shots}")
 
 
+def test_wizard_presets_are_accepted_and_flags_previewed(server: str, tmp_path: Path) -> None:
+	"""Issue 14: ticking a quantization and a parallel preset used to send the stored preset names and get a 422.
+	The wizard sends the names a spec takes; its preview lists each configuration's argv as the API maps it."""
+	from playwright.sync_api import expect, sync_playwright
+
+	with sync_playwright() as pw:
+		browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+		page = browser.new_page(viewport={"width": 1400, "height": 1400})
+		page.set_default_timeout(20_000)
+		task_id = None
+		try:
+			page.goto(f"{server}/tasks/new")
+			page.locator("input[name=task_name]").fill("web-presets")
+			page.locator("select[name=engine]").select_option("vllm")
+			page.locator("input[name=model]").fill("Qwen/Qwen2.5-0.5B")  # a name only: nothing is downloaded
+			page.get_by_test_id("param-name-0").fill("max-num-seqs")
+			page.get_by_test_id("param-values-0").fill("8, 16")
+			for card, preset in (("Quantization", "kv-cache-fp8"), ("Parallelism", "high-throughput")):
+				section = page.locator("section", has=page.get_by_role("heading", name=card, exact=True))
+				section.get_by_label("preset", exact=True).check()
+				section.get_by_label(f"{card} preset {preset}").check()
+
+			# The live preview: what the API maps each configuration to (debounced after the last edit).
+			preview = page.get_by_test_id("flags-preview")
+			expect(page.get_by_test_id("flags-preview-summary")).to_contain_text("2 of 2 configurations")
+			row = preview.get_by_test_id("preview-argv").filter(has_text="--max-num-seqs 16")
+			expect(row).to_contain_text("--kv-cache-dtype fp8")
+			expect(row).to_contain_text("--data-parallel-size 4")
+			page.screenshot(path=str(tmp_path / "wizard_presets.png"), full_page=True)
+
+			with page.expect_response(lambda r: "/api/tasks/" in r.url and r.request.method == "POST") as created:
+				page.get_by_role("button", name="Create and start").click()
+			response = created.value
+			assert response.status == 201, response.text()
+			task = response.json()
+			task_id = task["id"]
+			assert task["status"] in ("queued", "running"), task
+			page.wait_for_url(re.compile(rf"/tasks/{task_id}$"))
+			stored = httpx.get(f"{server}/api/tasks/{task_id}", timeout=10).json()
+			assert stored["spec"]["quant_config"] == {"presets": ["kv-cache-fp8"]}
+			assert stored["spec"]["parallel_config"] == {"presets": ["high-throughput"]}
+		finally:
+			if task_id is not None:  # it cannot run here (no vLLM): stop it
+				httpx.post(f"{server}/api/tasks/{task_id}/cancel", timeout=30)
+			browser.close()
+
+
 def _client(monkeypatch: pytest.MonkeyPatch, dist: Path):  # type: ignore[no-untyped-def]
 	from fastapi.testclient import TestClient
 

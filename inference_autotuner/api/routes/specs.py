@@ -23,10 +23,14 @@ class ExplainedConfig(BaseModel):
 
 	model_config = ConfigDict(extra="allow")
 	number: int = Field(description="1-based position in the explained list")
+	origin: str | None = Field(None, description="search, or baseline (the engine's defaults or your flags)")
 	params: dict[str, Any] = Field(description="The parameter set (flags, __quant__/__parallel__ choices)")
 	status: str = Field(description="ok, or why it would not launch (skipped, infeasible)")
 	reason: str | None = Field(None, description="Why it is not launched, when status is not ok")
-	argv: list[str] | None = Field(None, description="The engine's command line; null when it is not launched")
+	argv: list[str] | None = Field(None, description="What the deployer starts; null when nothing is launched")
+	serve_command: list[str] | None = Field(
+		None, description="The engine's own command on a host (also for predicted and container rows)"
+	)
 	world_size: int | None = Field(None, description="GPUs one server of this configuration uses")
 	quant: dict[str, Any] | None = None
 	parallel: dict[str, Any] | None = None

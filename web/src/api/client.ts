@@ -12,6 +12,7 @@ export type Problem = Schemas["Problem"];
 export type TaskSummary = Schemas["TaskSummary"];
 export type ValueStats = Schemas["ValueStats"];
 export type Gain = Schemas["Gain"];
+export type Explained = Schemas["ExplainResult"];
 
 export const api = createClient<paths>({ baseUrl: typeof window === "undefined" ? "http://localhost" : "" });
 
@@ -74,4 +75,24 @@ export async function createTask(spec: Record<string, unknown> | string, start: 
   const body: unknown = await r.json().catch(() => undefined);
   if (!r.ok) throw toApiError(r.status, body);
   return body as Task;
+}
+
+/**
+ * What a draft spec launches: each configuration with its engine argv, from the API's own mapping
+ * (POST /api/specs/explain, the same `explain` as the CLI). Nothing is stored; a spec problem is an ApiError (422).
+ */
+export async function explainSpec(
+  spec: Record<string, unknown>,
+  limit: number,
+  signal?: AbortSignal,
+): Promise<Explained> {
+  const r = await fetch(`/api/specs/explain?limit=${limit}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(spec),
+    signal,
+  });
+  const body: unknown = await r.json().catch(() => undefined);
+  if (!r.ok) throw toApiError(r.status, body);
+  return body as Explained;
 }

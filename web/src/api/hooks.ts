@@ -1,6 +1,7 @@
 // TanStack Query hooks over the typed client.
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, unwrap } from "./client";
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
+import { api, explainSpec, unwrap } from "./client";
 
 export const keys = {
   tasks: ["tasks"] as const,
@@ -94,5 +95,28 @@ export function useTaskAction() {
       void qc.invalidateQueries({ queryKey: keys.tasks });
       void qc.invalidateQueries({ queryKey: keys.task(id) });
     },
+  });
+}
+
+/** `value`, once it has stayed the same for `ms` (compared as JSON). */
+export function useDebounced<T>(value: T, ms: number): T {
+  const [settled, setSettled] = useState(value);
+  const key = JSON.stringify(value);
+  useEffect(() => {
+    const timer = setTimeout(() => setSettled(JSON.parse(key) as T), ms);
+    return () => clearTimeout(timer);
+  }, [key, ms]);
+  return settled;
+}
+
+/** The API's explanation of a draft spec (each configuration's argv), asked again once the draft stops changing. */
+export function useExplain(spec: Record<string, unknown>, limit = 20, delayMs = 400) {
+  const draft = useDebounced(spec, delayMs);
+  return useQuery({
+    queryKey: ["explain", limit, JSON.stringify(draft)],
+    queryFn: ({ signal }) => explainSpec(draft, limit, signal),
+    placeholderData: keepPreviousData,
+    retry: false,
+    staleTime: 60_000,
   });
 }

@@ -205,6 +205,11 @@ export function toSpec(s: WizardState): Record<string, unknown> {
 
 const asText = (v: unknown): string => (Array.isArray(v) ? v.map(String).join(", ") : v === undefined ? "" : String(v));
 
+/** A quant/parallel config's values ({tp: [2, 4]}, a user preset's parameters) as the custom fields' text. */
+export function customValues(values: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, asText(v)]));
+}
+
 /** A spec (from an imported YAML file) as wizard state; fields the wizard does not show are dropped. */
 export function fromSpec(spec: Record<string, unknown>): WizardState {
   const d = defaultState();
@@ -223,7 +228,7 @@ export function fromSpec(spec: Record<string, unknown>): WizardState {
     if (!Object.keys(o).length) return ["none", [], {}];
     const presets = o.presets ?? o.preset;
     if (presets !== undefined) return ["preset", (Array.isArray(presets) ? presets : [presets]).map(String), {}];
-    return ["custom", [], Object.fromEntries(Object.entries(o).map(([k, v]) => [k, asText(v)]))];
+    return ["custom", [], customValues(o)];
   };
   const [qm, qp, qc] = cfg(spec.quant_config);
   const [pm, pp, pc] = cfg(spec.parallel_config);

@@ -21,11 +21,13 @@ import {
   parallelCombos,
   plannedExperiments,
   currentProblems,
+  customValues,
   problemsAt,
   toSpec,
 } from "../lib/spec";
 import { downloadText } from "./TaskDetail";
 import { ConfigCard } from "./wizard/ConfigCard";
+import { FlagsPreview } from "./wizard/FlagsPreview";
 import { ParamsCard } from "./wizard/ParamsCard";
 
 const input = inputClass;
@@ -50,7 +52,9 @@ export function NewTask() {
   const at = (prefix: string) => problemsAt(problems, prefix);
   const exactly = (path: string) => problems.filter((p) => p.path === path); // e.g. "optimization": cross-field
   const parallelForEngine = (parallelPresets.data ?? []).filter((p) => !p.runtime || p.runtime === s.engine);
-  const chosenParallel = parallelForEngine.filter((p) => s.parallel_presets.includes(p.name)).map((p) => p.parameters);
+  const chosenParallel = parallelForEngine
+    .filter((p) => p.spec_name && s.parallel_presets.includes(p.spec_name))
+    .map((p) => p.parameters);
   const combos = parallelCombos(s, chosenParallel);
   const count = combinations(s, combos.length);
   const gpus = gpusNeeded(combos);
@@ -387,6 +391,7 @@ export function NewTask() {
           presets={quantPresets.data ?? []}
           chosen={s.quant_presets}
           onChosen={(names) => set("quant_presets", names)}
+          onUseValues={(v) => setS((old) => ({ ...old, quant_mode: "custom", quant_custom: customValues(v) }))}
           fields={Object.entries(QUANT_FIELDS).map(([f, values]) => [f, values.join(", ")])}
           custom={s.quant_custom}
           onCustom={(v) => set("quant_custom", v)}
@@ -402,6 +407,7 @@ export function NewTask() {
           noPresets={`No parallel presets for ${s.engine}.`}
           chosen={s.parallel_presets}
           onChosen={(names) => set("parallel_presets", names)}
+          onUseValues={(v) => setS((old) => ({ ...old, parallel_mode: "custom", parallel_custom: customValues(v) }))}
           fields={PARALLEL_FIELDS.map((f) => [f, undefined])}
           custom={s.parallel_custom}
           onCustom={(v) => set("parallel_custom", v)}
@@ -410,6 +416,8 @@ export function NewTask() {
           problemsAt={at}
         />
       </div>
+
+      <FlagsPreview spec={spec} />
 
       <Card>
         <div className="flex flex-wrap items-center gap-4">

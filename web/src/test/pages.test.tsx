@@ -43,6 +43,7 @@ function preset(id: number, name: string, isSystem: boolean): Preset {
     runtime: null,
     parameters: { parallel: [1, 2] },
     is_system: isSystem,
+    spec_name: null,
     created_at: "2024-01-01T00:00:00Z",
     updated_at: "2024-01-01T00:00:00Z",
   };
