@@ -98,7 +98,7 @@ def test_images_and_argv_for_the_container(model_path: Path) -> None:
 	argv = d.container_argv(get_engine("llamacpp"), model_path, {"parallel": 2, "flash-attn": "on"}, port=8123)
 	assert argv[:3] == ["llama-server", "--model", f"/models/{model_path.name}"]
 	assert argv[3:] == ["--host", "127.0.0.1", "--port", "8123", "--parallel", "2", "--flash-attn", "on"]
-	assert d.model_dir == model_path.resolve().parent
+	assert d.model_source == model_path.resolve()  # the model file itself is mounted, never its folder's parent
 	# GPU engines: the image's program, the model folder at /models/<name>, the tuned flags kept
 	vllm = DockerDeployer("vllm", client=object())
 	argv = vllm.container_argv(get_engine("vllm"), Path("/data/Qwen"), {"tensor-parallel-size": 2}, port=8000)
@@ -164,9 +164,15 @@ def _start(d: DockerDeployer, model: Path, tmp_path: Path, port: int | None = No
 def test_container_early_exit_port_taken_and_sweep(image: str, model_path: Path, tmp_path: Path) -> None:
 	client = _client()
 	d = DockerDeployer("llamacpp", image=image)
-	# early exit: the model file is not where the engine is told to look
-	with pytest.raises(EngineStartError, match="container exited with code [1-9]") as info:
+	# a missing model: refused before any container starts (docker would create a folder at the host path)
+	with pytest.raises(EngineStartError, match="the model is not at"):
 		_start(d, tmp_path / "missing.gguf", tmp_path)
+	assert not (tmp_path / "missing.gguf").exists() and not ours(client, task="t1")
+	# early exit: the model file is no model
+	bad = tmp_path / "bad.gguf"
+	bad.write_bytes(b"not a gguf file\n" * 64)
+	with pytest.raises(EngineStartError, match="container exited with code [1-9]") as info:
+		_start(d, bad, tmp_path)
 	assert "last log lines" in str(info.value)
 	assert not ours(client, task="t1"), "the failed container was removed"
 	assert (tmp_path / "engine.log").read_text().startswith("$ docker run"), "its log was saved"

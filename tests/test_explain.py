@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -39,7 +41,8 @@ def by_params(data: dict, **want: object) -> dict:  # type: ignore[type-arg]
 	raise AssertionError(f"no experiment with {want}")
 
 
-def test_vllm_example() -> None:
+def test_vllm_example(monkeypatch: pytest.MonkeyPatch) -> None:
+	monkeypatch.delenv("AUTOTUNER_TOOLS_DIR", raising=False)  # `vllm serve`, not the CPU build's API server module
 	data = explain("vllm-llama8b")
 	search = [r for r in data["experiments"] if r["origin"] == "search"]
 	assert data["space_size"] == 12 and len(search) == 12 and data["experiments"][0]["origin"] == "baseline"
@@ -59,7 +62,7 @@ def test_sglang_example() -> None:
 	assert data["space_size"] == 48
 	row = by_params(data, **{"__quant__kvcache_dtype": "fp8", "__parallel__tp": 4, "__parallel__dp": 2})
 	argv = row["argv"]
-	assert argv[1:3] == ["-m", "sglang.launch_server"]
+	assert argv[1:4] == ["-I", "-m", "sglang.launch_server"]
 	assert argv[argv.index("--tp-size") + 1] == "4" and argv[argv.index("--dp-size") + 1] == "2"
 	assert argv[argv.index("--kv-cache-dtype") + 1].startswith("fp8")
 	assert row["world_size"] == 8

@@ -156,7 +156,7 @@ class DockerDeployer:
 		self.ipc_mode = ipc_mode or defaults.ipc_mode
 		self.host = host
 		self._client = client
-		self.model_dir: Path | None = None
+		self.model_source: Path | None = None
 		self.owner_pid = os.getpid()
 		self.owner_start = _proc_start(self.owner_pid)
 
@@ -186,9 +186,10 @@ class DockerDeployer:
 
 	# -- argv for the container -----------------------------------------------------------------------------
 	def container_model(self, model_path: Path) -> str:
-		"""Mount the model's directory read-only at /models; the path the engine sees inside the container."""
+		"""Mount the model itself (its file, or its folder of HF weights) read-only at /models/NAME, never a parent
+		folder (a model at /x.gguf must not mount /); the path the engine sees inside the container."""
 		model_path = Path(model_path).resolve()
-		self.model_dir = model_path.parent
+		self.model_source = model_path
 		return f"{MODEL_MOUNT}/{model_path.name}"
 
 	def container_argv(self, engine: Any, model_path: Path, params: dict[str, Any], *, port: int) -> list[str]:
@@ -248,8 +249,14 @@ class DockerDeployer:
 			"labels": self._labels(labels),
 			"name": f"autotuner-{labels.get('task', 'x')}-{labels.get('experiment', 'x')}-{port}",
 		}
-		if self.model_dir is not None:
-			kwargs["volumes"] = {str(self.model_dir): {"bind": MODEL_MOUNT, "mode": "ro"}}
+		if self.model_source is not None:
+			if not self.model_source.exists():  # docker would make a folder there on the host: never
+				self._release(allocation)
+				raise EngineStartError(
+					f"the model is not at {self.model_source}", hint="autotuner models pull NAME, or fix model.id_or_path"
+				)
+			mount = f"{MODEL_MOUNT}/{self.model_source.name}"
+			kwargs["volumes"] = {str(self.model_source): {"bind": mount, "mode": "ro"}}
 		if self.ipc_mode:
 			kwargs["ipc_mode"] = self.ipc_mode
 		if self.shm_size:

@@ -47,6 +47,7 @@ class LlamaCppEngine:
 	name = "llamacpp"
 	version = "llama.cpp server (xllamacpp wheel or llama-server)"
 	health_path = "/health"
+	metrics_path = "/metrics"  # Prometheus figures (bench/engine_metrics.py)
 
 	def __init__(self, binary: str | None = None) -> None:
 		# AUTOTUNER_LLAMA_SERVER=builtin forces the xllamacpp launcher even where llama-server is on PATH
@@ -61,7 +62,8 @@ class LlamaCppEngine:
 	def _server(self) -> list[str]:
 		if self.binary:
 			return [self.binary]
-		return [sys.executable, "-m", "inference_autotuner.engines.llamacpp_server"]
+		# -I: isolated, so no PYTHON* variable or the working directory changes what this Python loads
+		return [sys.executable, "-I", "-m", "inference_autotuner.engines.llamacpp_server"]
 
 	def launch_argv(self, model: str, params: dict[str, Any], *, host: str, port: int) -> list[str]:
 		return [*self._server(), "--model", model, "--host", host, "--port", str(port), *params_to_args(params)]

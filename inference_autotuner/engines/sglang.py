@@ -107,6 +107,8 @@ class SglangEngine(ServerEngine):
 	name = "sglang"
 	version = "SGLang 0.5.23 (flags read from sglang/srt/arg_groups/fields/*.py)"
 	health_path = "/health"
+	metrics_path = "/metrics"  # answered with --enable-metrics (bench/engine_metrics.py maps its names)
+	weights_format = "hf"
 	command = ("python", "-m", "sglang.launch_server")
 	model_flag = "model-path"
 	flags = FLAGS
@@ -117,4 +119,4 @@ class SglangEngine(ServerEngine):
 	def __init__(self, command: list[str] | None = None) -> None:
 		super().__init__(command)
 		if self.argv0 == list(self.command):
-			self.argv0 = [sys.executable, "-m", "sglang.launch_server"]  # the Python that runs the tuner
+			self.argv0 = [sys.executable, "-I", "-m", "sglang.launch_server"]  # the tuner's Python, isolated (-I)

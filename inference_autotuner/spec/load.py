@@ -100,22 +100,51 @@ def _problems_from(exc: ValidationError, data: dict[str, Any]) -> list[SpecProbl
 
 
 def _check_engine_params(data: dict[str, Any]) -> list[SpecProblem]:
-	from ..engines import ENGINES, check_value, closest_flag
+	"""Every parameter and every baseline flag: not a flag the tuner owns, a flag the engine knows, a valid value."""
+	from ..engines import ENGINES
 	from .models import ENGINE_ALIASES
 
 	engine = ENGINE_ALIASES.get(str(data.get("base_runtime", "llamacpp")).strip().lower())
 	parameters = normalize_parameters(data.get("parameters"))
-	if engine not in ENGINES or not isinstance(parameters, dict):
-		return []  # engines without a catalogue here are checked when they are launched
-	catalogue = ENGINES[engine]().catalogue()
+	catalogue = ENGINES[engine]().catalogue() if engine in ENGINES else None
 	problems: list[SpecProblem] = []
-	for name, definition in parameters.items():
-		path = f"parameters.{name}"
+	if isinstance(parameters, dict):
+		raw = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
+		problems += _flag_problems(engine, catalogue, parameters, "parameters", raw)
+	opt = data.get("optimization")
+	baseline = opt.get("baseline") if isinstance(opt, dict) else None
+	if isinstance(baseline, dict):  # your current flags: checked exactly like parameters
+		problems += _flag_problems(engine, catalogue, baseline, "optimization.baseline", baseline, ranges=False)
+	return problems
+
+
+def _flag_problems(
+	engine: str | None,
+	catalogue: dict[str, Any] | None,
+	flags: dict[str, Any],
+	where: str,
+	raw: dict[str, Any],
+	*,
+	ranges: bool = True,
+) -> list[SpecProblem]:
+	from ..engines import check_value, closest_flag
+	from .guard import owned_flag_problem
+
+	problems: list[SpecProblem] = []
+	for name, definition in flags.items():
+		path = f"{where}.{name}"
+		if not isinstance(name, str):
+			problems.append(SpecProblem(path, "flag names are text"))
+			continue
 		if name.startswith("-"):
 			problems.append(SpecProblem(path, "write flag names without leading dashes", f"use '{name.lstrip('-')}'"))
 			continue
-		if name.startswith(("__quant__", "__parallel__")):
+		owned = owned_flag_problem(name)
+		if owned:
+			problems.append(SpecProblem(path, owned, "remove it: the tuner passes its own value to every experiment"))
 			continue
+		if name.startswith(("__quant__", "__parallel__")) or catalogue is None:
+			continue  # engines without a catalogue here are checked when they are launched
 		info = catalogue.get(name)
 		if info is None:
 			near = closest_flag(name, catalogue)
@@ -124,15 +153,20 @@ def _check_engine_params(data: dict[str, Any]) -> list[SpecProblem]:
 			continue
 		if isinstance(definition, dict):
 			kind = definition.get("type", "integer")
-			if info.type not in ("int", "float"):
+			if not ranges:
+				problems.append(SpecProblem(path, "a baseline flag takes one value, not a range"))
+			elif info.type not in ("int", "float"):
 				problems.append(SpecProblem(path, f"a range needs a numeric flag; '{name}' is {info.type}"))
 			elif info.type == "int" and kind not in ("integer", "int"):
 				problems.append(SpecProblem(path, f"'{name}' takes integers", "use type: integer"))
 			continue
+		if not ranges and isinstance(definition, list):
+			problems.append(SpecProblem(path, "a baseline flag takes one value, not a list"))
+			continue
 		values = definition if isinstance(definition, list) else [definition]
-		raw = data["parameters"].get(name)
-		if isinstance(raw, dict):  # the seed's {type: choice, values: [...]}: point into its list
-			path += ".values" if "values" in raw else ".choices"
+		original = raw.get(name)
+		if isinstance(original, dict):  # the seed's {type: choice, values: [...]}: point into its list
+			path += ".values" if "values" in original else ".choices"
 		for i, value in enumerate(values):
 			why = check_value(info, value)
 			if why:

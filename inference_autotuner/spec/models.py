@@ -153,7 +153,9 @@ class OptimizationSpec(_Strict):
 		10, ge=1, description="Most search experiments this task runs (baseline and repeats come on top)"
 	)
 	n_initial_random: int | None = Field(None, ge=0, description="Random trials before TPE models the space")
-	timeout_per_iteration: float = Field(600, gt=0, description="Seconds one experiment may take in all")
+	timeout_per_iteration: float = Field(
+		600, gt=0, description="Seconds the load runs of one experiment may take, from engine ready (startup_timeout apart)"
+	)
 	study_name: str | None = Field(
 		None,
 		min_length=1,
@@ -448,6 +450,13 @@ class TaskSpec(_Strict):
 	@classmethod
 	def _name(cls, v: str) -> str:
 		return check_name(v, "task name")
+
+	@field_validator("env")
+	@classmethod
+	def _env(cls, v: dict[str, str]) -> dict[str, str]:
+		from .guard import check_env
+
+		return check_env(v)
 
 	@field_validator("base_runtime")
 	@classmethod
