@@ -60,7 +60,8 @@ def test_catalogues_and_versions() -> None:
 		assert sum(f.tuned for f in eng.catalogue().values()) >= 8
 
 
-def test_launch_argv_and_display_command() -> None:
+def test_launch_argv_and_display_command(monkeypatch: pytest.MonkeyPatch) -> None:
+	monkeypatch.delenv("AUTOTUNER_TOOLS_DIR", raising=False)  # `vllm serve`, not the CPU build's API server module
 	vllm = get_engine("vllm")
 	assert vllm.launch_argv("org/m", {"enforce-eager": True, "no-enable-prefix-caching": False}, host="h", port=1) == [
 		"vllm",

