@@ -169,7 +169,7 @@ class PresetPublic(_Public):
 
 class PresetMerge(BaseModel):
 	model_config = ConfigDict(extra="forbid")
-	preset_ids: list[int] = Field(min_length=1, max_length=100)
+	preset_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(min_length=1, max_length=100)
 	strategy: Literal["union", "intersection", "last_wins"] = "union"
 
 
