@@ -43,13 +43,20 @@ def gpus(
 def models_pull(
 	name: Annotated[str, typer.Argument(help="Known model name (e.g. smollm2)")],
 	force: Annotated[bool, typer.Option("--force", help="Fetch again even if cached")] = False,
+	format: Annotated[
+		str,
+		typer.Option(
+			"--format",
+			help="gguf (llama.cpp), or hf: a Hugging Face folder converted once from the GGUF (vLLM, SGLang)",
+		),
+	] = "gguf",
 ) -> None:
 	"""Fetch a known model into the cache (checksum verified) and print its path."""
 	from ..models import pull
 
 	try:
 		with console.status(f"fetching {name}…"):
-			path = pull(name, force=force, say=lambda m: console.print(f"[dim]{m}[/]"))
+			path = pull(name, force=force, say=lambda m: console.print(f"[dim]{m}[/]"), format=format)
 		console.print(f"[green]{name}[/]: {path}")
 	except AutotunerError as exc:
 		_fail(exc)

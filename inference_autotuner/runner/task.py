@@ -139,7 +139,8 @@ class TaskRunner(SearchLoop):
 			# a performance model reads the model's shape itself; a cluster mounts its own copy: no local download
 			model_path = Path(spec.model.ref)
 		else:
-			model_path = resolve_model(spec.model.ref, file=spec.model.file, say=self._log)
+			fmt = getattr(engine, "weights_format", "gguf")  # vLLM, SGLang: a known model as a Hugging Face folder
+			model_path = resolve_model(spec.model.ref, file=spec.model.file, say=self._log, format=fmt)
 		space = build_task_space(spec.parameters, spec.quant_config, spec.parallel_config)
 		slots, why = parallel_slots(spec, space)
 		if opt.max_parallel > 1 and spec.engine_port is not None:
