@@ -53,7 +53,13 @@ class ModelNotFoundError(AutotunerError):
 
 
 class EngineStartError(AutotunerError):
-	"""The engine did not become ready: exited early, timed out, or its port was taken."""
+	"""The engine did not become ready: exited early, timed out, or its port was taken.
+
+	`kind` tells failed starts apart where the deployer can: bad-flag, bad-config, out-of-memory, crashed, timeout."""
+
+	def __init__(self, message: str, hint: str | None = None, kind: str | None = None) -> None:
+		super().__init__(message, hint)
+		self.kind = kind
 
 
 class DeployError(AutotunerError):

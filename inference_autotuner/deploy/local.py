@@ -1,9 +1,14 @@
 """Local-process deployer: the engine as a child process in its own process group.
 
-Nothing is left behind: each engine process gets a pid record (pid, its start time, the tuner's pid and start time)
-under the data dir; stop() sends SIGTERM to the group, then SIGKILL; the engine is also asked to die with its parent
+Nothing is left behind, however many processes the engine spawns (vLLM: API server, EngineCore, workers): each engine
+gets a pid record (pid = its process group, its start time, a unique tag, the tuner's pid and start time) under the
+data dir, and the tag in its environment (AUTOTUNER_ENGINE_TAG), which every process it starts inherits. stop()
+sends SIGTERM to the group and to every tagged process, then SIGKILL; the engine is also asked to die with its parent
 (PR_SET_PDEATHSIG on Linux); and sweep(), run at every start, kills what a killed tuner left (records whose tuner is
-gone), checking start times so a reused pid is never touched.
+gone) by group and tag, even when the group leader is already gone, never touching a reused pid (start times).
+
+Start-up has its own timeout (the spec's startup_timeout); a failed start is told apart (the engine refused a flag,
+refused the configuration, ran out of memory, crashed, or was not ready in time) with the engine's own last lines.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -34,12 +41,52 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 			ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+TAG_ENV = "AUTOTUNER_ENGINE_TAG"
+
+
 def _tail(path: Path, lines: int = 15) -> str:
 	try:
 		text = path.read_text(errors="replace").splitlines()
 	except OSError:
 		return ""
 	return "\n".join(text[-lines:])
+
+
+# How a failed start is told apart, from the engine's log (first match wins) and its exit code.
+_FAILURES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+	(
+		"bad-flag",
+		"the engine refused its command line",
+		re.compile(r"error: (unrecognized arguments|argument |the following arguments)|invalid choice:|No such option"),
+	),
+	(
+		"out-of-memory",
+		"the engine ran out of memory while starting",
+		re.compile(
+			r"out of memory|OutOfMemoryError|Cannot allocate memory|MemoryError|not enough memory|insufficient memory"
+			r"|No available memory for the cache blocks|larger than the maximum number of tokens that can be stored in "
+			r"KV cache|failed to allocate|std::bad_alloc",
+			re.IGNORECASE,
+		),
+	),
+	(
+		"bad-config",
+		"the engine refused the configuration",
+		re.compile(r"ValidationError|ValueError|AssertionError|NotImplementedError|is not supported|must be"),
+	),
+)
+
+
+def classify_failure(log_text: str, exit_code: int | None) -> tuple[str, str, str | None]:
+	"""(kind, description, the log line that tells) for an engine that exited before it was ready."""
+	lines = log_text.splitlines()
+	for kind, text, pattern in _FAILURES:
+		for line in lines:
+			if pattern.search(line):
+				return kind, text, line.strip()[:400]
+	if exit_code in (-signal.SIGKILL, 128 + signal.SIGKILL):
+		return "out-of-memory", "the engine was killed (SIGKILL: the kernel's out-of-memory killer?)", None
+	return "crashed", f"the engine exited with code {exit_code} before it was ready", None
 
 
 def _start_time(pid: int) -> float | None:
@@ -71,11 +118,12 @@ class LocalProcessDeployer:
 	def _record_path(self, pid: int) -> Path:
 		return self.records / f"engine-{pid}.json"
 
-	def _write_record(self, proc: subprocess.Popen[bytes], argv: list[str], labels: dict[str, str]) -> None:
+	def _write_record(self, proc: subprocess.Popen[bytes], argv: list[str], labels: dict[str, str], tag: str) -> None:
 		me = os.getpid()
 		record = {
-			"pid": proc.pid,
+			"pid": proc.pid,  # also the process group: the engine leads its own session
 			"start_time": _start_time(proc.pid),
+			"tag": tag,
 			"owner_pid": me,
 			"owner_start_time": _start_time(me),
 			"argv": argv,
@@ -127,7 +175,8 @@ class LocalProcessDeployer:
 		log = log_path.open("ab")
 		log.write(f"$ {' '.join(argv)}\n".encode())
 		log.flush()
-		full_env = {**os.environ, **env}
+		tag = uuid.uuid4().hex
+		full_env = {**os.environ, **env, TAG_ENV: tag}
 		if allocation is not None and allocation.gpus:
 			full_env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in allocation.ids)
 		try:
@@ -148,9 +197,9 @@ class LocalProcessDeployer:
 		finally:
 			if not log.closed:
 				log.close()
-		self._write_record(proc, argv, labels)
+		self._write_record(proc, argv, labels, tag)
 		base_url = f"http://{self.host}:{port}"
-		info: dict[str, object] = {"pid": proc.pid}
+		info: dict[str, object] = {"pid": proc.pid, "tag": tag, "start_time": _start_time(proc.pid)}
 		if allocation is not None:
 			info["gpu_info"] = allocation.info()
 			info["allocation"] = allocation
@@ -168,9 +217,16 @@ class LocalProcessDeployer:
 			while True:
 				code = proc.poll()
 				if code is not None:
+					try:
+						text = log_path.read_text(errors="replace")
+					except OSError:
+						text = ""
+					kind, what, line = classify_failure(text, code)
+					told = f"\n  {line}" if line else ""
 					raise EngineStartError(
-						f"engine exited with code {code} before it was ready; last log lines:\n{_tail(log_path)}",
+						f"{what} (exit code {code}; {kind}){told}\nlast log lines:\n{_tail(log_path)}",
 						hint=f"full log: {log_path}",
+						kind=kind,
 					)
 				try:
 					if client.get(url).status_code == 200:
@@ -179,8 +235,10 @@ class LocalProcessDeployer:
 					pass
 				if time.monotonic() > deadline:
 					raise EngineStartError(
-						f"engine not ready after {timeout:.0f} s; last log lines:\n{_tail(log_path)}",
+						f"engine not ready after {timeout:.0f} s (startup_timeout; timeout); last log lines:\n"
+						f"{_tail(log_path)}",
 						hint="raise startup_timeout in the spec, or check the log: " + str(log_path),
+						kind="timeout",
 					)
 				time.sleep(0.1)
 
@@ -191,7 +249,8 @@ class LocalProcessDeployer:
 			self.allocator.release(allocation)
 		if proc is None:
 			return
-		_terminate_group(proc.pid, grace)
+		info = deployment.info
+		_terminate_tree(proc.pid, info.get("tag"), info.get("start_time"), grace)
 		with contextlib.suppress(Exception):
 			proc.wait(timeout=1)
 		self._record_path(proc.pid).unlink(missing_ok=True)
@@ -211,26 +270,46 @@ class LocalProcessDeployer:
 				continue
 			if rec["owner_pid"] == os.getpid():
 				continue  # our own live engines are stopped by stop()
-			if _start_time(rec["pid"]) == rec.get("start_time") and rec.get("start_time") is not None:
-				_terminate_group(rec["pid"], 5.0)
+			if rec.get("start_time") is not None and _engine_processes(rec["pid"], rec.get("tag"), rec["start_time"]):
+				_terminate_tree(rec["pid"], rec.get("tag"), rec["start_time"], 5.0)
 				removed += 1
 			path.unlink(missing_ok=True)
 		return removed
 
 
-def _terminate_group(pid: int, grace: float) -> None:
-	"""SIGTERM the process group led by pid, wait up to `grace` s, then SIGKILL what is left."""
-	try:
-		pgid = os.getpgid(pid)
-	except ProcessLookupError:
-		return
-	members: list[psutil.Process] = []
+def _engine_processes(pgid: int, tag: str | None, since: float | None) -> list[psutil.Process]:
+	"""Every live process of one engine: its group (leader = pgid), the leader's descendants, and every process with
+	its tag in the environment (a worker that left the group). Processes older than the engine are never included,
+	so a reused pid or group id is not touched."""
+	found: dict[int, psutil.Process] = {}
 	with contextlib.suppress(psutil.Error):
-		root = psutil.Process(pid)
-		members = [root, *root.children(recursive=True)]
+		root = psutil.Process(pgid)
+		if since is None or abs(root.create_time() - since) < 1e-3:
+			for p in [root, *root.children(recursive=True)]:
+				found[p.pid] = p
+	for p in psutil.process_iter(["pid", "create_time", "status"]):
+		if p.pid in found or p.info["status"] == psutil.STATUS_ZOMBIE:
+			continue
+		if since is not None and (p.info["create_time"] or 0) < since - 1e-3:
+			continue
+		try:
+			if os.getpgid(p.pid) == pgid or (tag is not None and p.environ().get(TAG_ENV) == tag):
+				found[p.pid] = p
+		except (OSError, psutil.Error):
+			continue
+	return [p for p in found.values() if p.pid != os.getpid()]
+
+
+def _terminate_tree(pgid: int, tag: str | None, since: float | None, grace: float) -> None:
+	"""SIGTERM every process of the engine (group, descendants, tagged), wait up to `grace` s, then SIGKILL the rest."""
+	members = _engine_processes(pgid, tag, since)
 	with contextlib.suppress(ProcessLookupError, PermissionError):
 		os.killpg(pgid, signal.SIGTERM)
+	for p in members:
+		with contextlib.suppress(psutil.Error):
+			p.terminate()
 	_, alive = psutil.wait_procs(members, timeout=grace)
+	alive += [p for p in _engine_processes(pgid, tag, since) if p not in alive]  # started while stopping
 	if alive:
 		with contextlib.suppress(ProcessLookupError, PermissionError):
 			os.killpg(pgid, signal.SIGKILL)
