@@ -95,3 +95,16 @@ def test_python_engine_launcher_runs_isolated(tmp_path: Path) -> None:
 	subprocess.run([*argv[:4], "--help"], env=env, capture_output=True, timeout=120)
 	assert not marker.exists(), "the engine launcher let PYTHONWARNINGS/BROWSER run a command"
 	assert argv[0] == sys.executable
+
+
+def test_a_spec_sqlite_study_stays_inside_the_data_directory(data_dir: Path) -> None:
+	"""optimization.storage once created a SQLite file (and its folders) wherever a spec said, relative to the cwd."""
+	from inference_autotuner.store.db import study_storage_url
+
+	for bad in ("sqlite:////etc/autotuner-study.db", "sqlite:///../../outside.db", "sqlite:///:memory:"):
+		found = problems(optimization={"storage": bad})
+		assert found and found[0][0] == "optimization.storage", bad
+	assert problems(optimization={"storage": "sqlite:///studies/optuna.db"}) == []
+	url = study_storage_url({"optimization": {"storage": "sqlite:///studies/optuna.db"}})
+	assert url == f"sqlite:///{data_dir.resolve() / 'studies' / 'optuna.db'}"
+	assert study_storage_url({"optimization": {}}) is None

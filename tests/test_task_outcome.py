@@ -110,10 +110,12 @@ def test_verdict_counts_failure_reasons_and_spares_measured_or_refused_tasks(tmp
 # -- real tunings -------------------------------------------------------------------------------------------------
 @pytest.mark.engine
 @pytest.mark.slow
-def test_task_whose_every_experiment_failed_ends_failed_in_its_own_storage(tmp_path: Path, model_path: Path) -> None:
+def test_task_whose_every_experiment_failed_ends_failed_in_its_own_storage(
+	tmp_path: Path, model_path: Path, data_dir: Path
+) -> None:
 	"""A context size llama.cpp refuses makes every engine exit before it is ready: the task ends `failed` with the
 	reasons counted (CLI tune/list/show, API), its study lives in optimization.storage, and resume finds it there."""
-	storage = f"sqlite:///{tmp_path / 'studies' / 'optuna.db'}"
+	storage = f"sqlite:///{data_dir / 'studies' / 'optuna.db'}"  # a spec's SQLite study stays in the data dir
 	name = "always-fails"
 	spec = tuning_spec(
 		model_path,
@@ -163,8 +165,10 @@ def test_task_whose_every_experiment_failed_ends_failed_in_its_own_storage(tmp_p
 
 @pytest.mark.engine
 @pytest.mark.slow
-def test_study_in_external_storage_resumes_and_a_foreign_study_is_refused(tmp_path: Path, model_path: Path) -> None:
-	storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+def test_study_in_external_storage_resumes_and_a_foreign_study_is_refused(
+	tmp_path: Path, model_path: Path, data_dir: Path
+) -> None:
+	storage = f"sqlite:///{data_dir / 'optuna.db'}"
 	spec = tuning_spec(
 		model_path,
 		"external-study",

@@ -109,7 +109,8 @@ def _check_engine_params(data: dict[str, Any]) -> list[SpecProblem]:
 	catalogue = ENGINES[engine]().catalogue() if engine in ENGINES else None
 	problems: list[SpecProblem] = []
 	if isinstance(parameters, dict):
-		raw = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
+		given = data.get("parameters")
+		raw: dict[str, Any] = given if isinstance(given, dict) else {}
 		problems += _flag_problems(engine, catalogue, parameters, "parameters", raw)
 	opt = data.get("optimization")
 	baseline = opt.get("baseline") if isinstance(opt, dict) else None

@@ -154,7 +154,9 @@ class OptimizationSpec(_Strict):
 	)
 	n_initial_random: int | None = Field(None, ge=0, description="Random trials before TPE models the space")
 	timeout_per_iteration: float = Field(
-		600, gt=0, description="Seconds the load runs of one experiment may take, from engine ready (startup_timeout apart)"
+		600,
+		gt=0,
+		description="Seconds the load runs of one experiment may take, from engine ready (startup_timeout apart)",
 	)
 	study_name: str | None = Field(
 		None,
@@ -214,12 +216,17 @@ class OptimizationSpec(_Strict):
 		from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 		try:
-			make_url(v).get_dialect()
+			url = make_url(v)
+			url.get_dialect()
 		except (ArgumentError, NoSuchModuleError, ValueError):
 			raise ValueError(
 				"not a database URL Optuna can store a study in; use e.g. sqlite:///optuna.db or "
 				"postgresql://user:password@host/db"
 			) from None
+		if url.get_backend_name() == "sqlite":
+			from ..store.db import sqlite_study_path
+
+			sqlite_study_path(url.database)  # a file inside the data directory, or ValueError
 		return v
 
 	@field_validator("pruner")

@@ -109,10 +109,34 @@ class Store:
 
 
 def study_storage_url(spec: dict[str, Any]) -> str | None:
-	"""A task spec's optimization.storage (None: the autotuner database)."""
+	"""A task spec's optimization.storage (None: the autotuner database). A SQLite file is always inside the data
+	directory: a relative path is taken from there (sqlite:///optuna.db -> DATA_DIR/optuna.db)."""
 	opt = spec.get("optimization") if isinstance(spec, dict) else None
 	url = opt.get("storage") if isinstance(opt, dict) else None
-	return str(url) if url else None
+	if not url:
+		return None
+	parsed = make_url(str(url))
+	if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+		return parsed.set(database=str(sqlite_study_path(parsed.database))).render_as_string(hide_password=False)
+	return str(url)
+
+
+def sqlite_study_path(database: str | None) -> Path:
+	"""Where a spec's SQLite study file lives: inside the data directory (relative paths are taken from there, an
+	absolute one must already point inside it); ValueError for anything else (a spec never writes elsewhere)."""
+	from ..paths import data_dir
+
+	root = data_dir().resolve()
+	if not database or database == ":memory:":
+		raise ValueError("optimization.storage: a SQLite study needs a file name, e.g. sqlite:///optuna.db")
+	path = Path(database)
+	resolved = (path if path.is_absolute() else root / path).resolve()
+	if resolved != root and root not in resolved.parents:
+		raise ValueError(
+			f"optimization.storage: the SQLite file {database!r} is outside the data directory {root}; "
+			"use a relative name (sqlite:///optuna.db is kept in the data directory)"
+		)
+	return resolved
 
 
 def study_name_for(task_id: int, spec: dict[str, Any]) -> str:

@@ -123,7 +123,8 @@ def execute_task(
 
 	try:
 		runner = TaskRunner(store, task_id, emit=tlog, cancel=cancel, cancel_status=cancel_status, **runner_kw)
-		status = runner.run().status
+		result = runner.run()
+		status, error = result.status, result.error  # a task whose every experiment failed says why
 	except AutotunerError as exc:
 		status, error = TaskStatus.FAILED, str(exc)
 	except BaseException as exc:  # never lose the task: record what happened, keep it resumable

@@ -72,8 +72,8 @@ def first_params(spec: Any) -> dict[str, Any]:
 	from ...space import build_task_space
 
 	space = build_task_space(spec.parameters, spec.quant_config, spec.parallel_config)
-	configs, _ = configurations(spec, 1)
-	return space.full(configs[0]) if configs else dict(space.fixed)
+	configs = configurations(spec, space, 1)  # full parameter sets already
+	return configs[0] if configs else dict(space.fixed)
 
 
 def render(docs: list[dict[str, Any]]) -> str:
