@@ -1,6 +1,7 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, getText, type Preset, unwrap } from "../api/client";
+import { useCan } from "../api/auth";
 import { usePresets } from "../api/hooks";
 import { Button, Card, Empty, ErrorBox, Loading } from "../components/States";
 import { downloadText } from "./TaskDetail";
@@ -8,6 +9,7 @@ import { downloadText } from "./TaskDetail";
 export function Presets() {
   const qc = useQueryClient();
   const presets = usePresets();
+  const allowed = useCan();
   const [name, setName] = useState("");
   const [category, setCategory] = useState<"parameters" | "quantization" | "parallel">("parameters");
   const [runtime, setRuntime] = useState("");
@@ -76,15 +78,17 @@ export function Presets() {
             >
               Export all
             </Button>
-            <label className="cursor-pointer rounded border border-slate-300 px-3 py-1.5 text-sm">
-              Import
-              <input
-                type="file"
-                className="hidden"
-                accept=".json,.yaml,.yml"
-                onChange={(e) => e.target.files?.[0] && importFile.mutate(e.target.files[0])}
-              />
-            </label>
+            {allowed.write && (
+              <label className="cursor-pointer rounded border border-slate-300 px-3 py-1.5 text-sm">
+                Import
+                <input
+                  type="file"
+                  className="hidden"
+                  accept=".json,.yaml,.yml"
+                  onChange={(e) => e.target.files?.[0] && importFile.mutate(e.target.files[0])}
+                />
+              </label>
+            )}
           </div>
         }
       >
@@ -121,6 +125,8 @@ export function Presets() {
                   <td className="px-2 py-1">
                     {p.is_system ? (
                       <span className="text-xs text-slate-400">system</span>
+                    ) : !allowed.change(p.owner_id) ? (
+                      <span className="text-xs text-slate-400">another user's</span>
                     ) : (
                       <div className="flex gap-1">
                         <Button onClick={() => startEdit(p)} aria-label={`Edit ${p.name}`}>
@@ -138,64 +144,66 @@ export function Presets() {
           </table>
         )}
       </Card>
-      <Card
-        title={editing ? `Edit preset '${editing.name}'` : "New preset"}
-        actions={
-          editing && (
-            <Button
-              onClick={() => {
-                resetForm();
-                save.reset();
-              }}
+      {allowed.write && (
+        <Card
+          title={editing ? `Edit preset '${editing.name}'` : "New preset"}
+          actions={
+            editing && (
+              <Button
+                onClick={() => {
+                  resetForm();
+                  save.reset();
+                }}
+              >
+                Cancel edit
+              </Button>
+            )
+          }
+        >
+          <div className="grid gap-2 md:grid-cols-4">
+            <input
+              className="rounded border px-2 py-1 text-sm"
+              placeholder="name"
+              aria-label="Preset name"
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+            />
+            <select
+              className="rounded border px-2 py-1 text-sm"
+              value={category}
+              onChange={(e) => setCategory(e.target.value as typeof category)}
             >
-              Cancel edit
+              <option>parameters</option>
+              <option>quantization</option>
+              <option>parallel</option>
+            </select>
+            <input
+              className="rounded border px-2 py-1 text-sm"
+              placeholder="engine (empty: any)"
+              value={runtime}
+              onChange={(e) => setRuntime(e.target.value)}
+            />
+            <Button kind="primary" onClick={() => save.mutate()} disabled={!name || save.isPending}>
+              {editing ? "Save" : "Create"}
             </Button>
-          )
-        }
-      >
-        <div className="grid gap-2 md:grid-cols-4">
-          <input
-            className="rounded border px-2 py-1 text-sm"
-            placeholder="name"
-            aria-label="Preset name"
-            value={name}
-            onChange={(e) => setName(e.target.value)}
-          />
-          <select
-            className="rounded border px-2 py-1 text-sm"
-            value={category}
-            onChange={(e) => setCategory(e.target.value as typeof category)}
-          >
-            <option>parameters</option>
-            <option>quantization</option>
-            <option>parallel</option>
-          </select>
-          <input
-            className="rounded border px-2 py-1 text-sm"
-            placeholder="engine (empty: any)"
-            value={runtime}
-            onChange={(e) => setRuntime(e.target.value)}
-          />
-          <Button kind="primary" onClick={() => save.mutate()} disabled={!name || save.isPending}>
-            {editing ? "Save" : "Create"}
-          </Button>
-          <input
-            className="rounded border px-2 py-1 text-sm md:col-span-4"
-            placeholder="description (optional)"
-            aria-label="Preset description"
-            value={description}
-            onChange={(e) => setDescription(e.target.value)}
-          />
-          <textarea
-            className="rounded border px-2 py-1 font-mono text-xs md:col-span-4"
-            rows={3}
-            aria-label="Preset parameters (JSON)"
-            value={params}
-            onChange={(e) => setParams(e.target.value)}
-          />
-        </div>
-        {save.error && <ErrorBox error={save.error} />}
-      </Card>
+            <input
+              className="rounded border px-2 py-1 text-sm md:col-span-4"
+              placeholder="description (optional)"
+              aria-label="Preset description"
+              value={description}
+              onChange={(e) => setDescription(e.target.value)}
+            />
+            <textarea
+              className="rounded border px-2 py-1 font-mono text-xs md:col-span-4"
+              rows={3}
+              aria-label="Preset parameters (JSON)"
+              value={params}
+              onChange={(e) => setParams(e.target.value)}
+            />
+          </div>
+          {save.error && <ErrorBox error={save.error} />}
+        </Card>
+      )}
     </div>
   );
 }

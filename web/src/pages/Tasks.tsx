@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { Link, useNavigate } from "react-router-dom";
 import type { Task } from "../api/client";
+import { useCan } from "../api/auth";
 import { type TaskAction, useTaskAction, useTasks } from "../api/hooks";
 import { Button, Card, Empty, ErrorBox, Loading, StatusBadge } from "../components/States";
 import { objective, secs, when } from "../lib/format";
@@ -9,6 +10,8 @@ const ACTIVE = new Set(["queued", "running"]);
 
 export function TaskActions({ task, onDeleted }: { task: Task; onDeleted?: () => void }) {
   const action = useTaskAction();
+  const allowed = useCan();
+  if (!allowed.change(task.owner_id)) return null; // a viewer, or another operator's task
   const run = (a: TaskAction) => {
     if (a === "delete" && !window.confirm(`Delete task '${task.name}' with its experiments and logs?`)) return;
     action.mutate({ id: task.id, action: a }, { onSuccess: () => a === "delete" && onDeleted?.() });
