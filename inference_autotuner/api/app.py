@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 
 from .. import __version__
 from ..store import Store
-from . import errors, guard, web
+from . import errors, guard, limits, web
 from .auth import AUTH_ERRORS, READ
 from .events import EventHub
 from .presets_data import seed_system_presets
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, **runner_kw: Any) -> FastAPI:
 		app.include_router(module.router, dependencies=[READ], responses=AUTH_ERRORS)  # a viewer at least
 	for module in (auth, system, ws):  # their own rules: health is open, sign-in takes a token, ws checks itself
 		app.include_router(module.router)
+	limits.install(app)  # body size (413 from Content-Length) and the document caps of JSON bodies (422)
 	guard.install(app, settings)  # Host allow-list, Origin check, JSON/YAML bodies; CORS only when configured
 	web.install(app)  # the built web app at / (SPA fallback); last, after every API route
 	return app

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
-import yaml
 from fastapi import Depends, Path, Request
 
 from ..errors import SpecError, SpecProblem
+from ..limits import MAX_BODY_BYTES
+from ..spec.load import parse_document
 from ..store import Store
 from ..worker import TaskQueue
 from .events import EventHub
 from .settings import Settings
 
 MAX_ID = 2**31 - 1  # ids are INTEGER columns (32-bit on PostgreSQL)
-MAX_BODY = 2_000_000
+MAX_BODY = MAX_BODY_BYTES
 
 
 def get_store(request: Request) -> Store:
@@ -60,27 +60,10 @@ SPEC_BODY = {
 async def read_document(request: Request, what: str = "task spec") -> Any:
 	"""The body as data: YAML when the content type says yaml, else JSON. (The guard middleware has refused every
 	other content type with 415, text/plain included: a cross-site page can send that without a CORS preflight.)"""
-	body = await request.body()
+	body = await request.body()  # the BodyLimits middleware has refused a body over MAX_BODY_BYTES (413)
 	if len(body) > MAX_BODY:
 		raise SpecError([SpecProblem("", f"the {what} is larger than {MAX_BODY} bytes")])
 	if not body.strip():
 		raise SpecError([SpecProblem("", f"the request body is empty: send the {what} as JSON or YAML")])
-	try:
-		text = body.decode("utf-8")
-	except UnicodeDecodeError:
-		raise SpecError([SpecProblem("", "the body is not UTF-8 text")]) from None
-	ctype = request.headers.get("content-type", "").lower()
-	if "yaml" in ctype:
-		try:
-			return yaml.safe_load(text)
-		except yaml.YAMLError as exc:
-			mark = getattr(exc, "problem_mark", None)
-			where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-			problem = getattr(exc, "problem", None) or str(exc)
-			raise SpecError([SpecProblem("", f"not valid YAML{where}: {problem}")]) from None
-	try:
-		return json.loads(text)
-	except json.JSONDecodeError as exc:
-		raise SpecError(
-			[SpecProblem("", f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")],
-		) from None
+	kind = "yaml" if "yaml" in request.headers.get("content-type", "").lower() else "json"
+	return parse_document(body, kind, what=what)  # within the caps of limits.py: depth, aliases, NaN, 1e400

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..errors import AutotunerError, SpecError, SpecProblem, TaskNotFoundError
 from ..users import UserError, UserExists, UserNotFound
@@ -72,6 +73,19 @@ def _path_of(loc: tuple[Any, ...]) -> str:
 	return out
 
 
+def database_cause(exc: BaseException) -> tuple[str, str]:
+	"""A database failure as (cause, what to do): read-only, full, locked, unreachable, or its own words."""
+	text = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200] if str(exc).strip() else repr(exc)
+	low = text.lower()
+	if "readonly" in low or "read-only" in low or "read only" in low:
+		return f"the database is read-only ({text})", "make the database file and its folder writable, then retry"
+	if "full" in low or "no space" in low:
+		return f"the database or its disk is full ({text})", "free disk space (or raise the database's quota)"
+	if "locked" in low or "busy" in low:
+		return f"the database is busy ({text})", "retry in a moment"
+	return f"the database is unavailable ({text})", "check the database (AUTOTUNER_DB) and its server, then retry"
+
+
 def install(app: FastAPI) -> None:
 	@app.exception_handler(SpecError)
 	async def _spec(_: Request, exc: SpecError) -> JSONResponse:
@@ -111,6 +125,17 @@ def install(app: FastAPI) -> None:
 		elif isinstance(exc, UserError):
 			code = 422
 		return JSONResponse(status_code=code, content={"detail": exc.message, "hint": exc.hint}, headers=headers)
+
+	@app.exception_handler(DBAPIError)
+	async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+		if isinstance(exc, IntegrityError):  # two writers raced for one name: the loser is told, nothing is kept
+			return JSONResponse(
+				status_code=409,
+				content={"detail": "conflicts with a row written meanwhile (a name already taken?)", "hint": "retry"},
+			)
+		cause, hint = database_cause(exc)
+		log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+		return JSONResponse(status_code=503, content={"detail": cause, "hint": hint})
 
 	@app.exception_handler(HTTPException)
 	async def _http(_: Request, exc: HTTPException) -> JSONResponse:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import time
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from ..errors import SpecError, SpecProblem
 from ..paths import logs_dir, safe_name
@@ -19,9 +20,10 @@ from ..store import Experiment, ExperimentStatus, Store, Task, TaskStatus
 from ..store.db import study_name_for
 from ..users import owner_names
 from ..worker import TaskQueue
-from .errors import Conflict, NotFound
+from .errors import Conflict, NotFound, Unavailable
 
 ACTIVE = (TaskStatus.QUEUED, TaskStatus.RUNNING)
+log = logging.getLogger(__name__)
 
 
 def get_task(store: Store, task_id: int) -> Task:
@@ -95,7 +97,11 @@ def tasks_public(store: Store, tasks: list[Task]) -> list[dict[str, Any]]:
 
 
 def create_task(store: Store, data: Any, owner_id: int | None = None) -> Task:
+	"""Validate everything first (the spec, its search space, what listing the task computes), then write the row in
+	one transaction: a refused spec leaves nothing behind."""
 	spec = parse_spec(data)
+	stored = spec_dump(spec)
+	planned_for_spec(stored, spec.deployment_mode)  # what GET /api/tasks/ computes for it: fails now, not there
 	with store.session() as s:
 		if s.scalar(select(Task.id).where(Task.name == spec.task_name)) is not None:
 			raise Conflict(
@@ -105,7 +111,7 @@ def create_task(store: Store, data: Any, owner_id: int | None = None) -> Task:
 		task = Task(
 			name=spec.task_name,
 			description=spec.description,
-			spec=spec_dump(spec),
+			spec=stored,
 			engine=spec.base_runtime,
 			deployment_mode=spec.deployment_mode,
 			status=TaskStatus.PENDING,
@@ -120,6 +126,18 @@ def create_task(store: Store, data: Any, owner_id: int | None = None) -> Task:
 		return task
 
 
+def create_and_start(store: Store, queue: TaskQueue, data: Any, owner_id: int | None = None) -> Task:
+	"""create_task, then start_task; when the start is refused (the queue is down) the new task is removed again, so
+	the request either made a queued task or nothing."""
+	task = create_task(store, data, owner_id)
+	try:
+		return start_task(store, queue, task.id)
+	except BaseException:
+		with store.session() as s:
+			s.execute(delete(Task).where(Task.id == task.id, Task.status == TaskStatus.PENDING))
+		raise
+
+
 def _without_budget(spec: dict[str, Any]) -> dict[str, Any]:
 	out = dict(spec)
 	opt = dict(out.get("optimization") or {})
@@ -130,15 +148,18 @@ def _without_budget(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def update_task(store: Store, task_id: int, description: str | None, spec_data: Any | None) -> Task:
+	spec = parse_spec(spec_data) if spec_data is not None else None
+	new = spec_dump(spec) if spec is not None else None
+	if new is not None and spec is not None:
+		planned_for_spec(new, spec.deployment_mode)
 	with store.session() as s:
+		# compare-and-set first: the row is locked (SQLite: the database) until this transaction commits, so no start
+		# can slip in between the check and the change
+		if not _cas(s, task_id, IDLE, status=Task.status):
+			raise _refusal(store, task_id, "update", "cancel it first, then update it")
 		task = s.get(Task, task_id)
-		if task is None:
-			raise NotFound(f"task {task_id} not found")
-		if task.status in ACTIVE:
-			raise Conflict(f"task {task_id} is {task.status}", hint="cancel it first, then update it")
-		if spec_data is not None:
-			spec = parse_spec(spec_data)
-			new = spec_dump(spec)
+		assert task is not None
+		if spec is not None and new is not None:
 			n_exps = s.scalar(select(func.count()).where(Experiment.task_id == task_id)) or 0
 			if n_exps and _without_budget(new) != _without_budget(task.spec):
 				raise Conflict(
@@ -177,64 +198,145 @@ def _delete_logs(task: Task) -> None:
 		shutil.rmtree(folder, ignore_errors=True)
 
 
-def delete_task(store: Store, task_id: int) -> None:
-	task = get_task(store, task_id)
-	if task.status in ACTIVE:
-		raise Conflict(f"task {task_id} is {task.status}", hint="cancel it first (POST /api/tasks/{id}/cancel)")
-	_delete_study(store, task)
+IDLE = (
+	TaskStatus.PENDING,
+	TaskStatus.COMPLETED,
+	TaskStatus.FAILED,
+	TaskStatus.CANCELLED,
+	TaskStatus.INTERRUPTED,
+)  # neither queued, running, nor being cleared: may be updated, cleared, deleted
+STARTABLE = (TaskStatus.PENDING, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.INTERRUPTED)
+
+
+def _cas(s: Any, task_id: int, allowed: tuple[str, ...], **values: Any) -> bool:
+	"""UPDATE tasks SET values WHERE id = task_id AND status IN allowed: whether this call changed the row. The first
+	statement of its transaction, so on SQLite it takes the write lock (waiting out others) before it reads."""
+	res = s.execute(update(Task).where(Task.id == task_id, Task.status.in_(allowed)).values(**values))
+	return int(getattr(res, "rowcount", 0) or 0) == 1
+
+
+def _refusal(store: Store, task_id: int, action: str, hint: str) -> Exception:
+	"""Why a compare-and-set found nothing to change: 404 for an unknown task, else 409 naming its status now."""
 	with store.session() as s:
+		status = s.scalar(select(Task.status).where(Task.id == task_id))
+	if status is None:
+		return NotFound(f"task {task_id} not found", hint="GET /api/tasks/ lists the tasks")
+	if status == TaskStatus.CLEARING:
+		hint = "it is being cleared; wait a moment (a task left `clearing` by a crash can be deleted)"
+	if action == "start" and status in ACTIVE:
+		return Conflict(f"task {task_id} is already {status}", hint=hint)
+	return Conflict(f"task {task_id} is {status}: cannot {action} it", hint=hint)
+
+
+def _swap(
+	store: Store, task_id: int, allowed: tuple[str, ...], action: str, hint: str, **values: Any
+) -> tuple[str, str | None]:
+	"""Compare-and-set from the status the task has now (one of `allowed`) to `values`; returns the (status, error)
+	it had. Concurrent callers: exactly one wins, the others get 409 naming the status the winner set."""
+	for _ in range(5):
+		with store.session() as s:
+			row = s.execute(select(Task.status, Task.error).where(Task.id == task_id)).first()
+		if row is None:
+			raise NotFound(f"task {task_id} not found", hint="GET /api/tasks/ lists the tasks")
+		status, error = str(row[0]), row[1]
+		if status not in allowed:
+			raise _refusal(store, task_id, action, hint)
+		with store.session() as s:
+			if _cas(s, task_id, (status,), **values):
+				return status, error
+	raise _refusal(store, task_id, action, "its status kept changing; try again")
+
+
+def delete_task(store: Store, task_id: int) -> None:
+	"""Compare-and-set: the row goes in the same transaction that checks it is not queued/running (a task being
+	cleared may be deleted: that is how one left `clearing` by a crash goes); then its study and logs."""
+	with store.session() as s:
+		if not _cas(s, task_id, (*IDLE, TaskStatus.CLEARING), status=Task.status):
+			raise _refusal(store, task_id, "delete", "cancel it first (POST /api/tasks/{id}/cancel)")
 		row = s.get(Task, task_id)
-		if row is not None:
-			s.delete(row)
-	_delete_logs(task)
+		assert row is not None
+		s.expunge(row)
+		s.execute(delete(Experiment).where(Experiment.task_id == task_id))
+		s.execute(delete(Task).where(Task.id == task_id))
+	try:  # the task is gone and nothing can start it: its study and logs go after
+		_delete_study(store, row)
+	except Exception:
+		log.warning("task %s deleted; its study %s could not be removed", task_id, row.study_name, exc_info=True)
+	_delete_logs(row)
 
 
 def clear_task(store: Store, task_id: int) -> Task:
-	"""Forget every experiment, the study and the logs; the task goes back to pending with the same spec."""
+	"""Forget every experiment, the study and the logs; the task goes back to pending with the same spec.
+
+	Compare-and-set to `clearing` first (no start can slip in while the study is deleted), then experiments and
+	status in one transaction that only applies while the task is still `clearing`."""
+	previous, _ = _swap(store, task_id, IDLE, "clear", "cancel it first, then clear it", status=TaskStatus.CLEARING)
 	task = get_task(store, task_id)
-	if task.status in ACTIVE:
-		raise Conflict(f"task {task_id} is {task.status}", hint="cancel it first, then clear it")
-	_delete_study(store, task)
+	try:
+		_delete_study(store, task)
+	except BaseException:
+		with store.session() as s:  # nothing was cleared: the task is as it was
+			s.execute(
+				update(Task).where(Task.id == task_id, Task.status == TaskStatus.CLEARING).values(status=previous)
+			)
+		raise
 	with store.session() as s:
-		for e in s.scalars(select(Experiment).where(Experiment.task_id == task_id)):
-			s.delete(e)
-		row = s.get(Task, task_id)
-		assert row is not None
-		row.status, row.error, row.best_experiment_id = TaskStatus.PENDING, None, None
-		row.started_at = row.finished_at = None
-		row.elapsed = 0.0
+		done = _cas(
+			s,
+			task_id,
+			(TaskStatus.CLEARING,),
+			status=TaskStatus.PENDING,
+			error=None,
+			best_experiment_id=None,
+			started_at=None,
+			finished_at=None,
+			elapsed=0.0,
+		)
+		if done:
+			s.execute(delete(Experiment).where(Experiment.task_id == task_id))
 	_delete_logs(task)
 	return get_task(store, task_id)
 
 
 def start_task(store: Store, queue: TaskQueue, task_id: int, *, restart: bool = False) -> Task:
-	"""Queue the task: a new one starts, an interrupted/cancelled/failed one resumes exactly where it stopped."""
-	with store.session() as s:
-		task = s.get(Task, task_id)
-		if task is None:
-			raise NotFound(f"task {task_id} not found")
-		if task.status in ACTIVE:
-			raise Conflict(f"task {task_id} is already {task.status}", hint="cancel it first to restart it")
-		if task.status == TaskStatus.COMPLETED and not restart:
-			raise Conflict(
-				f"task {task_id} is completed",
-				hint="raise optimization.max_iterations (PUT /api/tasks/{id}) and restart, or clear it",
+	"""Queue the task: a new one starts, an interrupted/cancelled/failed one resumes exactly where it stopped.
+
+	Compare-and-set on the status it had: of any number of concurrent starts exactly one queues it (the others get
+	409), and when the queue refuses it the task gets its status back (503)."""
+	if not restart and get_task(store, task_id).status == TaskStatus.COMPLETED:
+		raise Conflict(
+			f"task {task_id} is completed",
+			hint="raise optimization.max_iterations (PUT /api/tasks/{id}) and restart, or clear it",
+		)
+	allowed = (*STARTABLE, TaskStatus.COMPLETED) if restart else STARTABLE
+	status, error = _swap(
+		store, task_id, allowed, "start", "cancel it first to restart it", status=TaskStatus.QUEUED, error=None
+	)
+	try:
+		queue.enqueue(task_id)
+	except Exception as exc:
+		with store.session() as s:  # not queued after all: the task is as it was
+			s.execute(
+				update(Task)
+				.where(Task.id == task_id, Task.status == TaskStatus.QUEUED)
+				.values(status=status, error=error)
 			)
-		task.status, task.error = TaskStatus.QUEUED, None
-	queue.enqueue(task_id)
+		raise Unavailable(
+			f"the task queue did not take task {task_id}: {type(exc).__name__}: {str(exc)[:200]}",
+			hint="check that the queue (Redis) is reachable, then start it again",
+		) from None
 	return get_task(store, task_id)
 
 
 def cancel_task(store: Store, queue: TaskQueue, task_id: int, wait: float = 0.0) -> Task:
-	"""A queued task is cancelled at once; a running one is asked to stop (engine stopped, status cancelled)."""
-	task = get_task(store, task_id)
-	if task.status not in ACTIVE:
-		raise Conflict(f"task {task_id} is {task.status}, not queued or running", hint="nothing to cancel")
+	"""A queued task is cancelled at once (compare-and-set queued -> cancelled); a running one is asked to stop
+	(engine stopped, status cancelled)."""
 	with store.session() as s:
-		res = s.execute(
-			update(Task).where(Task.id == task_id, Task.status == TaskStatus.QUEUED).values(status=TaskStatus.CANCELLED)
-		)
-		was_queued = getattr(res, "rowcount", 0) == 1
+		was_queued = _cas(s, task_id, (TaskStatus.QUEUED,), status=TaskStatus.CANCELLED)
+	if not was_queued:
+		status = get_task(store, task_id).status
+		if status != TaskStatus.RUNNING:
+			raise Conflict(f"task {task_id} is {status}, not queued or running", hint="nothing to cancel")
 	queue.cancel(task_id)  # also when it was queued: a worker may hold it already
 	if not was_queued and wait > 0:
 		deadline = time.monotonic() + wait

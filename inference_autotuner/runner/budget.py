@@ -36,6 +36,6 @@ def planned_for_spec(spec: dict[str, Any], deployment_mode: str | None = None) -
 		size = build_task_space(
 			spec.get("parameters") or {}, spec.get("quant_config"), spec.get("parallel_config")
 		).size()
-	except (ValidationError, ValueError, TypeError):
+	except (ValidationError, ValueError, TypeError, ArithmeticError):  # a row stored before today's rules
 		return int(optimization.get("max_iterations") or 0)
 	return planned_experiments(opt, deployment_mode or str(spec.get("deployment_mode") or "local"), space_size=size)

@@ -12,6 +12,8 @@ from typing import Literal
 
 import optuna
 
+from ..errors import AutotunerError
+from ..limits import MAX_GRID
 from ..scoring import OBJECTIVE_INFO
 from ..space import Space
 from ..spec.models import OptimizationSpec
@@ -39,6 +41,12 @@ def make_sampler(opt: OptimizationSpec, space: Space, *, parallel: int = 1) -> o
 	others run are told apart (a running trial counts as a bad one until it is told)."""
 	seed = opt.seed
 	if opt.strategy == "grid_search":
+		size = space.size()
+		if size is not None and size > MAX_GRID:  # spec validation refuses it; a row stored before that rule fails here
+			raise AutotunerError(
+				f"a grid search over {size} configurations is more than the {MAX_GRID} a grid may list",
+				hint="use strategy: bayesian or random, or narrow the ranges",
+			)
 		grid = space.grid()
 		if grid is None:
 			# a continuous range cannot be gridded: fall back to random sampling of it, and say so in the docs

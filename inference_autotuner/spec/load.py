@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,27 +12,49 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import SpecError, SpecProblem
+from ..limits import MAX_BODY_BYTES, MAX_GRID, MAX_TOKENS, DocumentError, check_tree, load_json, load_yaml
 from .models import CHOICE_TYPES, TaskSpec, normalize_parameters
 
 
 def _read(path: Path) -> Any:
+	"""The file's data, or SpecError naming what is wrong with the file itself (missing, a folder, unreadable, too
+	large, not UTF-8, malformed, beyond a cap of limits.py)."""
 	if not path.exists():
 		raise SpecError([SpecProblem("", f"spec file {path} not found", "check the path")], str(path))
-	text = path.read_text(encoding="utf-8")
+	if path.is_dir():
+		raise SpecError(
+			[SpecProblem("", f"{path} is a folder, not a spec file", "give the YAML or JSON file")], str(path)
+		)
 	try:
-		if path.suffix.lower() == ".json":
-			return json.loads(text)
-		return yaml.safe_load(text)
+		with path.open("rb") as f:
+			raw = f.read(MAX_BODY_BYTES + 1)
+	except OSError as exc:
+		raise SpecError([SpecProblem("", f"cannot read {path}: {exc.strerror or exc}")], str(path)) from None
+	if len(raw) > MAX_BODY_BYTES:
+		raise SpecError([SpecProblem("", f"the file is larger than {MAX_BODY_BYTES} bytes")], str(path))
+	return parse_document(raw, "json" if path.suffix.lower() == ".json" else "yaml", str(path))
+
+
+def parse_document(raw: str | bytes, kind: str, source: str | None = None, what: str = "spec") -> Any:
+	"""A JSON or YAML document (text or UTF-8 bytes) as data within the caps of limits.py; SpecError otherwise."""
+	if isinstance(raw, bytes):
+		try:
+			raw = raw.decode("utf-8")
+		except UnicodeDecodeError as exc:
+			raise SpecError(
+				[SpecProblem("", f"the {what} is not UTF-8 text (byte {exc.start})", "save it as UTF-8")], source
+			) from None
+	try:
+		return load_json(raw) if kind == "json" else load_yaml(raw)
+	except DocumentError as exc:
+		raise SpecError([SpecProblem(exc.path, exc.message)], source) from None
 	except (json.JSONDecodeError, yaml.YAMLError) as exc:
 		mark = getattr(exc, "problem_mark", None)
 		where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
 		if isinstance(exc, json.JSONDecodeError):
 			where = f" at line {exc.lineno}, column {exc.colno}"
 		problem = getattr(exc, "problem", None) or getattr(exc, "msg", None) or str(exc)
-		raise SpecError(
-			[SpecProblem("", f"not valid {'JSON' if path.suffix == '.json' else 'YAML'}{where}: {problem}")],
-			str(path),
-		) from None
+		raise SpecError([SpecProblem("", f"not valid {kind.upper()}{where}: {problem}")], source) from None
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -67,6 +90,9 @@ def _problems_from(exc: ValidationError, data: dict[str, Any]) -> list[SpecProbl
 					)
 				)
 				continue
+			if isinstance(given, dict) and (range_problems := _range_problems(name, given)):
+				problems.extend(range_problems)
+				continue
 			problems.append(
 				SpecProblem(
 					f"parameters.{name}",
@@ -97,6 +123,22 @@ def _problems_from(exc: ValidationError, data: dict[str, Any]) -> list[SpecProbl
 			msg = msg.removeprefix("Value error, ")
 		problems.append(SpecProblem(path, msg, hint))
 	return problems
+
+
+def _range_problems(name: str, given: dict[str, Any]) -> list[SpecProblem]:
+	"""What is wrong with a range {type, low, high, step, log} (step 0, low > high, ...), by its own field."""
+	from .models import RangeParam
+
+	try:
+		RangeParam.model_validate(given)
+	except ValidationError as exc:
+		out = []
+		for e in exc.errors():
+			where = ".".join(str(p) for p in e["loc"])
+			msg = str(e["msg"]).removeprefix("Value error, ")
+			out.append(SpecProblem(f"parameters.{name}" + (f".{where}" if where else ""), msg))
+		return out
+	return []
 
 
 def _check_engine_params(data: dict[str, Any]) -> list[SpecProblem]:
@@ -201,6 +243,14 @@ def _check_consistency(data: dict[str, Any]) -> list[SpecProblem]:
 			parse_scenario(text)
 		except ValueError as exc:
 			problems.append(SpecProblem(f"benchmark.traffic_scenarios[{i}]", str(exc)))
+			continue
+		if any(len(n) > 7 or int(n) > MAX_TOKENS for n in re.findall(r"\d+", text)):
+			problems.append(
+				SpecProblem(
+					f"benchmark.traffic_scenarios[{i}]",
+					f"traffic scenario {text[:60]!r}: token counts must be at most {MAX_TOKENS:,}",
+				)
+			)
 	opt = data.get("optimization")
 	if isinstance(opt, dict) and opt.get("objective") == "maximize_goodput":
 		slo = data.get("slo") or {}
@@ -218,6 +268,10 @@ def parse_spec(data: Any, source: str | None = None) -> TaskSpec:
 	"""Validate already-loaded data (a dict) into a TaskSpec, raising SpecError with every problem."""
 	if not isinstance(data, dict):
 		raise SpecError([SpecProblem("", "a task spec must be a mapping of fields (task_name, model, ...)")], source)
+	try:  # the caps of limits.py whatever the spec came from (a file and a body are checked as they are read)
+		check_tree(data)
+	except DocumentError as exc:
+		raise SpecError([SpecProblem(exc.path, exc.message)], source) from None
 	problems: list[SpecProblem] = []
 	spec: TaskSpec | None = None
 	try:
@@ -227,9 +281,33 @@ def parse_spec(data: Any, source: str | None = None) -> TaskSpec:
 	known = {p.path for p in problems}
 	extra = _check_engine_params(data) + _check_quant_parallel(data) + _check_consistency(data)
 	problems.extend(p for p in extra if p.path not in known)
+	if spec is not None and not problems:
+		problems.extend(_check_space(spec))
 	if problems or spec is None:
 		raise SpecError(problems, source)
 	return spec
+
+
+def _check_space(spec: TaskSpec) -> list[SpecProblem]:
+	"""The search space is built and counted (arithmetically) before anything is stored; a grid search may not list
+	more than MAX_GRID configurations: Optuna's GridSampler materialises each one."""
+	from ..space import build_task_space
+
+	try:
+		space = build_task_space(spec.parameters, spec.quant_config, spec.parallel_config)
+		size = space.size()
+	except (ArithmeticError, ValueError, TypeError) as exc:
+		return [SpecProblem("parameters", f"the search space cannot be built: {exc}")]
+	if spec.optimization.strategy == "grid_search" and size is not None and size > MAX_GRID:
+		shown = f"{size:,}" if size < 10**15 else f"about 10^{len(str(size)) - 1}"
+		return [
+			SpecProblem(
+				"parameters",
+				f"a grid search over {shown} configurations is more than the {MAX_GRID:,} a grid may list",
+				"use strategy: bayesian or random (they sample a large space without listing it), or narrow the ranges",
+			)
+		]
+	return []
 
 
 def load_spec(path: str | Path) -> TaskSpec:

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .. import limits as L
 from ..names import check_name
 
 OBJECTIVES = (
@@ -49,7 +50,7 @@ ENGINE_ALIASES = {
 
 
 class _Strict(BaseModel):
-	model_config = ConfigDict(extra="forbid", populate_by_name=True)
+	model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class ModelSpec(_Strict):
@@ -77,10 +78,10 @@ class RangeParam(_Strict):
 	"""A numeric range to search: {type: integer|continuous, low, high, log, step}."""
 
 	type: Literal["integer", "continuous", "int", "float"] = "integer"
-	low: float
-	high: float
+	low: float = Field(ge=-L.MAX_INT, le=L.MAX_INT)
+	high: float = Field(ge=-L.MAX_INT, le=L.MAX_INT)
 	log: bool = False
-	step: float | None = None
+	step: float | None = Field(None, gt=0, le=L.MAX_INT, description="Distance between values (> 0)")
 
 	@model_validator(mode="after")
 	def _check(self) -> RangeParam:
@@ -94,6 +95,8 @@ class RangeParam(_Strict):
 			raise ValueError("a log range needs low > 0")
 		if self.log and self.step is not None:
 			raise ValueError("step and log cannot be combined")
+		if self.type == "integer" and self.step is not None and not float(self.step).is_integer():
+			raise ValueError(f"an integer range takes a whole step, not {self.step}")
 		return self
 
 
@@ -133,9 +136,14 @@ class EarlyStopSpec(_Strict):
 	"""Stop a load run as soon as a hard_fail SLO is clearly lost (see docs/search.md)."""
 
 	enabled: bool = Field(True, description="Stop runs whose hard SLO is clearly lost; later load levels are skipped")
-	min_requests: int = Field(8, ge=2, description="Completed requests needed before a run may be judged")
+	min_requests: int = Field(
+		8, ge=2, le=L.MAX_REQUESTS, description="Completed requests needed before a run may be judged"
+	)
 	margin: float = Field(
-		0.25, ge=0, description="Relative margin past the SLO's infeasibility point (fail_ratio) before stopping"
+		0.25,
+		ge=0,
+		le=1000,
+		description="Relative margin past the SLO's infeasibility point (fail_ratio) before stopping",
 	)
 
 
@@ -150,12 +158,18 @@ class OptimizationSpec(_Strict):
 		description="Two or more objectives for a multi-objective search (Pareto front); overrides `objective`",
 	)
 	max_iterations: int = Field(
-		10, ge=1, description="Most search experiments this task runs (baseline and repeats come on top)"
+		10,
+		ge=1,
+		le=L.MAX_ITERATIONS,
+		description="Most search experiments this task runs (baseline and repeats come on top)",
 	)
-	n_initial_random: int | None = Field(None, ge=0, description="Random trials before TPE models the space")
+	n_initial_random: int | None = Field(
+		None, ge=0, le=L.MAX_ITERATIONS, description="Random trials before TPE models the space"
+	)
 	timeout_per_iteration: float = Field(
 		600,
 		gt=0,
+		le=L.MAX_SECONDS,
 		description="Seconds the load runs of one experiment may take, from engine ready (startup_timeout apart)",
 	)
 	study_name: str | None = Field(
@@ -170,7 +184,7 @@ class OptimizationSpec(_Strict):
 		description="Optuna storage URL for the task's study (e.g. sqlite:///optuna.db, postgresql://...); "
 		"default: the autotuner database",
 	)
-	seed: int | None = Field(None, description="Sampler seed for reproducible searches")
+	seed: int | None = Field(None, ge=0, le=L.MAX_SEED, description="Sampler seed for reproducible searches")
 	pruner: str = Field(
 		"none",
 		description="Multi-fidelity for single-objective searches: none | successive_halving | hyperband | median; "
@@ -178,20 +192,29 @@ class OptimizationSpec(_Strict):
 	)
 	early_stop: EarlyStopSpec = Field(default_factory=EarlyStopSpec)
 	max_parallel: int = Field(
-		1, ge=1, description="Experiments at once, capped by resources (GPUs by world size, CPU cores)"
+		1,
+		ge=1,
+		le=L.MAX_PARALLEL,
+		description="Experiments at once, capped by resources (GPUs by world size, CPU cores)",
 	)
 	warm_start: bool = Field(
 		True,
 		description="First measure the best configurations of earlier similar tasks (engine, model family+size, GPU type)",
 	)
-	warm_start_top_k: int = Field(3, ge=0, description="Most earlier configurations a warm start enqueues")
+	warm_start_top_k: int = Field(
+		3, ge=0, le=L.MAX_REPEATS, description="Most earlier configurations a warm start enqueues"
+	)
 	baseline: bool | dict[str, Any] = Field(
 		True,
 		description="Measure the engine's default config first (true), or your current config (a dict of flags); "
 		"`best` reports the gain over it",
 	)
-	repeat_top_k: int = Field(2, ge=0, description="After the search, measure the K best configurations again")
-	repeats: int = Field(2, ge=0, description="Extra measurements of each top configuration (and of the baseline)")
+	repeat_top_k: int = Field(
+		2, ge=0, le=L.MAX_REPEATS, description="After the search, measure the K best configurations again"
+	)
+	repeats: int = Field(
+		2, ge=0, le=L.MAX_REPEATS, description="Extra measurements of each top configuration (and of the baseline)"
+	)
 
 	@field_validator("objectives")
 	@classmethod
@@ -279,17 +302,22 @@ class LoadSearchSpec(_Strict):
 	mode: Literal["concurrency", "rate"] = Field(
 		"concurrency", description="concurrency (closed loop) or rate (Poisson arrivals, req/s)"
 	)
-	start: float = Field(1, gt=0, description="First load probed")
-	limit: float = Field(256, gt=0, description="Highest load probed")
+	start: float = Field(1, gt=0, le=L.MAX_REQUEST_RATE, description="First load probed")
+	limit: float = Field(256, gt=0, le=L.MAX_REQUEST_RATE, description="Highest load probed")
 	tolerance: float = Field(
-		1, gt=0, description="Stop bisecting when pass and fail are this close (concurrency: requests; rate: req/s)"
+		1,
+		gt=0,
+		le=L.MAX_REQUEST_RATE,
+		description="Stop bisecting when pass and fail are this close (concurrency: requests; rate: req/s)",
 	)
-	max_probes: int = Field(12, ge=1, description="Most load levels measured per configuration")
+	max_probes: int = Field(12, ge=1, le=L.MAX_PROBES, description="Most load levels measured per configuration")
 
 	@model_validator(mode="after")
 	def _check(self) -> LoadSearchSpec:
 		if self.start > self.limit:
 			raise ValueError(f"start ({self.start}) must be <= limit ({self.limit})")
+		if self.mode == "concurrency" and self.limit > L.MAX_CONCURRENCY:
+			raise ValueError(f"a concurrency limit of {self.limit:g} is more than {L.MAX_CONCURRENCY}")
 		return self
 
 
@@ -299,11 +327,15 @@ class BenchmarkSpec(_Strict):
 		None, description="Model name sent in requests (defaults to what the server reports)"
 	)
 	model_tokenizer: str | None = Field(None, description="Local tokenizer folder or repo id (optional)")
-	traffic_scenarios: list[str] = Field(default_factory=lambda: ["D(100,100)"], min_length=1)
-	num_concurrency: list[int] = Field(default_factory=lambda: [1, 4], min_length=1)
-	max_time_per_iteration: float = Field(60, gt=0, description="Most SECONDS one run (scenario x concurrency) lasts")
-	max_requests_per_iteration: int = Field(50, ge=1, description="Most requests one run sends")
-	warmup_requests: int = Field(2, ge=0, description="Requests sent before each run and not counted")
+	traffic_scenarios: list[str] = Field(default_factory=lambda: ["D(100,100)"], min_length=1, max_length=L.MAX_LEVELS)
+	num_concurrency: list[int] = Field(default_factory=lambda: [1, 4], min_length=1, max_length=L.MAX_LEVELS)
+	max_time_per_iteration: float = Field(
+		60, gt=0, le=L.MAX_SECONDS, description="Most SECONDS one run (scenario x concurrency) lasts"
+	)
+	max_requests_per_iteration: int = Field(50, ge=1, le=L.MAX_REQUESTS, description="Most requests one run sends")
+	warmup_requests: int = Field(
+		2, ge=0, le=L.MAX_REQUESTS, description="Requests sent before each run and not counted"
+	)
 	endpoint: Literal["completions", "chat"] = Field(
 		"completions", description="/v1/completions or /v1/chat/completions"
 	)
@@ -311,6 +343,7 @@ class BenchmarkSpec(_Strict):
 	driver: str = Field("builtin", description="Load driver; builtin is the built-in async streaming client")
 	request_rates: list[float] | None = Field(
 		None,
+		max_length=L.MAX_LEVELS,
 		description="Open-loop load: Poisson arrivals at these request rates (req/s) instead of num_concurrency",
 	)
 	load_search: LoadSearchSpec | None = Field(
@@ -333,6 +366,8 @@ class BenchmarkSpec(_Strict):
 	def _rates(cls, v: list[float] | None) -> list[float] | None:
 		if v is not None and (not v or any(r <= 0 for r in v)):
 			raise ValueError("request rates must be > 0 (requests/s)")
+		if v is not None and any(r > L.MAX_REQUEST_RATE for r in v):
+			raise ValueError(f"request rates must be at most {L.MAX_REQUEST_RATE:g} requests/s")
 		return v
 
 	@field_validator("driver")
@@ -347,6 +382,8 @@ class BenchmarkSpec(_Strict):
 	def _positive(cls, v: list[int]) -> list[int]:
 		if any(c < 1 for c in v):
 			raise ValueError("concurrency levels must be >= 1")
+		if any(c > L.MAX_CONCURRENCY for c in v):
+			raise ValueError(f"concurrency levels must be at most {L.MAX_CONCURRENCY}")
 		return v
 
 
@@ -378,8 +415,8 @@ class HardwareSpec(_Strict):
 	"""The GPUs a deployment offers: used to check world size and memory fit before any launch."""
 
 	gpu: str | None = Field(None, description="GPU model, e.g. H100, H200, A100, L40S (sets gpu_memory_gib)")
-	gpu_count: int | None = Field(None, ge=0, description="GPUs the deployment can give one experiment")
-	gpu_memory_gib: float | None = Field(None, gt=0, description="Memory of one GPU in GiB (overrides gpu)")
+	gpu_count: int | None = Field(None, ge=0, le=L.MAX_GPUS, description="GPUs the deployment can give one experiment")
+	gpu_memory_gib: float | None = Field(None, gt=0, le=1e6, description="Memory of one GPU in GiB (overrides gpu)")
 
 
 class KubernetesSpec(_Strict):
@@ -413,7 +450,9 @@ class KubernetesSpec(_Strict):
 		None, description="OME: ClusterBaseModel to serve (default: a name from the model id)"
 	)
 	context: str | None = Field(None, description="kubeconfig context (default: the current one, or in-cluster config)")
-	unschedulable_timeout: float = Field(300, gt=0, description="Seconds a pod may stay unschedulable before failing")
+	unschedulable_timeout: float = Field(
+		300, gt=0, le=L.MAX_SECONDS, description="Seconds a pod may stay unschedulable before failing"
+	)
 	benchmark_output: str | None = Field(
 		None, description="OME BenchmarkJob: where genai-bench writes results (storage URI, e.g. pvc://results/task)"
 	)
@@ -421,7 +460,7 @@ class KubernetesSpec(_Strict):
 
 class TaskSpec(_Strict):
 	task_name: str = Field(min_length=1, max_length=200, description="Unique name; re-running it resumes the task")
-	description: str | None = None
+	description: str | None = Field(None, max_length=L.MAX_TEXT)
 	model: ModelSpec
 	base_runtime: str = Field("llamacpp", description="Engine: llamacpp, vllm, sglang, trtllm")
 	runtime_image_tag: str | None = None
@@ -445,13 +484,22 @@ class TaskSpec(_Strict):
 		None, description="ome / kubernetes modes: namespace, nodes, model storage"
 	)
 	env: dict[str, str] = Field(default_factory=dict, description="Environment for the engine process")
-	startup_timeout: float = Field(120, gt=0, description="Seconds to wait for the engine to become ready")
+	startup_timeout: float = Field(
+		120, gt=0, le=L.MAX_SECONDS, description="Seconds to wait for the engine to become ready"
+	)
 	engine_port: int | None = Field(None, ge=1, le=65535, description="Fixed engine port (default: a free one)")
 
 	@field_validator("parameters", mode="before")
 	@classmethod
 	def _seed_parameters(cls, v: Any) -> Any:
-		return normalize_parameters(v)
+		v = normalize_parameters(v)
+		if isinstance(v, dict):
+			if len(v) > L.MAX_PARAMETERS:
+				raise ValueError(f"{len(v)} tuned flags is more than {L.MAX_PARAMETERS}")
+			long = next((k for k, d in v.items() if isinstance(d, list) and len(d) > L.MAX_CHOICES), None)
+			if long is not None:
+				raise ValueError(f"'{long}' lists more than {L.MAX_CHOICES} values; give a range instead")
+		return v
 
 	@field_validator("task_name")
 	@classmethod

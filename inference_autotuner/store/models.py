@@ -25,6 +25,7 @@ class TaskStatus:
 	FAILED = "failed"
 	CANCELLED = "cancelled"
 	INTERRUPTED = "interrupted"  # the tuner died mid-task; resume continues it
+	CLEARING = "clearing"  # its experiments and study are being deleted (POST clear); nothing may start it meanwhile
 
 
 class ExperimentOrigin:

@@ -44,9 +44,10 @@ async def create_task(
 ) -> dict[str, Any]:
 	"""The task is owned by the signed-in user (operators change only their own tasks)."""
 	data = await read_document(request)
-	task = await asyncio.to_thread(svc.create_task, store, data, owner_id=user.user_id)
-	if start:  # in a thread: a queue may wait on this event loop
-		task = await asyncio.to_thread(svc.start_task, store, queue, task.id)
+	if start:  # in a thread: a queue may wait on this event loop; a refused start leaves no task behind
+		task = await asyncio.to_thread(svc.create_and_start, store, queue, data, owner_id=user.user_id)
+	else:
+		task = await asyncio.to_thread(svc.create_task, store, data, owner_id=user.user_id)
 	return await asyncio.to_thread(svc.task_public, store, task)
 
 
