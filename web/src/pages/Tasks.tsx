@@ -48,6 +48,7 @@ export function Tasks() {
   const tasks = useTasks();
   const navigate = useNavigate();
   const [picked, setPicked] = useState<number[]>([]);
+  const allowed = useCan();
   const toggle = (id: number) => setPicked((p) => (p.includes(id) ? p.filter((x) => x !== id) : [...p, id]));
   return (
     <Card
@@ -57,9 +58,11 @@ export function Tasks() {
           <Button onClick={() => navigate(`/compare?ids=${picked.join(",")}`)} disabled={picked.length < 2}>
             Compare{picked.length ? ` (${picked.length})` : ""}
           </Button>
-          <Link to="/tasks/new" className="rounded bg-blue-600 px-3 py-1.5 text-sm font-medium text-white">
-            New task
-          </Link>
+          {allowed.write && (
+            <Link to="/tasks/new" className="rounded bg-blue-600 px-3 py-1.5 text-sm font-medium text-white">
+              New task
+            </Link>
+          )}
         </div>
       }
     >
