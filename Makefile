@@ -55,9 +55,20 @@ $(TOOLS)/vllm/.installed:
 	$(TOOLS)/vllm/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec
 	$(TOOLS)/vllm/bin/python -c 'import vllm.entrypoints.openai.api_server'
 	touch $@
+# SGLang's parser only (its flag catalogue: scripts/engine_catalog.py sglang and tests/test_engine_catalog.py; the
+# server needs a GPU): sglang with --no-deps plus the three modules server_args imports (orjson, ipython, traitlets),
+# on top of the vLLM venv's torch and transformers through a .pth file. About 60 MB and 20 s.
+SGLANG_VERSION ?= 0.5.23
+$(TOOLS)/sglang/.installed: $(TOOLS)/vllm/.installed
+	$(PYTHON) -m venv $(TOOLS)/sglang
+	$(TOOLS)/vllm/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' \
+		> "$$($(TOOLS)/sglang/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/zz-vllm-venv.pth"
+	$(TOOLS)/sglang/bin/pip install --quiet --no-deps 'sglang==$(SGLANG_VERSION)' orjson ipython traitlets
+	$(TOOLS)/sglang/bin/python -c 'from sglang.srt.server_args import ServerArgs'
+	touch $@
 export AUTOTUNER_TOOLS_DIR := $(abspath $(TOOLS))
 DRIVER_TOOLS := $(TOOLS)/genai-bench/.installed $(TOOLS)/aiperf/.installed $(TOOLS)/guidellm/.installed
-ENGINE_TOOLS := $(TOOLS)/vllm/.installed
+ENGINE_TOOLS := $(TOOLS)/vllm/.installed $(TOOLS)/sglang/.installed
 
 setup: $(VENV)/.installed
 setup-all: $(VENV)/.installed-all

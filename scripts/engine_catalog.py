@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Write an engine's flag catalogue from its own parser: `python scripts/engine_catalog.py vllm [--python PY] [--check]`.
 
-Runs inference_autotuner/engines/argparse_probe.py with the installed engine's Python (found as the tuner finds the
-engine: AUTOTUNER_<ENGINE>_BIN, the engine on PATH, $AUTOTUNER_TOOLS_DIR/<engine>; or --python) and writes
+Runs inference_autotuner/engines/argparse_probe.py with the installed engine's Python (--python; else
+$AUTOTUNER_TOOLS_DIR/<engine>/bin/python; else the one the tuner would launch) and writes
 inference_autotuner/data/catalog-<engine>.json: the engine's version, the parser it was read from, and every option
 with its type, choices, default and help. --check writes nothing: it compares the installed engine's parser with the
 packaged catalogue and exits 1 when they differ.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +24,13 @@ from inference_autotuner.engines.catalog import compare, engine_python, from_dum
 ENGINES = ("vllm", "sglang")
 
 
+def tools_python(engine: str) -> str | None:
+	"""$AUTOTUNER_TOOLS_DIR/<engine>/bin/python, where `make .tools/<engine>/.installed` put the engine."""
+	tools = os.environ.get("AUTOTUNER_TOOLS_DIR")
+	python = Path(tools) / engine / "bin" / "python" if tools else None
+	return str(python) if python is not None and python.is_file() else None
+
+
 def main() -> int:
 	ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 	ap.add_argument("engine", choices=ENGINES)
@@ -30,11 +38,18 @@ def main() -> int:
 	ap.add_argument("--check", action="store_true", help="compare with the packaged catalogue; write nothing")
 	ap.add_argument("--out", type=Path, help="where to write (default: the package's data folder)")
 	args = ap.parse_args()
-	python = args.python or engine_python(list(getattr(get_engine(args.engine), "argv0", [])))
+	python = (
+		args.python or tools_python(args.engine) or engine_python(list(getattr(get_engine(args.engine), "argv0", [])))
+	)
 	if python is None:
 		print(f"no Python with {args.engine} found: pass --python or install it (make .tools/{args.engine}/.installed)")
 		return 2
-	data = probe(python, "dump", args.engine)
+	try:
+		data = probe(python, "dump", args.engine)
+	except RuntimeError as exc:
+		print(f"could not read {args.engine}'s parser with {python}:\n{str(exc)[-600:]}")
+		print(f"pass --python, or install it: make .tools/{args.engine}/.installed (AUTOTUNER_TOOLS_DIR=.tools)")
+		return 2
 	new = from_dump(data)
 	if args.check:
 		old = load_snapshot(args.engine)

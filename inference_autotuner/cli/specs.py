@@ -219,6 +219,12 @@ def engines(
 	for name, cls in ENGINES.items():
 		eng = cls()
 		console.print(f"[bold]{name}[/] — {eng.version}")
+		generated = getattr(eng, "catalogue_version", None)
+		source = f"generated from the engine's own parser ({generated})" if generated else "hand-made"
+		console.print(f"  {len(eng.catalogue())} flags, {source}", highlight=False)
+		check = getattr(eng, "drift", None)
+		if check is not None and (warning := check()):
+			console.print(f"  [yellow]warning:[/] {warning}", highlight=False)
 		table = Table(header_style="bold")
 		for col in ("flag", "type", "choices / default", "help"):
 			table.add_column(col)

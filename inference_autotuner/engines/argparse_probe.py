@@ -155,6 +155,8 @@ def dump(engine: str) -> dict[str, Any]:
 		choices = None
 		if action.choices is not None:
 			choices = [str(_json_safe(c)) for c in action.choices]
+			if isinstance(action.choices, set | frozenset):
+				choices.sort()  # a set's order changes from run to run
 		options.append(
 			{
 				"option_strings": list(action.option_strings),

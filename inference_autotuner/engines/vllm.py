@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .base import join_command
-from .catalog import engine_python, flags_from, load_snapshot
+from .catalog import drift, engine_python, flags_from, load_snapshot
 from .server import ServerEngine
 
 API_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
@@ -104,3 +104,7 @@ class VllmEngine(ServerEngine):
 	def python(self) -> str | None:
 		"""The interpreter of the vLLM this engine launches (for the drift check and the parser test)."""
 		return engine_python(self.argv0)
+
+	def drift(self) -> str | None:
+		"""A warning when the vLLM this engine launches is another version than its flag catalogue."""
+		return drift(self.name, self.python())

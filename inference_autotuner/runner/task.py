@@ -135,6 +135,9 @@ class TaskRunner(SearchLoop):
 		swept = self.deployer.sweep()
 		if swept:
 			self._log(f"removed {swept} engine process(es) left by an earlier run")
+		check = getattr(engine, "drift", None)  # the installed engine vs its packaged flag catalogue
+		if check is not None and spec.deployment_mode == "local" and (warning := check()):
+			self._log(f"warning: {warning}")
 		if hasattr(self.deployer, "predict") or getattr(self.deployer, "remote_model", False):
 			# a performance model reads the model's shape itself; a cluster mounts its own copy: no local download
 			model_path = Path(spec.model.ref)
