@@ -92,6 +92,36 @@ def experiments_table(
 	return table
 
 
+def _most(figures: list[dict[str, Any]], key: str) -> float | None:
+	values = [m[key] for m in figures if m.get(key) is not None]
+	return max(values) if values else None
+
+
+def engine_side_lines(rows: list[dict[str, Any]]) -> list[str]:
+	"""One line per experiment whose runs carry the engine's own figures (its /metrics): KV cache, queue, preemptions,
+	prefix-cache hits, each the worst (max) or the total over its runs."""
+	out = []
+	for e in rows:
+		seen = [m for r in e.get("runs") or [] if isinstance(m := r.get("engine_metrics"), dict)]
+		if not seen:
+			continue
+
+		kv, running, waiting = (_most(seen, k) for k in ("kv_cache_usage_max", "running_max", "waiting_max"))
+		preempt = [m["preemptions"] for m in seen if m.get("preemptions") is not None]
+		hits = [m["prefix_cache_hit_rate"] for m in seen if m.get("prefix_cache_hit_rate") is not None]
+		parts = [
+			f"KV cache max {kv:.0%}" if kv is not None else None,
+			f"running max {running:g}" if running is not None else None,
+			f"waiting max {waiting:g}" if waiting is not None else None,
+			f"preemptions {sum(preempt):g}" if preempt else None,
+			f"prefix-cache hits {sum(hits) / len(hits):.0%}" if hits else None,
+		]
+		text = ", ".join(p for p in parts if p)
+		if text:
+			out.append(f"#{e['number']} engine ({seen[0].get('engine')}): {text}")
+	return out
+
+
 def load_level(ev: Event) -> str:
 	"""'concurrency 4' or 'rate 2.5 req/s' for a run_started event."""
 	if ev.get("concurrency") is None and ev.get("request_rate") is not None:

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
+from .engine_metrics import EngineMetrics
+
 
 class RequestRecord(BaseModel):
 	"""One request as measured by the load generator. Times are time.perf_counter() seconds."""
@@ -139,6 +141,9 @@ class RunMetrics(BaseModel):
 	predicted: bool = Field(False, description="True when figures come from a performance model, not a measurement")
 	stopped_early: str | None = Field(
 		None, description="Why the run was stopped before its planned end (an SLO clearly lost); None when it ran out"
+	)
+	engine_metrics: EngineMetrics | None = Field(
+		None, description="The engine's own figures for the run (its Prometheus /metrics); None when it has none"
 	)
 
 

@@ -206,7 +206,7 @@ def show(
 	format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
 ) -> None:
 	"""Show a task's experiments (origin, parameters, status, figures, score) and the time early stopping saved."""
-	from ..cli_render import experiments_table
+	from ..cli_render import engine_side_lines, experiments_table
 	from .results import print_time_saved
 
 	try:
@@ -231,6 +231,8 @@ def show(
 		for e in data["experiments"]:
 			if e["failure_reason"]:
 				console.print(f"[dim]#{e['number']} {e['status']}: {e['failure_reason'].splitlines()[0][:200]}[/]")
+		for line in engine_side_lines(data["experiments"]):  # the engine's own /metrics, beside the client figures
+			console.print(line, style="dim", markup=False, highlight=False)
 		if data["status"] == "failed" and data["error"]:
 			console.print(f"task {data['status']}: {data['error']}", style="red", markup=False, highlight=False)
 		print_time_saved(summary)

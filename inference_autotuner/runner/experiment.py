@@ -63,6 +63,7 @@ async def _bench_all(
 	workdir: Path | str = ".",
 	on_run: RunHook | None = None,
 	out: Outcome | None = None,
+	engine: Engine | None = None,
 ) -> list[RunMetrics]:
 	stop = asyncio.Event()
 
@@ -96,6 +97,8 @@ async def _bench_all(
 		workdir=Path(workdir),
 		deadline=deadline,
 		stop=stop,
+		engine=engine.name if engine is not None else None,
+		metrics_url=base_url + path if engine is not None and (path := getattr(engine, "metrics_path", None)) else None,
 	)
 	try:
 		if b.load_search is not None:
@@ -177,6 +180,7 @@ def run_experiment(
 				workdir=log_path.parent / f"bench-{number}",
 				on_run=on_run,
 				out=out,
+				engine=engine,
 			)
 		)
 		out.bench_seconds = time.monotonic() - tb

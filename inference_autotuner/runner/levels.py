@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..bench.drivers import Driver, RunRequest
 from ..bench.early_stop import EarlyStopper, make_stopper, planned_seconds, saved_seconds
+from ..bench.engine_metrics import EngineMetricsSampler
 from ..bench.loadsearch import judge_run, search_max_load
 from ..bench.metrics import GoodputSLO, RunMetrics
 from ..bench.traffic import Scenario, parse_scenario
@@ -40,6 +41,8 @@ class Bench:
 	workdir: Path
 	deadline: float  # time.monotonic()
 	stop: asyncio.Event  # cancel or deadline: the run in progress ends at once
+	engine: str | None = None  # whose /metrics names to read (bench/engine_metrics.py)
+	metrics_url: str | None = None  # the engine's Prometheus endpoint; None: no engine-side figures
 
 	@property
 	def can_stop_early(self) -> bool:
@@ -83,7 +86,15 @@ class Bench:
 			request_rate=level if rate else None,
 			stop_check=stopper.add if stopper is not None else None,
 		)
-		metrics = await self.driver.run(req, self.stop)
+		sampler = EngineMetricsSampler(self.engine, self.metrics_url) if self.engine and self.metrics_url else None
+		if sampler is not None:
+			await sampler.start()
+		try:
+			metrics = await self.driver.run(req, self.stop)
+		finally:
+			engine_side = await sampler.finish() if sampler is not None else None
+		if engine_side is not None:
+			metrics = metrics.model_copy(update={"engine_metrics": engine_side})
 		self.emit({"type": "run_finished", "number": self.number, "metrics": metrics.model_dump(mode="json")})
 		return metrics
 
