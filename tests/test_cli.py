@@ -139,3 +139,29 @@ def test_port_in_use(tmp_path: Path, model_path: Path) -> None:
 	assert f"port {port} is already in use" in p.stderr
 	show = run("show", "cli-test", "--format", "json")
 	assert json.loads(show.stdout)["experiments"] == [], "nothing is launched on a taken port"
+
+
+def test_delete_refuses_a_running_task_and_force_deletes_one_whose_tuner_is_gone(data_dir: Path) -> None:
+	"""`autotuner delete` once removed a running task (its tuner and engine kept going); now it behaves as the API's
+	DELETE (refused while queued/running), and --force deletes one left `running` by a tuner killed with -9."""
+	from inference_autotuner.runner.task import get_or_create_task
+	from inference_autotuner.spec import parse_spec
+	from inference_autotuner.store import Store, Task, TaskStatus
+
+	store = Store()
+	spec = parse_spec(
+		{"task_name": "left-running", "model": {"id_or_path": "smollm2"}, "parameters": {"parallel": [1]}}
+	)
+	task_id = get_or_create_task(store, spec)
+	with store.session() as s:
+		row = s.get(Task, task_id)
+		assert row is not None
+		row.status = TaskStatus.RUNNING
+	p = run("delete", "left-running", "-y")
+	assert p.returncode != 0 and "running" in p.stderr and "--force" in p.stderr and "Traceback" not in p.stderr
+	with store.session() as s:
+		assert s.get(Task, task_id) is not None, "a refused delete removes nothing"
+	p = run("delete", "left-running", "-y", "--force")
+	assert p.returncode == 0, p.stderr
+	with store.session() as s:
+		assert s.get(Task, task_id) is None

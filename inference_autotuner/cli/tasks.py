@@ -331,28 +331,40 @@ def _to_csv(rows: list[dict[str, Any]]) -> str:
 
 @app.command()
 def delete(
-	task: TaskArg, db: DbOpt = None, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask")] = False
+	task: TaskArg,
+	db: DbOpt = None,
+	yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask")] = False,
+	force: Annotated[
+		bool,
+		typer.Option("--force", help="Also a queued or running task whose tuner is gone (e.g. killed with -9)"),
+	] = False,
 ) -> None:
-	"""Delete a task with its experiments and its Optuna study."""
-	import optuna
+	"""Delete a task with its experiments, its Optuna study and its logs (as the API's DELETE does).
 
+	A queued or running task is refused: stop it first (Ctrl-C, or cancel it in the API/web app). A task left
+	`running` by a tuner that was killed can be deleted with --force."""
+	from sqlalchemy import update
+
+	from ..api.tasks_service import IDLE, delete_task
 	from ..report import experiments_of, find_task
-	from ..store import Task
+	from ..store import Task, TaskStatus
 
 	try:
 		store = _store(db)
 		t = find_task(store, task)
 		n = len(experiments_of(store, t.id))
+		if t.status not in IDLE and t.status != TaskStatus.CLEARING and not force:
+			raise AutotunerError(
+				f"task '{t.name}' is {t.status}: deleting it would leave its tuner and engine running",
+				hint="stop it first (Ctrl-C in its `autotuner tune`, or cancel it in the API/web app); if its tuner "
+				"is gone (killed), run `autotuner resume` to finish it or delete it with --force",
+			)
 		if not yes and not typer.confirm(f"delete task '{t.name}' and its {n} experiment(s)?"):
 			raise typer.Exit(1)
-		try:
-			optuna.delete_study(study_name=t.study_name, storage=store.study_storage(t.spec))
-		except KeyError:
-			pass
-		with store.session() as s:
-			row = s.get(Task, t.id)
-			if row is not None:
-				s.delete(row)
+		if force:
+			with store.session() as s:
+				s.execute(update(Task).where(Task.id == t.id).values(status=TaskStatus.INTERRUPTED))
+		delete_task(store, t.id)
 		console.print(f"deleted task '{t.name}'")
 	except AutotunerError as exc:
 		_fail(exc)
