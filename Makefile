@@ -90,7 +90,7 @@ demo: setup web/dist/index.html
 test: setup-all $(DRIVER_TOOLS) $(ENGINE_TOOLS) web/dist/index.html
 	$(AUTOTUNER) models pull smollm2
 	cd web && npm test -- --run
-	AUTOTUNER_TEST_DRIVERS=genai-bench,aiperf,guidellm $(PY) -m pytest -q -rs
+	AUTOTUNER_TEST_DRIVERS=genai-bench,aiperf,guidellm $(PY) -m pytest -q -rs --durations=25
 
 lint: setup-all
 	$(VENV)/bin/ruff check inference_autotuner tests benchmarks
