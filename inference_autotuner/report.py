@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -10,6 +10,9 @@ from .errors import TaskNotFoundError
 from .runner.budget import planned_for_spec
 from .scoring import OBJECTIVE_INFO
 from .store import Experiment, Store, Task
+
+if TYPE_CHECKING:
+	from .runner.summary import TaskSummary
 
 FIGURE_COLUMNS = [
 	("output_throughput", "out tok/s", 1.0),
@@ -93,3 +96,14 @@ def task_dict(task: Task, exps: list[Experiment]) -> dict[str, Any]:
 		"predicted": any(e.predicted for e in exps),  # some figures come from a performance model, not measured
 		"error": task.error,
 	}
+
+
+def recommended_of(data: dict[str, Any], summary: TaskSummary | None) -> dict[str, Any] | None:
+	"""The experiment to present as the best: the summary's recommendation, else the task's stored best."""
+	rec = summary.recommended if summary else None
+	if rec is not None:
+		found = next((e for e in data["experiments"] if e["number"] == rec.number), None)
+		if found is not None:
+			return found
+	best: dict[str, Any] | None = data.get("best")
+	return best

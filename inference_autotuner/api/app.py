@@ -16,7 +16,20 @@ from . import errors, guard, limits, web
 from .auth import AUTH_ERRORS, READ
 from .events import EventHub
 from .presets_data import seed_system_presets
-from .routes import auth, dashboard, docker, experiments, logs, presets, runtime_params, specs, system, tasks, ws
+from .routes import (
+	auth,
+	dashboard,
+	docker,
+	experiments,
+	logs,
+	presets,
+	reports,
+	runtime_params,
+	specs,
+	system,
+	tasks,
+	ws,
+)
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,7 +74,7 @@ def create_app(settings: Settings | None = None, **runner_kw: Any) -> FastAPI:
 		generate_unique_id_function=_operation_id,
 	)
 	errors.install(app)
-	for module in (tasks, specs, logs, experiments, presets, runtime_params, dashboard, docker):
+	for module in (tasks, specs, logs, reports, experiments, presets, runtime_params, dashboard, docker):
 		app.include_router(module.router, dependencies=[READ], responses=AUTH_ERRORS)  # a viewer at least
 	for module in (auth, system, ws):  # their own rules: health is open, sign-in takes a token, ws checks itself
 		app.include_router(module.router)

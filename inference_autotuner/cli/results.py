@@ -10,35 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from ..cli_render import fmt_gain, fmt_stats
 from ..errors import AutotunerError
 from .common import DbOpt, TaskArg, _fail, _store, app, console
 
+__all__ = ["fmt_gain", "fmt_stats", "print_recommendation", "print_time_saved"]
+
 if TYPE_CHECKING:
 	from ..runner.summary import TaskSummary
-	from ..scoring.noise import Gain, ValueStats
-
-
-def fmt_stats(stats: ValueStats | None, unit: str = "") -> str:
-	"""'128 ± 4.97 tokens/s/GPU (n=3, 95% CI 123 to 133)', or '140 tokens/s/GPU (n=1, no interval)'."""
-	from ..cli_render import fmt
-
-	if stats is None:
-		return "-"
-	u = f" {unit}" if unit else ""
-	if stats.ci_low is None or stats.ci_high is None or stats.half_width is None:
-		return f"{fmt(stats.mean)}{u} (n={stats.n}, no interval)"
-	return (
-		f"{fmt(stats.mean)} ± {fmt(stats.half_width)}{u} "
-		f"(n={stats.n}, 95% CI {fmt(stats.ci_low)} to {fmt(stats.ci_high)})"
-	)
-
-
-def fmt_gain(gain: Gain) -> str:
-	"""'+28.0% (95% CI +23.5% to +32.5%)'; + means better in the objective's direction."""
-	text = f"{gain.value:+.1%}"
-	if gain.ci_low is not None and gain.ci_high is not None:
-		text += f" (95% CI {gain.ci_low:+.1%} to {gain.ci_high:+.1%})"
-	return text
 
 
 def print_recommendation(summary: TaskSummary) -> None:

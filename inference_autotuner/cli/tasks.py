@@ -69,14 +69,9 @@ def _summary(store: Any, task_id: int) -> TaskSummary:
 
 
 def _recommended(data: dict[str, Any], summary: TaskSummary | None) -> dict[str, Any] | None:
-	"""The experiment to present as the best: the summary's recommendation, else the task's stored best."""
-	rec = summary.recommended if summary else None
-	if rec is not None:
-		found = next((e for e in data["experiments"] if e["number"] == rec.number), None)
-		if found is not None:
-			return found
-	best: dict[str, Any] | None = data.get("best")
-	return best
+	from ..report import recommended_of
+
+	return recommended_of(data, summary)
 
 
 def _print_best(data: dict[str, Any], summary: TaskSummary | None = None) -> None:

@@ -176,7 +176,8 @@ class RunnerBase:
 			return None
 
 		def on_run(runs: list[Any]) -> bool:
-			partial = score_experiment(runs, opt.objective, self.spec.slo, world_size=world_size)
+			cost = self.spec.cost.gpu_hour_usd if self.spec.cost is not None else None
+			partial = score_experiment(runs, opt.objective, self.spec.slo, world_size=world_size, gpu_hour_usd=cost)
 			if partial.score is None:
 				return False
 			with self._lock:

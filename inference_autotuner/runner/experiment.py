@@ -250,7 +250,9 @@ def _run_predicted(
 				out.pruned = True
 				out.notes.append(f"pruned after {len(out.runs)} of {len(predicted)} load levels")
 				break
-		out.score = score_experiment(out.runs, spec.optimization.objective, spec.slo, world_size=plan.world_size)
+		out.score = score_experiment(
+			out.runs, spec.optimization.objective, spec.slo, world_size=plan.world_size, gpu_hour_usd=_price(spec)
+		)
 		out.status = "success" if out.score.feasible else "infeasible"
 		out.reason = None if out.score.feasible else (out.score.reason or "infeasible")
 		if out.pruned and out.score.feasible:
@@ -262,6 +264,11 @@ def _run_predicted(
 	out.duration = out.bench_seconds = time.monotonic() - t0
 	out.gpu_info = {"plan": plan.record(), "prediction": info or None}
 	return out
+
+
+def _price(spec: TaskSpec) -> float | None:
+	"""The price of one GPU-hour (spec.cost), for the cost figure and objective."""
+	return spec.cost.gpu_hour_usd if spec.cost is not None else None
 
 
 def _levels(spec: TaskSpec) -> int:
@@ -282,12 +289,14 @@ def _score(spec: TaskSpec, out: Outcome, world_size: int) -> ScoreResult:
 	objective, slo = spec.optimization.objective, spec.slo
 	found = out.levels
 	if spec.benchmark.load_search is None or found is None:
-		return score_experiment(out.runs, objective, slo, world_size=world_size)
+		return score_experiment(out.runs, objective, slo, world_size=world_size, gpu_hour_usd=_price(spec))
 	if found.no_pass is not None or not found.score_runs:
-		shown = score_experiment(out.runs, objective, slo, world_size=world_size)
+		shown = score_experiment(out.runs, objective, slo, world_size=world_size, gpu_hour_usd=_price(spec))
 		reason = found.no_pass or "load search: no level was measured"
 		return shown.model_copy(update={"feasible": False, "score": None, "reason": reason})
-	score = score_experiment(found.score_runs, objective, slo, world_size=world_size, max_load=found.max_load)
+	score = score_experiment(
+		found.score_runs, objective, slo, world_size=world_size, max_load=found.max_load, gpu_hour_usd=_price(spec)
+	)
 	score.notes += found.notes
 	return score
 

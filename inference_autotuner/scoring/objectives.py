@@ -40,6 +40,8 @@ OBJECTIVE_INFO: dict[str, ObjectiveInfo] = {
 	"minimize_p90_tpot": ObjectiveInfo("minimize", "p90_tpot", "s"),
 	# benchmark.load_search: the highest load level that met every SLO (concurrency, or req/s in rate mode)
 	"maximize_max_load": ObjectiveInfo("maximize", "max_load", "load"),
+	# cost.gpu_hour_usd x world size over the output tokens an hour at the measured output throughput
+	"minimize_cost_per_mtok": ObjectiveInfo("minimize", "cost_per_mtok", "$/Mtok"),
 }
 assert set(OBJECTIVE_INFO) == set(OBJECTIVES), "every objective of the spec needs an entry in OBJECTIVE_INFO"
 
@@ -69,6 +71,7 @@ FIGURE_KEYS = RUN_FIGURE_KEYS + (
 	"per_gpu_goodput",
 	"error_rate",
 	"max_load",  # benchmark.load_search only: the highest load level that met every SLO
+	"cost_per_mtok",  # with cost.gpu_hour_usd only: US dollars per million output tokens (cost_per_mtok())
 )
 
 
@@ -98,6 +101,17 @@ class ScoreResult(BaseModel):
 	runs_kept: int = Field(default=0, description="Runs the figures and penalty come from")
 	runs_dropped: int = Field(default=0, description="Runs left out: no completed request, or a hard SLO violation")
 	notes: list[str] = Field(default_factory=list, description="Why runs were dropped, and other warnings")
+
+
+def cost_per_mtok(output_throughput: float | None, world_size: int, gpu_hour_usd: float | None) -> float | None:
+	"""US dollars per million output tokens: what the configuration's GPUs (world size x the hourly price of one)
+	cost for the time they take to produce a million output tokens at the measured output throughput (tokens/s).
+	None without a price or a positive throughput."""
+	if gpu_hour_usd is None or output_throughput is None or not math.isfinite(output_throughput):
+		return None
+	if output_throughput <= 0:
+		return None
+	return gpu_hour_usd * max(world_size, 1) / 3600.0 / output_throughput * 1e6
 
 
 def run_label(run: RunMetrics) -> str:
@@ -166,6 +180,7 @@ def aggregate_figures(
 	sent = sum(r.total_requests for r in all_runs)
 	figures["error_rate"] = sum(r.errored for r in all_runs) / sent if sent else None
 	figures["max_load"] = None
+	figures["cost_per_mtok"] = None
 	return figures
 
 
@@ -198,6 +213,7 @@ def score_experiment(
 	world_size: int = 1,
 	*,
 	max_load: float | None = None,
+	gpu_hour_usd: float | None = None,
 ) -> ScoreResult:
 	"""Score one experiment from its runs (one per concurrency level / request rate and traffic scenario).
 
@@ -214,7 +230,8 @@ def score_experiment(
 	   (1 + penalty) so that a penalty always worsens the score (see apply_penalty).
 
 	maximize_throughput uses the total (input + output) token throughput per GPU, maximize_goodput the goodput per
-	GPU: the run figure divided by world_size, the number of GPUs this configuration uses.
+	GPU: the run figure divided by world_size, the number of GPUs this configuration uses. With gpu_hour_usd (the
+	spec's cost) the figures carry cost_per_mtok, the objective of minimize_cost_per_mtok.
 	"""
 	if objective not in OBJECTIVE_INFO:
 		raise ValueError(f"unknown objective {objective!r}; valid: {', '.join(OBJECTIVE_INFO)}")
@@ -291,11 +308,14 @@ def score_experiment(
 	kept_runs = [r for r, _ in kept]
 	figures = aggregate_figures(kept_runs, runs, world_size, goodput_is_request_rate=goodput_is_request_rate)
 	figures["max_load"] = max_load
+	figures["cost_per_mtok"] = cost_per_mtok(figures["output_throughput"], world_size, gpu_hour_usd)
 	penalty = sum(res.penalty_sum for _, res in kept) / len(kept)
 	value = figures[info.figure]
 	missing: str | None = None
 	if value is None:
-		if info.figure == "per_gpu_goodput":
+		if info.figure == "cost_per_mtok":
+			missing = "no cost: set cost.gpu_hour_usd in the spec (and the runs must produce output tokens)"
+		elif info.figure == "per_gpu_goodput":
 			missing = "goodput was not measured: the runs were benchmarked without the SLO's per-request thresholds"
 		else:
 			missing = f"no kept run measured {info.figure} (e.g. TPOT needs requests with 2+ output tokens)"

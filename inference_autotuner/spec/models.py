@@ -19,6 +19,7 @@ OBJECTIVES = (
 	"minimize_p90_latency",
 	"minimize_p90_tpot",
 	"maximize_max_load",
+	"minimize_cost_per_mtok",
 )
 STRATEGIES = ("grid_search", "random", "bayesian", "nsga2", "mo_tpe")
 STRATEGY_ALIASES = {
@@ -419,6 +420,14 @@ class HardwareSpec(_Strict):
 	gpu_memory_gib: float | None = Field(None, gt=0, le=1e6, description="Memory of one GPU in GiB (overrides gpu)")
 
 
+class CostSpec(_Strict):
+	"""Prices for the cost figures: US dollars per million output tokens of each configuration."""
+
+	gpu_hour_usd: float = Field(
+		gt=0, le=1e6, description="Price of one GPU-hour in US dollars; a configuration pays it per GPU (world size)"
+	)
+
+
 class KubernetesSpec(_Strict):
 	"""Where experiments run in `ome` and `kubernetes` modes: namespace, scheduling, model storage, how to reach them."""
 
@@ -477,6 +486,9 @@ class TaskSpec(_Strict):
 		None, description="Parallelism intent: {presets: [...]} and/or fields tp, pp, dp, dcp, cp, ep, moe_tp, moe_ep"
 	)
 	hardware: HardwareSpec | None = Field(None, description="GPUs per deployment (checks world size, memory fit)")
+	cost: CostSpec | None = Field(
+		None, description="Prices: {gpu_hour_usd}; gives $ per million output tokens (objective minimize_cost_per_mtok)"
+	)
 	clusterbasemodel_config: dict[str, Any] | None = None
 	clusterservingruntime_config: dict[str, Any] | None = None
 	storage: dict[str, Any] | None = None
@@ -527,6 +539,12 @@ class TaskSpec(_Strict):
 		if v not in DEPLOYMENT_MODES:
 			raise ValueError(f"unknown deployment_mode {v!r}; valid: {', '.join(DEPLOYMENT_MODES)}")
 		return v
+
+	@model_validator(mode="after")
+	def _cost_has_a_price(self) -> TaskSpec:
+		if "minimize_cost_per_mtok" in self.optimization.objective_list and self.cost is None:
+			raise ValueError("objective minimize_cost_per_mtok needs a price: cost: {gpu_hour_usd: 2.5}")
+		return self
 
 	@model_validator(mode="after")
 	def _search_fits_load(self) -> TaskSpec:

@@ -19,6 +19,7 @@ export const OBJECTIVE_LABEL: Record<string, { label: string; unit: string; maxi
   minimize_p90_latency: { label: "p90 E2E latency", unit: "s", maximize: false },
   minimize_p90_tpot: { label: "p90 TPOT", unit: "s", maximize: false },
   maximize_max_load: { label: "Max load under SLO", unit: "load", maximize: true },
+  minimize_cost_per_mtok: { label: "Cost per M output tokens", unit: "$/Mtok", maximize: false },
 };
 
 /** The task's objectives in order: optimization.objectives, else [optimization.objective]. */

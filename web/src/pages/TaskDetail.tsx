@@ -60,6 +60,15 @@ export function TaskDetail() {
             >
               Export YAML
             </button>
+            <a
+              className="rounded border border-slate-300 px-3 py-1.5 text-sm"
+              href={`/api/tasks/${t.id}/report?format=html`}
+              download={`${t.name}-report.html`}
+              data-testid="report-link"
+              title="One HTML file with plots, the recommendation and how to run it"
+            >
+              Report
+            </a>
           </div>
         }
       >
