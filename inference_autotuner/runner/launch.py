@@ -69,8 +69,10 @@ def model_location(spec: Any, deployer: Any) -> Path:
 	ref = spec.model.ref
 	if is_predicted(deployer) or getattr(deployer, "remote_model", False):
 		return Path(ref)
-	if ref in KNOWN_MODELS:
-		return cached_path(ref)
+	if ref in KNOWN_MODELS:  # in the format the engine loads (vLLM, SGLang: the converted Hugging Face folder)
+		from ..engines import get_engine
+
+		return cached_path(ref, getattr(get_engine(spec.base_runtime), "weights_format", "gguf"))
 	local = Path(ref).expanduser()
 	return local.resolve() if local.exists() else Path(ref)
 
