@@ -191,6 +191,7 @@ def for_experiment(
 		"env": safe_env(dict(spec.env)),
 		"workload_hash": workload_hash(spec),
 		"model": spec.model.ref,
+		"hardware": spec.hardware.model_dump(mode="json", exclude_none=True) if spec.hardware else None,
 		"tuner_argv": list(sys.argv),
 	}
 

@@ -67,6 +67,7 @@ def experiment_dict(e: Experiment) -> dict[str, Any]:
 		"bench_s": e.bench_seconds,
 		"predicted": e.predicted,
 		"gpu_info": e.gpu_info,
+		"provenance": e.provenance,
 		"runs": e.runs,
 	}
 

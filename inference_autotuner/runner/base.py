@@ -98,6 +98,7 @@ class RunnerBase:
 		self._stop = False  # a worker asks the others to take no new experiment
 		self._status = TaskStatus.COMPLETED
 		self._error: BaseException | None = None
+		self._engine_version: dict[str, Any] | None = None  # provenance: asked once per run of the task
 
 	# -- store helpers ------------------------------------------------------------------------------------------
 	def _set_task(self, **fields: Any) -> None:
@@ -169,6 +170,22 @@ class RunnerBase:
 	def _log(self, message: str) -> None:
 		self.emit({"type": "log", "message": message})
 
+	def _provenance(self, engine: Engine, outcome: Outcome) -> dict[str, Any] | None:
+		"""What produced this experiment's figures (provenance.py); never fails the experiment."""
+		from .. import provenance
+
+		try:
+			if self._engine_version is None:
+				image = getattr(self.deployer, "image", None)
+				self._engine_version = provenance.engine_version(engine, self.spec.deployment_mode, image)
+			prediction = (outcome.gpu_info or {}).get("prediction") if outcome.predicted else None
+			return provenance.for_experiment(
+				provenance.host_and_tools(), self._engine_version, self.spec, argv=outcome.argv, prediction=prediction
+			)
+		except Exception as exc:  # noqa: BLE001 - provenance is a record, not a reason to lose a measurement
+			self._log(f"warning: provenance not recorded: {type(exc).__name__}: {exc}")
+			return None
+
 	# -- one experiment -----------------------------------------------------------------------------------------
 	def _pruning_hook(self, trial: optuna.trial.Trial | None, world_size: int) -> RunHook | None:
 		opt = self.spec.optimization
@@ -231,6 +248,7 @@ class RunnerBase:
 			on_run=self._pruning_hook(trial, plan.world_size if plan.status == "ok" else 1),
 		)
 		values = objective_values(self.spec.optimization, outcome.score.figures if outcome.score else None)
+		prov = self._provenance(engine, outcome)
 		with self._lock, self.store.session() as s:
 			exp = s.get(Experiment, exp_id)
 			assert exp is not None
@@ -242,6 +260,7 @@ class RunnerBase:
 			exp.startup_seconds = outcome.startup_seconds
 			exp.bench_seconds = outcome.bench_seconds
 			exp.gpu_info = outcome.gpu_info
+			exp.provenance = prov
 			exp.predicted = outcome.predicted
 			exp.saved_seconds = outcome.saved_seconds or None
 			exp.finished_at = utcnow()

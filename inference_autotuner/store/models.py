@@ -111,6 +111,8 @@ class Experiment(Base):
 	objective_values: Mapped[list[float | None] | None] = mapped_column(JSON, nullable=True)
 	saved_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
 	pareto: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+	# what produced the figures: engine + version, tools, host, GPUs/CPU, argv, env, tuner revision (migration 0006)
+	provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 	task: Mapped[Task] = relationship(back_populates="experiments")
 
