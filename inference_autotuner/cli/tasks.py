@@ -201,7 +201,7 @@ def show(
 	format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
 ) -> None:
 	"""Show a task's experiments (origin, parameters, status, figures, score) and the time early stopping saved."""
-	from ..cli_render import engine_side_lines, experiments_table
+	from ..cli_render import audit_lines, engine_side_lines, experiments_table
 	from .results import print_time_saved
 
 	try:
@@ -228,6 +228,8 @@ def show(
 				console.print(f"[dim]#{e['number']} {e['status']}: {e['failure_reason'].splitlines()[0][:200]}[/]")
 		for line in engine_side_lines(data["experiments"]):  # the engine's own /metrics, beside the client figures
 			console.print(line, style="dim", markup=False, highlight=False)
+		for line in audit_lines(data["experiments"]):  # runs their audit called suspect (bench/audit.py)
+			console.print(line, style="yellow", markup=False, highlight=False)
 		if data["status"] == "failed" and data["error"]:
 			console.print(f"task {data['status']}: {data['error']}", style="red", markup=False, highlight=False)
 		print_time_saved(summary)
@@ -241,11 +243,24 @@ def best(
 	task: TaskArg,
 	db: DbOpt = None,
 	format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+	target_rate: Annotated[
+		float | None,
+		typer.Option(
+			"--target-rate",
+			min=0.0,
+			help="Size for this many req/s: the fewest GPUs (replicas x world size) within SLOs",
+		),
+	] = None,
 ) -> None:
 	"""The best configuration of a task: parameters, figures, the launch command; with repeated measurements its
-	mean ± 95% CI, and its gain over the baseline (the engine's default config) when one was measured."""
+	mean ± 95% CI, and its gain over the baseline (the engine's default config) when one was measured.
+	With --target-rate R: the configurations that serve R req/s within the SLOs on the fewest GPUs, from the highest
+	request rate each sustained with every SLO met."""
 	try:
 		data = _task_data(db, task)
+		if target_rate is not None:
+			_print_sizing(db, data, target_rate, format)
+			return
 		summary = _summary(_store(db), data["id"])
 		best = _recommended(data, summary)
 		if format == "json":
@@ -257,6 +272,48 @@ def best(
 			raise typer.Exit(1)
 	except AutotunerError as exc:
 		_fail(exc)
+
+
+def _print_sizing(db: str | None, data: dict[str, Any], target_rate: float, format: str) -> None:
+	from ..cli_render import fmt, fmt_params
+	from ..reporting.capacity import fewest_gpus
+	from ..reporting.collect import gpu_hour_price
+	from ..spec.models import SLOSpec
+
+	if target_rate <= 0:
+		raise AutotunerError("--target-rate must be above 0 req/s")
+	from ..report import find_task
+
+	spec = dict(find_task(_store(db), data["id"]).spec)
+	slo = SLOSpec.model_validate(spec["slo"]) if spec.get("slo") else None
+	rows = fewest_gpus(data["experiments"], slo, target_rate, gpu_hour_price(spec))
+	if format == "json":
+		sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in rows], indent=2) + "\n")
+		return
+	if not rows:
+		err.print("[yellow]no successful run met every SLO without errors: nothing to size from[/]")
+		raise typer.Exit(1)
+	top = rows[0]
+	label = " [bold magenta]PREDICTED[/]" if top.predicted else ""
+	console.print(
+		f"[bold green]{target_rate:g} req/s within the SLOs on {top.gpus} GPU(s)[/]{label}: {top.replicas} replica(s) x "
+		f"{top.world_size} GPU(s) of experiment {top.number} ({fmt_params(top.params)}), which sustained "
+		f"{fmt(top.capacity)} req/s per replica ({top.run})"
+	)
+	table = Table(show_header=True, header_style="bold")
+	for col in ("#", "parameters", "req/s per replica", "replicas", "GPUs/replica", "GPUs", "$/hour"):
+		table.add_column(col)
+	for r in rows[:10]:
+		table.add_row(
+			str(r.number),
+			fmt_params(r.params),
+			fmt(r.capacity),
+			str(r.replicas),
+			str(r.world_size),
+			str(r.gpus),
+			"-" if r.cost_per_hour is None else f"{r.cost_per_hour:,.2f}",
+		)
+	console.print(table)
 
 
 @app.command()

@@ -1,0 +1,107 @@
+"""Cost (issue 22 part 3): $ per million output tokens from cost.gpu_hour_usd, the objective minimize_cost_per_mtok,
+and `autotuner best --target-rate R` (fewest GPUs that serve R req/s within the SLOs), on real predicted tunings."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from inference_autotuner.errors import SpecError
+from inference_autotuner.spec import parse_spec
+
+REPO = Path(__file__).resolve().parents[1]
+needs_predict = pytest.mark.skipif(
+	importlib.util.find_spec("aiconfigurator") is None, reason="the predict extra is not installed"
+)
+
+
+def spec(**over: Any) -> dict[str, Any]:
+	s: dict[str, Any] = {
+		"task_name": "cost-qwen",
+		"model": {"id_or_path": "Qwen/Qwen3-32B"},
+		"base_runtime": "vllm",
+		"deployment_mode": "predict",
+		"hardware": {"gpu": "H200", "gpu_count": 8},
+		"parameters": {"max-num-seqs": [64, 256]},
+		"parallel_config": {"tp": [1, 2, 4, 8]},
+		"optimization": {
+			"strategy": "grid_search",
+			"objective": "minimize_cost_per_mtok",
+			"max_iterations": 8,
+			"repeat_top_k": 0,
+			"warm_start": False,
+		},
+		"benchmark": {"traffic_scenarios": ["D(2048,512)"], "num_concurrency": [64]},
+		"slo": {"tpot": {"threshold": 0.05, "hard_fail": True, "fail_ratio": 0.0}},
+		"cost": {"gpu_hour_usd": 2.5},
+	}
+	s.update(over)
+	return s
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+	return subprocess.run(
+		[sys.executable, "-m", "inference_autotuner.cli", *args], capture_output=True, text=True, timeout=300, cwd=REPO
+	)
+
+
+def test_cost_objective_needs_a_price() -> None:
+	bad = spec()
+	del bad["cost"]
+	with pytest.raises(SpecError, match="needs a price"):
+		parse_spec(bad)
+	with pytest.raises(SpecError):
+		parse_spec(spec(cost={"gpu_hour_usd": 0}))
+
+
+def test_cost_per_mtok_formula() -> None:
+	from inference_autotuner.scoring.objectives import cost_per_mtok
+
+	# 2 GPUs at $2.5/h = $5/h; 1000 tok/s = 3.6 M tok/h -> $1.389 per M tokens
+	assert cost_per_mtok(1000.0, 2, 2.5) == pytest.approx(5 / 3.6)
+	assert cost_per_mtok(0.0, 2, 2.5) is None and cost_per_mtok(1000.0, 2, None) is None
+
+
+@needs_predict
+def test_cost_objective_picks_another_winner_than_raw_throughput(tmp_path: Path) -> None:
+	path = tmp_path / "spec.yaml"
+	path.write_text(yaml.safe_dump(spec()))
+	res = cli("tune", str(path))
+	assert res.returncode == 0, res.stderr
+	data = json.loads(cli("show", "cost-qwen", "--format", "json").stdout)
+	ok = [e for e in data["experiments"] if e["status"] == "success"]
+	assert len(ok) >= 4 and data["objective_unit"] == "$/Mtok"
+	for e in ok:
+		ws = e["gpu_info"]["plan"]["world_size"]
+		expected = 2.5 * ws / 3600 / e["figures"]["output_throughput"] * 1e6
+		assert e["objective_value"] == pytest.approx(expected)
+		assert e["figures"]["cost_per_mtok"] == pytest.approx(expected)
+	best = json.loads(cli("best", "cost-qwen", "--format", "json").stdout)
+	cheapest = min(ok, key=lambda e: e["objective_value"])
+	raw = max(ok, key=lambda e: e["figures"]["output_throughput"])  # the most tokens/s, whatever the GPUs
+	assert best["number"] == cheapest["number"]
+	assert best["gpu_info"]["plan"]["world_size"] < raw["gpu_info"]["plan"]["world_size"]
+	assert best["objective_value"] < raw["figures"]["cost_per_mtok"]
+	# the report shows why: the cost of each configuration beside its throughput
+	report = cli("report", "cost-qwen", "--format", "md")
+	assert report.returncode == 0, report.stderr
+	assert "$/M out tok" in report.stdout and "per million output tokens at $2.5/GPU-hour" in report.stdout
+
+	# sizing: the fewest GPUs that serve 30 req/s within the SLOs
+	sized = cli("best", "cost-qwen", "--target-rate", "30", "--format", "json")
+	assert sized.returncode == 0, sized.stderr
+	rows = json.loads(sized.stdout)
+	assert rows and rows == sorted(rows, key=lambda r: (r["gpus"], -r["capacity"], r["number"]))
+	for r in rows:
+		assert r["replicas"] * r["capacity"] >= 30 - 1e-9 and (r["replicas"] - 1) * r["capacity"] < 30
+		assert r["gpus"] == r["replicas"] * r["world_size"]
+		assert r["cost_per_hour"] == pytest.approx(2.5 * r["gpus"])
+	text = cli("best", "cost-qwen", "--target-rate", "30")
+	assert f"on {rows[0]['gpus']} GPU(s)" in text.stdout
