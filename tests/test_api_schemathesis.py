@@ -8,8 +8,12 @@ is ever launched.
 from __future__ import annotations
 
 import atexit
+import json
+import os
 import shutil
 import tempfile
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +67,25 @@ schema_auth = schemathesis.openapi.from_asgi("/openapi.json", APP_AUTH)
 AUTH_HEADERS = {"Authorization": f"Bearer {_ADMIN_TOKEN}", "Origin": f"http://{ASGI_HOST}"}
 
 
+# Examples per operation: the suite's budget (auth off, auth on), or AUTOTUNER_SCHEMATHESIS_EXAMPLES for both
+# (benchmarks/abuse.py --schemathesis N runs the large budget and reads the request count from
+# AUTOTUNER_SCHEMATHESIS_COUNT, a file this module writes when its tests are done).
+_EXAMPLES = os.environ.get("AUTOTUNER_SCHEMATHESIS_EXAMPLES")
+EXAMPLES_OFF = int(_EXAMPLES) if _EXAMPLES else 40
+EXAMPLES_ON = int(_EXAMPLES) if _EXAMPLES else 40  # both modes: 6,238 requests in ~3.5 min on 2 shared cores
+REQUESTS: Counter[str] = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _count_requests() -> Iterator[None]:
+	yield
+	path = os.environ.get("AUTOTUNER_SCHEMATHESIS_COUNT")
+	if path:
+		Path(path).write_text(json.dumps(dict(REQUESTS)))
+
+
 def _check(case: Any, headers: dict[str, str] | None = None) -> None:
+	REQUESTS["auth on" if headers else "auth off"] += 1
 	if case.operation.path.endswith("/logs") and isinstance(case.query, dict) and "follow" in case.query:
 		case.query["follow"] = "false"  # SSE follow waits while a task is queued; without a worker, forever
 	if case.operation.path.endswith("/revoke") and isinstance(case.path_parameters, dict):
@@ -86,7 +108,7 @@ def _check(case: Any, headers: dict[str, str] | None = None) -> None:
 @pytest.mark.timeout(300)
 @schema.parametrize()
 @settings(
-	max_examples=25,
+	max_examples=EXAMPLES_OFF,
 	deadline=None,
 	derandomize=True,
 	suppress_health_check=list(HealthCheck),
@@ -98,7 +120,7 @@ def test_no_server_errors_and_schema_conformance(case: Any) -> None:
 @pytest.mark.timeout(300)
 @schema_auth.parametrize()
 @settings(
-	max_examples=10,
+	max_examples=EXAMPLES_ON,
 	deadline=None,
 	derandomize=True,
 	suppress_health_check=list(HealthCheck),
