@@ -128,6 +128,31 @@ def test_kill_9_of_the_tuner_then_sweep(tmp_path: Path) -> None:
 	assert not list(runs.glob("engine-*.json"))
 
 
+def test_cancel_stops_a_start_in_progress(tmp_path: Path) -> None:
+	"""A start-up of minutes (vLLM) does not hold a cancel (Ctrl-C, API cancel) until it is ready or times out."""
+	import threading
+
+	from inference_autotuner.errors import CancelledError
+
+	deployer = LocalProcessDeployer(records=tmp_path / "run")
+	(tmp_path / "run").mkdir()
+	deployer.cancel_event = threading.Event()
+	threading.Timer(1.0, deployer.cancel_event.set).start()
+	t0 = time.monotonic()
+	with pytest.raises(CancelledError):
+		deployer.start(
+			[sys.executable, "-c", "import time; time.sleep(600)"],  # never answers its health check
+			port=free_port(),
+			health_path="/health",
+			log_path=tmp_path / "engine.log",
+			env={},
+			timeout=300,
+			labels={},
+		)
+	assert time.monotonic() - t0 < 15
+	assert not list((tmp_path / "run").glob("engine-*.json")) and not mine()
+
+
 @pytest.mark.parametrize(
 	("log", "code", "kind"),
 	[

@@ -52,6 +52,7 @@ def test_real_vllm_tuning_killed_and_resumed(tmp_path: Path, model_path: Path) -
 	spec = yaml.safe_load((REPO / "examples" / "vllm-cpu-smollm2.yaml").read_text())
 	spec["task_name"] = "vllm-ci"
 	spec["parameters"]["max-num-seqs"] = [1, 4]
+	assert spec["parameters"]["env:VLLM_CPU_KVCACHE_SPACE"] == [1, 2]
 	spec["optimization"].update(
 		{"max_iterations": 3, "n_initial_random": 2, "baseline": False, "repeat_top_k": 0, "warm_start": False}
 	)
@@ -109,6 +110,11 @@ def test_real_vllm_tuning_killed_and_resumed(tmp_path: Path, model_path: Path) -
 	# an engine log per experiment, with vLLM's own lines; the killed experiment's holds both of its starts
 	logs = {p.name: p.read_text(errors="replace") for p in data_dir().rglob("experiment_*.log")}
 	assert len(logs) == 3 and all("vllm" in text.lower() for text in logs.values()), sorted(logs)
+	with db.connect() as c:
+		params = dict(c.execute(text("select number, params from experiments")).all())
+	for number, value in params.items():  # env:VLLM_CPU_KVCACHE_SPACE reached the engine's environment
+		space = json.loads(value)["env:VLLM_CPU_KVCACHE_SPACE"]
+		assert f"Explicitly set ({float(space)}/" in logs[f"experiment_{number}.log"]
 	assert sum(line.startswith("$ ") for line in logs["experiment_2.log"].splitlines()) == 2
 
 	time.sleep(1.0)

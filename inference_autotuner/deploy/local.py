@@ -21,6 +21,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -28,7 +29,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from ..errors import EngineStartError
+from ..errors import CancelledError, EngineStartError
 from ..gpus import Allocation, GPUAllocator, OutOfGPUsError
 from ..paths import run_dir
 from .base import Deployment
@@ -113,6 +114,7 @@ class LocalProcessDeployer:
 		self.use_gpus = gpus  # GPU engines: hold world-size GPUs per engine and pass them as CUDA_VISIBLE_DEVICES
 		self.allocator = allocator or GPUAllocator()
 		self.gpu_wait = gpu_wait if gpu_wait is not None else float(os.environ.get("AUTOTUNER_GPU_WAIT", "600"))
+		self.cancel_event: threading.Event | None = None  # the runner's cancel: a start in progress stops at once
 
 	# -- pid records -------------------------------------------------------------------------------------------
 	def _record_path(self, pid: int) -> Path:
@@ -233,6 +235,8 @@ class LocalProcessDeployer:
 						return
 				except httpx.HTTPError:
 					pass
+				if self.cancel_event is not None and self.cancel_event.is_set():
+					raise CancelledError("cancelled while the engine was starting")
 				if time.monotonic() > deadline:
 					raise EngineStartError(
 						f"engine not ready after {timeout:.0f} s (startup_timeout; timeout); last log lines:\n"

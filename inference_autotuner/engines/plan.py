@@ -22,6 +22,16 @@ from .trtllm import OPTIONS_KEY
 
 QUANT_PREFIX = "__quant__"
 PARALLEL_PREFIX = "__parallel__"
+ENV_PREFIX = "env:"  # a parameter `env:VLLM_CPU_KVCACHE_SPACE` is an environment variable of the engine, not a flag
+
+
+def env_value(value: Any) -> str:
+	"""A parameter value as an environment variable's text (true/false -> 1/0, 4.0 -> 4)."""
+	if isinstance(value, bool):
+		return "1" if value else "0"
+	if isinstance(value, float) and value.is_integer():
+		return str(int(value))
+	return str(value)
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class LaunchPlan(BaseModel):
 	world_size: int = 1
 	notes: list[str] = Field(default_factory=list)
 	memory: MemoryEstimate | None = None
+	env: dict[str, str] = Field(default_factory=dict, description="Environment variables from env:NAME parameters")
 
 	def record(self) -> dict[str, Any]:
 		"""What the experiment record keeps beside its params and argv."""
@@ -91,10 +102,11 @@ def plan_launch(
 ) -> LaunchPlan:
 	"""Map one experiment's parameters to `engine`'s flags and check them (no engine is started)."""
 	name = str(engine.name)
-	user, qsel, psel = split_params(params)
+	env = {k.removeprefix(ENV_PREFIX): env_value(v) for k, v in params.items() if k.startswith(ENV_PREFIX)}
+	user, qsel, psel = split_params({k: v for k, v in params.items() if not k.startswith(ENV_PREFIX)})
 	canonical = getattr(engine, "canonical", lambda n: n)
 	user = {canonical(k): v for k, v in user.items()}
-	plan = LaunchPlan(engine=name)
+	plan = LaunchPlan(engine=name, env=env)
 	config = model_config if model_config is not None else (find_model_config(model_ref) if model_ref else None)
 	derived: dict[str, Any] = {}
 	options: dict[str, Any] = {}

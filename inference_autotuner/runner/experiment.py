@@ -149,13 +149,15 @@ def run_experiment(
 	labels = {**(labels or {}), "world_size": str(plan.world_size)}
 	out = Outcome(status="failed", argv=argv)
 	deployment: Deployment | None = None
+	if hasattr(deployer, "cancel_event"):  # a start-up of minutes (vLLM) stops at once on cancel
+		setattr(deployer, "cancel_event", cancel)  # noqa: B010 - not part of the Deployer protocol
 	try:
 		deployment = deployer.start(  # start-up has its own budget (startup_timeout), apart from the measurement's
 			argv,
 			port=port,
 			health_path=engine.health_path,
 			log_path=log_path,
-			env=dict(spec.env),
+			env={**spec.env, **plan.env},  # env:NAME parameters over the spec's fixed env
 			timeout=spec.startup_timeout,
 			labels=labels,
 		)

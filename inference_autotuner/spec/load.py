@@ -161,6 +161,29 @@ def _check_engine_params(data: dict[str, Any]) -> list[SpecProblem]:
 	return problems
 
 
+ENV_PARAM_PREFIX = "env:"
+
+
+def _env_param_problems(name: str, definition: Any, path: str) -> list[SpecProblem]:
+	"""`env:NAME` parameters: a variable the env allow-list passes, with text or number values."""
+	from ..engines.plan import env_value
+	from .guard import env_problem
+
+	values = definition if isinstance(definition, list) else [definition]
+	if isinstance(definition, dict):  # a numeric range
+		values = [definition.get("low", 0)]
+	problems = []
+	for value in values:
+		if isinstance(value, dict | list) or value is None:
+			problems.append(SpecProblem(path, f"an environment variable takes text or numbers, got {value!r}"))
+			break
+		why = env_problem(name.removeprefix(ENV_PARAM_PREFIX), env_value(value))
+		if why:
+			problems.append(SpecProblem(path, why, "environment parameters pass the same allow-list as `env`"))
+			break
+	return problems
+
+
 def _flag_problems(
 	engine: str | None,
 	catalogue: dict[str, Any] | None,
@@ -181,6 +204,9 @@ def _flag_problems(
 			continue
 		if name.startswith("-"):
 			problems.append(SpecProblem(path, "write flag names without leading dashes", f"use '{name.lstrip('-')}'"))
+			continue
+		if name.startswith(ENV_PARAM_PREFIX):  # an environment variable searched like a flag (env:NAME)
+			problems += _env_param_problems(name, definition, path)
 			continue
 		owned = owned_flag_problem(name)
 		if owned:
