@@ -40,7 +40,7 @@ def test_env_parameters_are_a_search_dimension_that_reaches_the_environment_only
 @pytest.mark.parametrize(
 	("name", "value", "why"),
 	[
-		("env:LD_PRELOAD", ["/tmp/x.so"], "could change how programs load"),
+		("env:LD_PRELOAD", ["libx.so"], "could change how programs load"),
 		("env:CUDA_VISIBLE_DEVICES", ["0"], "set by the tuner"),
 		("env:HF_TOKEN", ["x"], "secret"),
 		("env:VLLM_CPU_KVCACHE_SPACE", ["1\x00"], "without NUL"),
