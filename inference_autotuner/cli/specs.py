@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..errors import AutotunerError, SpecError
+from ..errors import AutotunerError, SpecError, SpecProblem
 from .common import DbOpt, _fail, _internal, _store, app, console, err
 
 
@@ -196,7 +196,9 @@ def manifest(
 			from ..spec import load_spec
 
 			if not Path(target).is_file():
-				raise AutotunerError(f"no spec file '{target}'", hint="give a spec file, or a task with --best")
+				raise SpecError(
+					[SpecProblem("", f"no spec file '{target}'", "give a spec file, or a task with --best")], target
+				)
 			spec = load_spec(Path(target))
 			params = first_params(spec)
 		chosen = mode or (spec.deployment_mode if spec.deployment_mode in ("ome", "kubernetes") else "kubernetes")
