@@ -195,7 +195,8 @@ class DockerDeployer:
 	def container_argv(self, engine: Any, model_path: Path, params: dict[str, Any], *, port: int) -> list[str]:
 		"""The engine's argv with the image's program in place of the host one and the model at its mounted path."""
 		model = self.container_model(model_path)
-		argv = engine.launch_argv(model, params, host=self.host, port=port)
+		serve = getattr(engine, "serve_argv", engine.launch_argv)  # the engine's own CLI, not this host's launcher
+		argv = serve(model, params, host=self.host, port=port)
 		program = self.defaults.program
 		if not program:
 			return argv
@@ -253,7 +254,8 @@ class DockerDeployer:
 			if not self.model_source.exists():  # docker would make a folder there on the host: never
 				self._release(allocation)
 				raise EngineStartError(
-					f"the model is not at {self.model_source}", hint="autotuner models pull NAME, or fix model.id_or_path"
+					f"the model is not at {self.model_source}",
+					hint="autotuner models pull NAME, or fix model.id_or_path",
 				)
 			mount = f"{MODEL_MOUNT}/{self.model_source.name}"
 			kwargs["volumes"] = {str(self.model_source): {"bind": mount, "mode": "ro"}}

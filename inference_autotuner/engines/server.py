@@ -52,10 +52,15 @@ class ServerEngine:
 	def launch_argv(self, model: str, params: dict[str, Any], *, host: str, port: int) -> list[str]:
 		return [*self.argv0, *self._model(model), "--host", host, "--port", str(port), *self._args(params)]
 
+	def serve_argv(self, model: str, params: dict[str, Any], *, host: str, port: int) -> list[str]:
+		"""The engine's own command line (`vllm serve MODEL ...`), whatever this host launches it with: what a
+		container or pod runs and what a user is shown."""
+		flag = type(self).model_flag
+		where = [f"--{flag}", model] if flag else [model]
+		return [*self.command, *where, "--host", host, "--port", str(port), *self._args(params)]
+
 	def display_command(self, model: str, params: dict[str, Any], *, port: int = 8000) -> str:
-		return join_command(
-			[*self.command, *self._model(model), "--host", "0.0.0.0", "--port", str(port), *self._args(params)]
-		)
+		return join_command(self.serve_argv(model, params, host="0.0.0.0", port=port))
 
 	def parallel(self, params: dict[str, Any]) -> dict[str, int]:
 		flags = {self.canonical(k): v for k, v in params.items()}

@@ -20,7 +20,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .base import join_command
 from .catalog import drift, engine_python, flags_from, load_snapshot
 from .server import ServerEngine
 
@@ -83,7 +82,7 @@ class VllmEngine(ServerEngine):
 		super().__init__(command)
 		if command is None and not os.environ.get("AUTOTUNER_VLLM_BIN") and shutil.which("vllm") is None:
 			self.argv0 = tools_command() or self.argv0
-		if len(self.argv0) >= 3 and self.argv0[1] == "-m":
+		if "-m" in self.argv0[1:3]:
 			self.model_flag = "model"  # the API server module has no positional model (`vllm serve` maps it)
 
 	def _args(self, params: dict[str, Any]) -> list[str]:
@@ -96,10 +95,6 @@ class VllmEngine(ServerEngine):
 			else:
 				flags[name] = value
 		return super()._args(flags)
-
-	def display_command(self, model: str, params: dict[str, Any], *, port: int = 8000) -> str:
-		"""`vllm serve MODEL ...`: the command a user runs with vLLM's own CLI (whatever this tuner launches)."""
-		return join_command([*self.command, model, "--host", "0.0.0.0", "--port", str(port), *self._args(params)])
 
 	def python(self) -> str | None:
 		"""The interpreter of the vLLM this engine launches (for the drift check and the parser test)."""

@@ -127,7 +127,8 @@ def engine_argv(target: K8sTarget, engine: Any, flags: dict[str, Any], *, model:
 
 	plain = {k: v for k, v in flags.items() if k != OPTIONS_KEY}
 	model_arg = model if model is not None else target.pod_model_path()
-	argv = engine.launch_argv(model_arg, plain, host="0.0.0.0", port=target.port)
+	serve = getattr(engine, "serve_argv", engine.launch_argv)  # the engine's own CLI, not this host's launcher
+	argv = serve(model_arg, plain, host="0.0.0.0", port=target.port)
 	defaults = ENGINE_IMAGES.get(target.engine)
 	if defaults and defaults.program:  # replace the host program (everything before the first --flag or the model)
 		cut = next((i for i, a in enumerate(argv) if a.startswith("--") or a == model_arg), len(argv))
