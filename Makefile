@@ -89,6 +89,7 @@ demo: setup web/dist/index.html
 
 test: setup-all $(DRIVER_TOOLS) $(ENGINE_TOOLS) web/dist/index.html
 	$(AUTOTUNER) models pull smollm2
+	$(AUTOTUNER) models pull smollm2 --format hf
 	cd web && npm test -- --run
 	AUTOTUNER_TEST_DRIVERS=genai-bench,aiperf,guidellm $(PY) -m pytest -q -rs --durations=25
 
