@@ -176,6 +176,12 @@ def worker(
 	db: DbOpt = None,
 	redis: RedisOpt = None,
 	jobs: Annotated[int, typer.Option("--jobs", help="Tasks this worker runs at the same time")] = 1,
+	metrics_port: Annotated[
+		int | None, typer.Option("--metrics-port", help="Serve Prometheus /metrics of this worker on this port")
+	] = None,
+	metrics_host: Annotated[
+		str, typer.Option("--metrics-host", help="Address for --metrics-port (0.0.0.0: every interface)")
+	] = "127.0.0.1",
 ) -> None:
 	"""Run tasks from the ARQ queue on Redis (start as many as you like, on this or other hosts sharing --db)."""
 	import os
@@ -188,6 +194,16 @@ def worker(
 			raise AutotunerError("a worker needs a Redis URL", hint="pass --redis redis://host:6379/0")
 		store = _store(db)
 		console.print(f"worker: queue {url}, database {store.url.split('@')[-1]}")
+		if metrics_port is not None:
+			from ..telemetry import serve_metrics
+
+			try:
+				serve_metrics(metrics_port, metrics_host)
+			except OSError as exc:
+				raise AutotunerError(
+					f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}", hint="choose a free --metrics-port"
+				) from None
+			console.print(f"metrics: http://{metrics_host}:{metrics_port}/metrics")
 		run_worker(store.url, url, max_jobs=jobs)
 	except AutotunerError as exc:
 		_fail(exc)

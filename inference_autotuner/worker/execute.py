@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import update
 
+from .. import telemetry
 from ..cli_render import load_level
 from ..errors import AutotunerError
 from ..paths import logs_dir, safe_name
@@ -57,7 +58,8 @@ def format_event(ev: Event) -> str | None:
 
 
 class TaskLog:
-	"""Appends readable lines to the task's log file and publishes each event (plus a `log_line` per line)."""
+	"""Appends readable lines to the task's log file, publishes each event (plus a `log_line` per line) and counts it
+	for /metrics (telemetry.observe)."""
 
 	def __init__(self, task_id: int, name: str, publish: Publish) -> None:
 		self.task_id = task_id
@@ -69,6 +71,7 @@ class TaskLog:
 	def __call__(self, ev: Event) -> None:
 		ev = {**ev, "task_id": self.task_id}
 		line = format_event(ev)
+		telemetry.observe(ev)  # the Prometheus counters of this process (never raises)
 		try:
 			self.publish(ev)
 			if line is not None:
