@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from inference_autotuner import telemetry, users
 from inference_autotuner.api import Settings, create_app
 
+REPO = Path(__file__).resolve().parents[1]
 FINAL = ("completed", "failed", "cancelled", "interrupted")
 
 
@@ -108,6 +112,13 @@ def test_metrics_after_a_predicted_tuning() -> None:
 		assert total(found, "autotuner_tasks_in_progress") == 0
 		assert total(found, "process_cpu_seconds_total") > 0
 		assert scrape < 1.0
+
+		# every metric the Grafana dashboard queries is in the exposition
+		dashboard = json.loads((REPO / "docs" / "grafana-dashboard.json").read_text())
+		exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+		queried = {m for e in exprs for m in re.findall(r"\b(autotuner_[a-z_]+)", e)}
+		assert len(queried) >= 10
+		assert queried <= {name for name, _ in found}, queried - {name for name, _ in found}
 
 		# OpenMetrics when the scraper asks for it (Prometheus does)
 		om = client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
