@@ -330,6 +330,11 @@ def export(
 			text = json.dumps(data, indent=2, default=str) + "\n"
 		elif format == "csv":
 			text = _to_csv(data["experiments"])
+		elif format in ("vllm-sweep", "genai-bench"):
+			raise AutotunerError(
+				f"no {format} export: its result layout is not documented precisely enough to write",
+				hint="use csv or json; docs/report.md (Export) says why",
+			)
 		else:
 			raise AutotunerError(f"unknown format '{format}'", hint="use csv or json")
 		if output:
