@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import operator
+import random
 import statistics
 import sys
 import tempfile
@@ -38,12 +40,23 @@ sys.path.insert(0, str(REPO))
 from inference_autotuner.bench.metrics import RunMetrics, Stats  # noqa: E402
 from inference_autotuner.deploy.predict import PredictionInfeasible  # noqa: E402
 from inference_autotuner.runner.task import TaskRunner, get_or_create_task  # noqa: E402
+from inference_autotuner.search.stopping import DEFAULT_PATIENCE, NOISE_FLOOR  # noqa: E402
 from inference_autotuner.space import params_key  # noqa: E402
 from inference_autotuner.spec.models import TaskSpec  # noqa: E402
 from inference_autotuner.store import Store  # noqa: E402
 
-STRATEGIES = {"grid": "grid_search", "random": "random", "tpe": "bayesian", "tpe-parallel": "bayesian"}
-PARALLEL = {"tpe-parallel": 2}  # optimization.max_parallel of a strategy (1 when absent)
+STRATEGIES = {
+	"grid": "grid_search",
+	"random": "random",
+	"tpe": "bayesian",
+	"tpe-parallel": "bayesian",
+	"gp": "gp",
+	"gp-parallel": "gp",
+	"auto": "auto",
+}
+DEFAULT_STRATEGIES = "grid,random,tpe,gp"
+PARALLEL = {"tpe-parallel": 2, "gp-parallel": 2}  # optimization.max_parallel of a strategy (1 when absent)
+PATIENCE = DEFAULT_PATIENCE  # the stopping rule simulated on each search (search/stopping.py)
 OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq}
 
 
@@ -75,7 +88,7 @@ class Landscape:
 		if direction not in ("maximize", "minimize") or not self.column:
 			raise SystemExit("--objective is maximize:COLUMN or minimize:COLUMN")
 		self.maximize = direction == "maximize"
-		rules = [parse_constraint(c) for c in constraints]
+		self.rules = rules = [parse_constraint(c) for c in constraints]
 		with path.open(newline="") as f:
 			rows = list(csv.DictReader(f))
 		if not rows or "status" not in rows[0]:
@@ -105,6 +118,39 @@ class Landscape:
 
 	def reached(self, value: float, share: float) -> bool:
 		return value >= share * self.best if self.maximize else value <= self.best / share
+
+	def write_prior(self, path: Path, seed: int, error: float) -> None:
+		"""A prediction of this landscape that misses: each figure (the objective and every constrained column) times
+		a systematic factor per parameter value and a random factor per configuration, all log-normal and seeded.
+		`error` is the standard deviation of the total log error (0.4: a predictor off by ~40%), half of its
+		variance from the per-parameter bias (shared by every configuration with that value), half from noise. A
+		row's predicted feasibility comes from its perturbed constrained columns."""
+		rng = random.Random(f"prior-{seed}")
+		columns = [self.column, *(c for c, _, _ in self.rules)]
+		per_dim = error / math.sqrt(2 * max(1, len(self.names)))
+		bias = {
+			(col, n, v): math.exp(rng.gauss(0.0, per_dim))
+			for col in columns
+			for n in self.names
+			for v in self.grid[_safe(n)]
+		}
+		with path.open("w", newline="") as f:
+			w = csv.writer(f)
+			w.writerow([*(f"param:{_safe(n)}" for n in self.names), "status", "objective_value"])
+			for row in self.rows.values():
+				params = {n: _value(row[f"param:{n}"]) for n in self.names}
+				figures: dict[str, float] = {}
+				for col in columns:
+					if row.get(col) in ("", None):
+						continue
+					factor = math.exp(rng.gauss(0.0, error / math.sqrt(2)))
+					for n in self.names:
+						factor *= bias[(col, n, params[n])]
+					figures[col] = float(row[col]) * factor
+				ok = row["status"] in ("ok", "success") and self.column in figures
+				ok = ok and all(c in figures and op(figures[c], x) for c, op, x in self.rules)
+				value = figures.get(self.column)
+				w.writerow([*(params[n] for n in self.names), "ok" if ok else "infeasible", value if ok else ""])
 
 
 class ReplayEngine:
@@ -197,9 +243,28 @@ class ReplayDeployer:
 		return run
 
 
-def replay(landscape: Landscape, strategy: str, seed: int, share: float, workdir: Path) -> tuple[int, int]:
-	"""(experiments to reach `share` of the best, to reach 95% of it) for one seeded search; N when never reached."""
-	store = Store(f"sqlite:///{workdir / f'{strategy}-{seed}.db'}")
+def stop_point(seen: list[float | None], maximize: bool, patience: int) -> int | None:
+	"""Where search/stopping.py's rule ends a search that saw `seen` (objective values, None = infeasible)."""
+	best: float | None = None
+	since = 0
+	for i, v in enumerate(seen, 1):
+		if v is not None and (
+			best is None or (v > best + NOISE_FLOOR * abs(best) if maximize else v < best - NOISE_FLOOR * abs(best))
+		):
+			best, since = v, 0
+		else:
+			since += 1
+		if best is not None and since >= patience:
+			return i
+	return None
+
+
+def replay(
+	landscape: Landscape, strategy: str, seed: int, share: float, workdir: Path, prior: Path | None = None
+) -> tuple[int, int, int, bool]:
+	"""(experiments to reach `share` of the best, to reach 95% of it, where the stopping rule would end the search,
+	whether the best found by then reached `share`) for one seeded search; N when never reached / never stopped."""
+	store = Store(f"sqlite:///{workdir / f'{strategy}-{seed}-{prior is not None}.db'}")
 	spec = TaskSpec.model_validate(
 		{
 			"task_name": f"replay-{strategy}-{seed}",
@@ -207,6 +272,9 @@ def replay(landscape: Landscape, strategy: str, seed: int, share: float, workdir
 			"base_runtime": "vllm",
 			"deployment_mode": "predict",
 			"parameters": landscape.grid,
+			# the replay's load level is not the landscape's: the largest one keeps search/prior.py's rule for
+			# batch caps above the concurrency (held in predict mode) from touching the landscape's parameters
+			"benchmark": {"num_concurrency": [4096], "max_requests_per_iteration": 4096},
 			"optimization": {
 				"baseline": False,
 				"repeat_top_k": 0,
@@ -216,6 +284,8 @@ def replay(landscape: Landscape, strategy: str, seed: int, share: float, workdir
 				"max_iterations": landscape.size,
 				"max_parallel": PARALLEL.get(strategy, 1),
 				"seed": seed,
+				"stop_after": 0,  # simulated on what was seen (stop_point), so one run gives both figures
+				"prior": str(prior) if prior is not None else None,
 			},
 		}
 	)
@@ -234,7 +304,7 @@ def replay(landscape: Landscape, strategy: str, seed: int, share: float, workdir
 				for target in (share, 0.95):
 					if target not in hits and landscape.reached(value, target):
 						hits[target] = len(seen)
-			if share in hits and strategy != "grid":
+			if share in hits and strategy != "grid" and stop_point(seen, landscape.maximize, PATIENCE) is not None:
 				cancel.set()
 
 	task_id = get_or_create_task(store, spec)
@@ -248,15 +318,21 @@ def replay(landscape: Landscape, strategy: str, seed: int, share: float, workdir
 	)  # type: ignore[arg-type]
 	runner.run()
 	store.engine.dispose()
-	return hits.get(share, landscape.size), hits.get(0.95, landscape.size)
+	stop = stop_point(seen, landscape.maximize, PATIENCE) or len(seen)
+	found = share in hits and hits[share] <= stop
+	return hits.get(share, landscape.size), hits.get(0.95, landscape.size), stop, found
 
 
 def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+	"""Every strategy without a prior and (unless --priors none) with a perturbed one; keys 'NAME' and 'NAME+prior'."""
 	landscape = Landscape(Path(args.landscape), args.objective, args.constraint)
 	strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
 	bad = [s for s in strategies if s not in STRATEGIES]
 	if bad:
 		raise SystemExit(f"unknown strategies {bad}; valid: {', '.join(STRATEGIES)}")
+	priors = [p.strip() for p in args.priors.split(",") if p.strip()]
+	if not set(priors) <= {"none", "perturbed"}:
+		raise SystemExit("--priors is none, perturbed or none,perturbed")
 	feasible = sum(v is not None for v in landscape.values.values())
 	print(
 		f"landscape {args.landscape}: {landscape.size} configurations, {feasible} feasible, best "
@@ -265,28 +341,47 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 	out: dict[str, dict[str, float]] = {}
 	with tempfile.TemporaryDirectory(prefix="search-eff-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as d:
 		for strategy in strategies:
-			seeds = range(1) if strategy == "grid" else range(args.seeds)
-			results = [replay(landscape, strategy, seed, args.target, Path(d)) for seed in seeds]
-			print(f"  {strategy}: experiments to the target per seed {[r[0] for r in results]}", flush=True)
-			first = statistics.median(r[0] for r in results)
-			count = float(landscape.size) if strategy == "grid" else first
-			out[strategy] = {
-				"experiments": count,
-				"first_hit": first,
-				"within_5pct": statistics.median(r[1] for r in results),
-			}
+			for mode in priors:
+				if mode == "perturbed" and strategy == "grid":
+					continue  # full enumeration: a prior changes nothing
+				name = strategy if mode == "none" else f"{strategy}+prior"
+				seeds = range(1) if strategy == "grid" else range(args.seeds)
+				results = []
+				for seed in seeds:
+					prior = None
+					if mode == "perturbed":
+						prior = Path(d) / f"prior-{seed}.csv"
+						landscape.write_prior(prior, seed, args.prior_error)
+					results.append(replay(landscape, strategy, seed, args.target, Path(d), prior))
+				print(f"  {name}: experiments to the target per seed {[r[0] for r in results]}", flush=True)
+				first = statistics.median(r[0] for r in results)
+				count = float(landscape.size) if strategy == "grid" else first
+				out[name] = {
+					"experiments": count,
+					"first_hit": first,
+					"within_5pct": statistics.median(r[1] for r in results),
+					"per_seed": [r[0] for r in results],  # type: ignore[dict-item]
+					"stopped_at": statistics.median(r[2] for r in results),
+					"found_by_stop": sum(r[3] for r in results) / len(results),
+				}
 	grid = float(landscape.size)
 	rand = out.get("random", {}).get("experiments")
 	print(
-		f"{'strategy':<12} {'to best':>8} {'to 5%':>7} {'vs grid':>8} {'vs random':>10}  (median over {args.seeds} seeds)"
+		f"{'strategy':<14} {'to best':>8} {'to 5%':>7} {'vs grid':>8} {'vs random':>10} {'stops at':>9} {'found':>6}"
+		f"  (median over {args.seeds} seeds; prior = perturbed by {args.prior_error:.0%}; stop: {PATIENCE} without "
+		f"a {NOISE_FLOOR:.0%} gain)"
 	)
 	for name, r in out.items():
 		vs_random = f"{r['experiments'] / rand:.2f}x" if rand else "-"
-		note = f"  (full enumeration; seeded order first hit at {r['first_hit']:.0f})" if name == "grid" else ""
-		if PARALLEL.get(name, 1) > 1:
-			note = f"  ({PARALLEL[name]} at once: ~{r['experiments'] / PARALLEL[name]:.0f} rounds)"
+		base = name.removesuffix("+prior")
+		note = f"  (full enumeration; seeded order first hit at {r['first_hit']:.0f})" if base == "grid" else ""
+		if PARALLEL.get(base, 1) > 1:
+			note = f"  ({PARALLEL[base]} at once: ~{r['experiments'] / PARALLEL[base]:.0f} rounds)"
+		stops = "-" if base == "grid" else f"{r['stopped_at']:.1f}"
+		found = "-" if base == "grid" else f"{r['found_by_stop']:.0%}"
 		print(
-			f"{name:<12} {r['experiments']:>8.1f} {r['within_5pct']:>7.1f} {r['experiments'] / grid:>7.2f}x {vs_random:>10}{note}"
+			f"{name:<14} {r['experiments']:>8.1f} {r['within_5pct']:>7.1f} {r['experiments'] / grid:>7.2f}x "
+			f"{vs_random:>10} {stops:>9} {found:>6}{note}"
 		)
 	return out
 
@@ -297,7 +392,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
 	p.add_argument("--objective", required=True, help="maximize:COLUMN or minimize:COLUMN")
 	p.add_argument("--constraint", action="append", default=[], help="COLUMN<=X (repeatable); broken = infeasible")
 	p.add_argument("--seeds", type=int, default=10)
-	p.add_argument("--strategies", default=",".join(STRATEGIES))
+	p.add_argument("--strategies", default=DEFAULT_STRATEGIES, help=f"any of {', '.join(STRATEGIES)}")
+	p.add_argument("--priors", default="none,perturbed", help="none, perturbed, or both (each strategy twice)")
+	p.add_argument("--prior-error", type=float, default=0.4, help="log-normal error of the perturbed prior")
 	p.add_argument("--target", type=float, default=0.99, help="share of the best value that counts as reaching it")
 	return run(p.parse_args(argv))
 

@@ -68,3 +68,35 @@ def test_constraint_and_minimize(tmp_path: Path) -> None:
 		]
 	)
 	assert out["grid"]["experiments"] == 12 and out["tpe"]["experiments"] <= 12
+
+
+def test_every_strategy_with_and_without_a_perturbed_prior(tmp_path: Path) -> None:
+	bench = load_benchmark()
+	path = tmp_path / "land.csv"
+	write_landscape(path)
+	out = bench.main(["--landscape", str(path), "--objective", "maximize:tput", "--seeds", "2"])
+	assert {"grid", "random", "tpe", "gp", "random+prior", "tpe+prior", "gp+prior"} <= set(out)
+	assert "grid+prior" not in out  # full enumeration: a prior changes nothing
+	for name, r in out.items():
+		assert 1 <= r["experiments"] <= 12
+		if name != "grid":
+			assert 1 <= r["stopped_at"] <= 12 and 0.0 <= r["found_by_stop"] <= 1.0
+
+
+def test_perturbed_prior_is_seeded_and_exact_at_zero_error(tmp_path: Path) -> None:
+	bench = load_benchmark()
+	path = tmp_path / "land.csv"
+	write_landscape(path)
+	land = bench.Landscape(path, "maximize:tput", ["latency<=0.05"])
+	exact, a, b, c = (tmp_path / f"{n}.csv" for n in "xabc")
+	land.write_prior(exact, 0, 0.0)
+	rows = {(r["param:a"], r["param:b"]): r for r in csv.DictReader(exact.open())}
+	assert float(rows[("3", "3")]["objective_value"]) == 33.0
+	assert rows[("1", "1")]["status"] == "infeasible"  # latency 1/11 breaks the constraint
+	assert rows[("4", "1")]["status"] == "infeasible"  # infeasible in the landscape
+	land.write_prior(a, 1, 0.4)
+	land.write_prior(b, 1, 0.4)
+	land.write_prior(c, 2, 0.4)
+	assert a.read_text() == b.read_text() != c.read_text()
+	assert bench.stop_point([1.0, None, 1.005, 0.5], True, 3) == 4  # 0.5% better is within the noise floor
+	assert bench.stop_point([1.0, 2.0, 1.0, 1.0], True, 3) is None

@@ -11,6 +11,8 @@ import optuna
 from optuna.trial import TrialState
 from sqlalchemy import select
 
+from ..search.prior import prepare
+from ..search.stopping import patience_of, should_stop
 from ..space import Space, params_key
 from ..store import Experiment, ExperimentOrigin, ExperimentStatus, TaskStatus
 from .base import FINAL, SPACE_KEYS_MAX, RunContext, RunnerBase
@@ -23,6 +25,7 @@ EXPLORE_AFTER_DUPLICATES = 3  # finite spaces: after this many repeats in a row,
 class SearchLoop(RunnerBase):
 	# -- search -------------------------------------------------------------------------------------------------
 	def _search(self, ctx: RunContext, slots: int) -> None:
+		prepare(ctx.study, self.spec, ctx.space, ctx.engine, self._log)  # prior, held dimensions (search/prior.py)
 		if slots <= 1:
 			self._search_worker(ctx)
 		else:
@@ -67,6 +70,11 @@ class SearchLoop(RunnerBase):
 				if self._stop or self.cancel.is_set():
 					return None
 				if self._final_count() + self._inflight >= self.max_iterations:
+					return None
+				why = should_stop(ctx.study, patience_of(self.spec.optimization))
+				if why is not None:
+					self._log(why)
+					self._stop = True
 					return None
 				size = ctx.space.size()
 				if size is not None and self._distinct_measured(ctx) + self._inflight >= size:

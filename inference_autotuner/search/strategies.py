@@ -17,6 +17,7 @@ from ..limits import MAX_GRID
 from ..scoring import OBJECTIVE_INFO
 from ..space import Space
 from ..spec.models import OptimizationSpec
+from .structured import MAX_CANDIDATES, StructuredSampler
 
 optuna.logging.set_verbosity(logging.WARNING)
 
@@ -36,10 +37,21 @@ def directions(opt: OptimizationSpec) -> list[Literal["minimize", "maximize"]]:
 	return [OBJECTIVE_INFO[name].direction for name in opt.objective_list]
 
 
+def uses_gp(opt: OptimizationSpec, space: Space) -> bool:
+	"""gp: the structured Gaussian process (one objective). auto: gp where it is the measured winner (a finite space of
+	at most MAX_CANDIDATES configurations, one objective), TPE / MO-TPE elsewhere."""
+	if opt.multi_objective or opt.strategy not in ("gp", "auto"):
+		return False
+	size = space.size()
+	return opt.strategy == "gp" or (size is not None and 0 < size <= MAX_CANDIDATES)
+
+
 def make_sampler(opt: OptimizationSpec, space: Space, *, parallel: int = 1) -> optuna.samplers.BaseSampler:
 	"""The sampler of `opt.strategy`. parallel > 1: TPE uses the constant liar, so that experiments suggested while
 	others run are told apart (a running trial counts as a bad one until it is told)."""
 	seed = opt.seed
+	if uses_gp(opt, space):
+		return StructuredSampler(space, seed=seed, n_startup=opt.n_initial_random)
 	if opt.strategy == "grid_search":
 		size = space.size()
 		if size is not None and size > MAX_GRID:  # spec validation refuses it; a row stored before that rule fails here
@@ -61,7 +73,7 @@ def make_sampler(opt: OptimizationSpec, space: Space, *, parallel: int = 1) -> o
 		population = max(4, min(20, opt.max_iterations // 4))
 		return optuna.samplers.NSGAIISampler(population_size=population, seed=seed)
 	n_startup = opt.n_initial_random if opt.n_initial_random is not None else min(5, max(1, opt.max_iterations // 3))
-	# bayesian (single objective) and mo_tpe (several): TPE handles both, by the study's directions
+	# bayesian (single objective), mo_tpe (several) and auto elsewhere: TPE handles both, by the study's directions
 	return optuna.samplers.TPESampler(
 		n_startup_trials=n_startup, seed=seed, multivariate=True, constant_liar=parallel > 1
 	)

@@ -21,7 +21,7 @@ OBJECTIVES = (
 	"maximize_max_load",
 	"minimize_cost_per_mtok",
 )
-STRATEGIES = ("grid_search", "random", "bayesian", "nsga2", "mo_tpe")
+STRATEGIES = ("auto", "gp", "grid_search", "random", "bayesian", "nsga2", "mo_tpe")
 STRATEGY_ALIASES = {
 	"grid": "grid_search",
 	"tpe": "bayesian",
@@ -150,8 +150,9 @@ class EarlyStopSpec(_Strict):
 
 class OptimizationSpec(_Strict):
 	strategy: str = Field(
-		"grid_search",
-		description="grid_search | random | bayesian (Optuna TPE) | nsga2 | mo_tpe (multi-objective TPE)",
+		"auto",
+		description="auto (gp on a finite space with one objective, else TPE / MO-TPE) | gp (Gaussian process over "
+		"ordered values, constraint-aware) | grid_search | random | bayesian (Optuna TPE) | nsga2 | mo_tpe",
 	)
 	objective: str = Field("maximize_throughput", description="One of: " + ", ".join(OBJECTIVES))
 	objectives: list[str] | None = Field(
@@ -215,6 +216,21 @@ class OptimizationSpec(_Strict):
 	)
 	repeats: int = Field(
 		2, ge=0, le=L.MAX_REPEATS, description="Extra measurements of each top configuration (and of the baseline)"
+	)
+	stop_after: int | None = Field(
+		None,
+		ge=0,
+		le=L.MAX_ITERATIONS,
+		description="End the search after this many experiments in a row without beating the best by more than the "
+		"noise floor (1%); 0: never; unset: 10 for strategies auto and gp, never for the others (grid never stops)",
+	)
+	prior: str | None = Field(
+		None,
+		min_length=1,
+		max_length=4096,
+		description="Predicted figures to start from: 'predict' (aiconfigurator, for vllm/sglang/trtllm on a known GPU) "
+		"or a CSV path (param:NAME columns, status, objective_value); the predicted top configurations are measured "
+		"first and the ranking is the search's prior, corrected by each measurement",
 	)
 
 	@field_validator("objectives")

@@ -1,0 +1,152 @@
+"""Priors from predictions, dimensions that cannot matter, and the start of a search.
+
+`optimization.prior`:
+- `predict`: aiconfigurator predicts every configuration of the space (ms each; vLLM / SGLang / TensorRT-LLM on a
+  GPU it has data for), scored with the task's objective and SLOs as a predicted experiment would be;
+- a CSV path: a landscape or `autotuner export` file (param:NAME columns, status ok/success, objective_value in the
+  objective's natural unit); rows that are not ok are predicted infeasible.
+
+A prior is never trusted blindly. Every strategy measures the predicted top configurations first (PRIOR_TOP_K,
+enqueued on a fresh study); the gp strategy also uses the whole ranking as its model's mean after a fitted scale and
+offset, so measurements that disagree with the prediction take over (search/structured.py). Predicted-infeasible
+configurations are only less likely to be proposed, never excluded.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from ..scoring import OBJECTIVE_INFO
+from ..space import Space, params_key
+from .structured import StructuredSampler
+
+PRIOR_TOP_K = 2  # predicted-best configurations measured first (the gp sampler then continues from its model)
+MAX_PREDICTED = 5000  # larger spaces: no `predict` prior (a few ms per configuration)
+
+
+def _value(text: str) -> Any:
+	for cast in (int, float):
+		try:
+			return cast(text)
+		except ValueError:
+			pass
+	return {"True": True, "False": False, "true": True, "false": False}.get(text, text)
+
+
+def prior_from_csv(path: Path, space: Space, direction: str) -> dict[str, float | None]:
+	"""Predicted scores (lower is better) by params_key of the full configuration, from a landscape CSV."""
+	out: dict[str, float | None] = {}
+	names = {d.name for d in space.dimensions}
+	with path.open(newline="") as f:
+		for row in csv.DictReader(f):
+			params = {k.removeprefix("param:"): _value(v) for k, v in row.items() if k and k.startswith("param:")}
+			if not names <= set(params):
+				continue
+			searched = {k: v for k, v in params.items() if k in names}
+			ok = row.get("status") in ("ok", "success") and row.get("objective_value") not in ("", None)
+			value = float(row["objective_value"]) if ok else None
+			if value is not None and not math.isfinite(value):
+				value = None
+			out[params_key(space.full(searched))] = (
+				None if value is None else (-value if direction == "maximize" else value)
+			)
+	return out
+
+
+def prior_from_predictions(spec: Any, space: Space, engine: Any) -> dict[str, float | None]:
+	"""Predicted scores of every configuration of the space from aiconfigurator (deploy/predict.py)."""
+	from ..deploy.predict import PredictDeployer, PredictionInfeasible
+	from ..engines.plan import plan_for
+	from ..scoring import goodput_slo_from, score_experiment
+
+	size = space.size()
+	if size is None or size > MAX_PREDICTED:
+		raise ValueError(f"a predicted prior needs a finite space of at most {MAX_PREDICTED} configurations")
+	deployer = PredictDeployer.from_spec(spec)
+	deployer.preflight()
+	opt = spec.optimization
+	out: dict[str, float | None] = {}
+	for c in space.iter_combinations():
+		params = space.full(c)
+		plan = plan_for(engine, params, spec, Path(spec.model.ref))
+		score: float | None = None
+		if plan.status == "ok":
+			try:
+				runs, _ = deployer.predict(spec=spec, plan=plan, goodput=goodput_slo_from(spec.slo))
+				scored = score_experiment(runs, opt.objective, spec.slo, world_size=plan.world_size)
+				score = scored.score if scored.feasible else None
+			except PredictionInfeasible:
+				score = None
+		out[params_key(params)] = score
+	return out
+
+
+def load_prior(spec: Any, space: Space, engine: Any) -> dict[str, float | None]:
+	opt = spec.optimization
+	if not opt.prior or opt.multi_objective:
+		return {}
+	if opt.prior == "predict":
+		return prior_from_predictions(spec, space, engine)
+	return prior_from_csv(Path(opt.prior).expanduser(), space, OBJECTIVE_INFO[opt.objective].direction)
+
+
+def cannot_matter(spec: Any, space: Space) -> dict[str, Any]:
+	"""Dimensions whose value cannot change a prediction, held at their first value: in deployment_mode predict,
+	values of the engine's batch cap at or above the largest concurrency are one configuration (the batch never
+	exceeds the concurrency), so only the smallest of them is searched. Returned as {name: value to hold} only when
+	the whole dimension collapses to one value; partial collapses are left to the model."""
+	if getattr(spec, "deployment_mode", None) != "predict":
+		return {}
+	from ..deploy.predict import BATCH_FLAGS
+
+	flag = BATCH_FLAGS.get(str(spec.base_runtime), (None, None))[0]
+	levels = list(getattr(spec.benchmark, "num_concurrency", None) or [])
+	if flag is None or not levels or getattr(spec.benchmark, "load_search", None) is not None:
+		return {}
+	top = max(levels)
+	for d in space.dimensions:
+		if d.name == flag and d.choices is not None:
+			nums = [v for v in d.choices if isinstance(v, int | float) and not isinstance(v, bool)]
+			if len(nums) == len(d.choices) and min(nums) >= top:
+				return {d.name: min(nums)}
+	return {}
+
+
+def prepare(study: optuna.Study, spec: Any, space: Space, engine: Any, log: Callable[[str], None]) -> None:
+	"""Before the search: hand the sampler its prior and held dimensions, and measure the predicted top first."""
+	opt = spec.optimization
+	sampler = study.sampler
+	held = cannot_matter(spec, space)
+	if held and isinstance(sampler, StructuredSampler):
+		sampler.hold(held)
+		log(f"held (cannot change a prediction): {', '.join(f'{k}={v}' for k, v in held.items())}")
+	if not opt.prior:
+		return
+	try:
+		prior = load_prior(spec, space, engine)
+	except Exception as exc:  # a prior is a help, never a reason to fail the task
+		log(f"prior {opt.prior!r} not used: {exc}")
+		return
+	if not prior:
+		log(f"prior {opt.prior!r}: no configuration of this space in it; searching without")
+		return
+	feasible = sorted((v, k) for k, v in prior.items() if v is not None)
+	log(
+		f"prior {opt.prior!r}: {len(prior)} configurations predicted, {len(feasible)} feasible; the top "
+		f"{min(PRIOR_TOP_K, len(feasible))} measured first, the ranking corrected by each measurement"
+	)
+	if isinstance(sampler, StructuredSampler):
+		sampler.set_prior(prior)
+		return  # its start-up measures the predicted best itself, skipping what is measured already
+	if study.get_trials(deepcopy=False):
+		return  # resumed: the top was enqueued the first time
+	by_key = {params_key(space.full(c)): c for c in space.iter_combinations()} if space.size() else {}
+	for _, key in feasible[:PRIOR_TOP_K]:
+		if key in by_key:
+			study.enqueue_trial(dict(by_key[key]), skip_if_exists=True)
