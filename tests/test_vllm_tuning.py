@@ -111,10 +111,11 @@ def test_real_vllm_tuning_killed_and_resumed(tmp_path: Path, model_path: Path) -
 	logs = {p.name: p.read_text(errors="replace") for p in data_dir().rglob("experiment_*.log")}
 	assert len(logs) == 3 and all("vllm" in text.lower() for text in logs.values()), sorted(logs)
 	with db.connect() as c:
-		params = dict(c.execute(text("select number, params from experiments")).all())
-	for number, value in params.items():  # env:VLLM_CPU_KVCACHE_SPACE reached the engine's environment
+		found = c.execute(text("select number, params, launch_command from experiments")).all()
+	for number, value, command in found:  # env:VLLM_CPU_KVCACHE_SPACE reached the engine's environment
 		space = json.loads(value)["env:VLLM_CPU_KVCACHE_SPACE"]
 		assert f"Explicitly set ({float(space)}/" in logs[f"experiment_{number}.log"]
+		assert command.startswith(f"VLLM_CPU_KVCACHE_SPACE={space} vllm serve "), command
 	assert sum(line.startswith("$ ") for line in logs["experiment_2.log"].splitlines()) == 2
 
 	time.sleep(1.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -220,7 +221,10 @@ class RunnerBase:
 			assert exp is not None
 			exp.log_path = str(log_path)
 			plan = plan_for(engine, params, self.spec, model_path)  # quant/parallel mapped to engine flags
-			exp.launch_command = engine.display_command(str(model_path), plan.flags) if plan.status == "ok" else None
+			command = engine.display_command(str(model_path), plan.flags) if plan.status == "ok" else None
+			if command and plan.env:  # env:NAME parameters go before the command, as a shell takes them
+				command = " ".join([*(shlex.quote(f"{k}={v}") for k, v in plan.env.items()), command])
+			exp.launch_command = command
 			exp.started_at = utcnow()
 		self.emit(
 			{
