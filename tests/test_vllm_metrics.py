@@ -79,3 +79,17 @@ def test_llamacpp_runs_carry_engine_figures(tmp_path: Path, model_path: Path) ->
 	assert figures["running_max"] is not None and 1 <= figures["running_max"] <= 2
 	table = subprocess.run([*cli, "show", "engine-metrics"], capture_output=True, text=True, cwd=REPO)
 	assert "#1 engine (llamacpp): running max" in " ".join(table.stdout.split())
+
+
+def test_sglang_names_map_to_the_same_model() -> None:
+	"""SGLang's names (read from sglang 0.5.23's metrics collector; its server needs a GPU, so the text is made here)."""
+	before = parse_prometheus(
+		'sglang:num_running_reqs{tp_rank="0"} 0\nsglang:num_queue_reqs{tp_rank="0"} 0\nsglang:token_usage 0.0\n'
+		"sglang:num_retracted_requests_total 1\nsglang:cached_tokens_total 0\nsglang:prompt_tokens_total 100\n"
+		"sglang:generation_tokens_total 0\n"
+	)
+	after = {**before, "sglang:num_retracted_requests_total": 3.0, "sglang:cached_tokens_total": 50.0}
+	after |= {"sglang:prompt_tokens_total": 300.0, "sglang:generation_tokens_total": 64.0, "sglang:token_usage": 0.4}
+	m = summarize("sglang", before, [{**before, "sglang:num_queue_reqs": 2.0}], after)
+	assert m.preemptions == 2 and m.prefix_cache_hit_rate == 50 / 200 and m.generation_tokens == 64
+	assert m.kv_cache_usage_max == 0.4 and m.waiting_max == 2

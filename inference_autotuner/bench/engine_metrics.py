@@ -9,8 +9,9 @@ EngineMetrics (gauges: mean and max over the samples; counters: the change over 
 - llama.cpp (`llamacpp:` metrics, always on here): kv_cache_usage_ratio (older servers), requests_processing /
   requests_deferred, prompt_tokens_cached_total / (that + prompt_tokens_total: the tokens it processed) as the
   prefix-cache hit rate, tokens_predicted_total.
-- SGLang (`sglang:` metrics, with --enable-metrics): token_usage (KV pool use), num_running_reqs / num_queue_reqs,
-  num_retracted_reqs (its preemptions), cache_hit_rate, prompt_tokens_total, generation_tokens_total.
+- SGLang (`sglang:` metrics, with --enable-metrics; names read from sglang 0.5.23): token_usage (KV pool use),
+  num_running_reqs / num_queue_reqs, num_retracted_requests_total (its preemptions), cached_tokens_total /
+  prompt_tokens_total (else its cache_hit_rate gauge), generation_tokens_total.
 
 A figure the engine does not expose stays None; an engine that answers no /metrics gives no EngineMetrics at all.
 """
@@ -90,7 +91,9 @@ MAPS: dict[str, MetricMap] = {
 		kv_usage=("sglang:token_usage",),
 		running=("sglang:num_running_reqs",),
 		waiting=("sglang:num_queue_reqs",),
-		preemptions=("sglang:num_retracted_reqs",),
+		preemptions=("sglang:num_retracted_requests_total",),
+		prefix_hits=("sglang:cached_tokens_total",),
+		prefix_queries=("sglang:prompt_tokens_total",),
 		hit_rate_gauge=("sglang:cache_hit_rate",),
 		prompt_tokens=("sglang:prompt_tokens_total",),
 		generation_tokens=("sglang:generation_tokens_total",),
