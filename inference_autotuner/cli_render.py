@@ -95,10 +95,15 @@ def experiments_table(
 	for _key, title, _scale in figures:
 		table.add_column(title, justify="right")
 	table.add_column("time s", justify="right")
+	audits = [audit_mark(r) for r in rows]
+	if any(audits):
+		table.add_column("audit", no_wrap=True)
+		note = "audit: suspect = the run's audit found interference (measured again), client-bound = not scored"
+		table.caption = f"{table.caption}\n{note}" if table.caption else note
 	if any(r.get("predicted") for r in rows):
 		note = "(predicted) = figures from aiconfigurator's performance model, not measured"
 		table.caption = f"{table.caption}\n{note}" if table.caption else note
-	for r in rows:
+	for r, audit in zip(rows, audits, strict=True):
 		fig = r.get("figures") or {}
 		style = STATUS_STYLE.get(r["status"], "")
 		label = f"{r['status']} (predicted)" if r.get("predicted") else r["status"]
@@ -112,8 +117,58 @@ def experiments_table(
 			fmt(r.get("objective_value")),
 			*[fmt(fig.get(key), scale) for key, _t, scale in figures],
 			fmt(r.get("duration_s")),
+			*([f"[yellow]{audit}[/]" if audit else "ok"] if any(audits) else []),
 		)
 	return table
+
+
+def audit_mark(row: dict[str, Any]) -> str:
+	"""The worst audit mark over an experiment's runs ('' when every run was valid or none was audited)."""
+	from .bench.audit import badge
+
+	marks = [badge(run.get("audit")) for run in row.get("runs") or [] if isinstance(run, dict)]
+	marks = [m for m in marks if m]
+	return max(marks, key=lambda m: ("client-bound" in m, "suspect" in m, m)) if marks else ""
+
+
+def audit_lines(rows: list[dict[str, Any]]) -> list[str]:
+	"""Per experiment with a suspect run: why, what the host did meanwhile, and where the engine and client ran."""
+	from .bench.audit import RunAudit
+
+	lines: list[str] = []
+	for r in rows:
+		for run in r.get("runs") or []:
+			data = run.get("audit") if isinstance(run, dict) else None
+			if not data:
+				continue
+			a = RunAudit.model_validate(data)
+			label = f"{run.get('scenario')} c={run.get('concurrency')}"
+			if run.get("request_rate") is not None:
+				label = f"{run.get('scenario')} rate={run.get('request_rate')}"
+			host = ", ".join(
+				t
+				for t in (
+					f"other processes {a.other_cpu:.2f} cores" if a.other_cpu is not None else "",
+					f"engine {a.engine_cpu:.2f}" if a.engine_cpu is not None else "",
+					f"client {a.client_cpu:.2f}" if a.client_cpu is not None else "",
+					f"steal {a.steal:.0%}" if a.steal is not None else "",
+					f"load {a.load_avg:.1f}" if a.load_avg is not None else "",
+					f"send lag p99 {a.lag_p99 * 1e3:.0f} ms" if a.lag_p99 is not None else "",
+				)
+				if t
+			)
+			place = (
+				f"engine on cores {a.engine_cores}, client on {a.client_cores}"
+				if a.engine_cores is not None
+				else "; ".join(a.notes)
+			)
+			if a.status == "valid" and a.attempts == 1:
+				continue
+			what = "client-bound" if a.client_bound else a.status
+			tries = f" after {a.attempts} attempts" if a.attempts > 1 else ""
+			why = "; ".join(a.reasons) or "valid"
+			lines.append(f"#{r['number']} {label}: {what}{tries}: {why} ({host}){'; ' + place if place else ''}")
+	return lines
 
 
 def _most(figures: list[dict[str, Any]], key: str) -> float | None:

@@ -28,6 +28,7 @@ import httpx
 
 from ..errors import BenchmarkError
 from .arrivals import drive_open_loop
+from .audit import LoopMonitor, client_audit
 from .metrics import GoodputSLO, RequestRecord, RunMetrics, compute_run_metrics
 from .prompts import PromptBuilder
 from .traffic import Scenario
@@ -181,7 +182,8 @@ class _Run:
 		return json.dumps(body, ensure_ascii=False).encode()
 
 	async def one(self, client: httpx.AsyncClient, item: _Planned, scheduled: float | None = None) -> RequestRecord:
-		"""Send one request; `scheduled` is when an open-loop schedule meant to send it (default: now)."""
+		"""Send one request; `scheduled` is when it was due: an open-loop schedule's time, a closed-loop worker's
+		previous request's end (default: now)."""
 		scheduled = time.perf_counter() if scheduled is None else scheduled
 		try:
 			prompt = await self.prompt(item)
@@ -374,6 +376,8 @@ async def run_load(
 		task = asyncio.create_task(drive)
 		waiter = asyncio.create_task(cancel.wait()) if cancel is not None else None
 		halted = asyncio.create_task(run.halt.wait())
+		monitor = LoopMonitor()  # the client's own lag: how late its event loop wakes up (bench/audit.py)
+		monitor.start()
 		try:
 			waits = {task, halted} if waiter is None else {task, waiter, halted}
 			await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
@@ -382,6 +386,7 @@ async def run_load(
 				if t is not None and not t.done():
 					t.cancel()
 			await asyncio.gather(*(t for t in (waiter, halted) if t is not None), return_exceptions=True)
+			await monitor.stop()
 		try:
 			await task
 		except asyncio.CancelledError:
@@ -397,6 +402,12 @@ async def run_load(
 		goodput_slo=goodput_slo,
 	)
 	metrics.stopped_early = run.stopped_early
+	metrics.audit = client_audit(
+		run.records,
+		concurrency=None if request_rate is not None else concurrency,
+		request_rate=request_rate,
+		stalls=monitor.stalls,
+	)
 	return metrics
 
 
@@ -422,16 +433,19 @@ async def _drive(
 
 		total = len(plan)
 		state = {"next": 0}
-		deadline = time.perf_counter() + max_duration
+		start = time.perf_counter()
+		deadline = start + max_duration
 
 		async def worker(client: httpx.AsyncClient) -> None:
+			due = start  # closed loop: a request is due when its worker's previous one ended (the audit's lag)
 			while True:
 				i = state["next"]
 				if i >= total or time.perf_counter() >= deadline:
 					return
 				state["next"] = i + 1
-				rec = await run.one(client, plan[i])
+				rec = await run.one(client, plan[i], scheduled=due)
 				run.finished(rec, progress, total)
+				due = rec.end if rec.end is not None else time.perf_counter()
 				if run.halt.is_set():
 					return
 

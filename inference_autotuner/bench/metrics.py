@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
+from .audit import RunAudit
 from .engine_metrics import EngineMetrics
 
 
@@ -144,6 +145,9 @@ class RunMetrics(BaseModel):
 	)
 	engine_metrics: EngineMetrics | None = Field(
 		None, description="The engine's own figures for the run (its Prometheus /metrics); None when it has none"
+	)
+	audit: RunAudit | None = Field(
+		None, description="How far the figures can be trusted: client lag, host interference (bench/audit.py)"
 	)
 
 

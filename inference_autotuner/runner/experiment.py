@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..bench.audit import Placement, place_apart
 from ..bench.client import fetch_model_name
 from ..bench.drivers import get_driver
 from ..bench.drivers.tokenizer import resolve_tokenizer
@@ -64,6 +65,7 @@ async def _bench_all(
 	on_run: RunHook | None = None,
 	out: Outcome | None = None,
 	engine: Engine | None = None,
+	placement: Placement | None = None,
 ) -> list[RunMetrics]:
 	stop = asyncio.Event()
 
@@ -99,6 +101,7 @@ async def _bench_all(
 		stop=stop,
 		engine=engine.name if engine is not None else None,
 		metrics_url=base_url + path if engine is not None and (path := getattr(engine, "metrics_path", None)) else None,
+		placement=placement,
 	)
 	try:
 		if b.load_search is not None:
@@ -149,6 +152,7 @@ def run_experiment(
 	labels = {**(labels or {}), "world_size": str(plan.world_size)}
 	out = Outcome(status="failed", argv=argv)
 	deployment: Deployment | None = None
+	placement: Placement | None = None
 	if hasattr(deployer, "cancel_event"):  # a start-up of minutes (vLLM) stops at once on cancel
 		setattr(deployer, "cancel_event", cancel)  # noqa: B010 - not part of the Deployer protocol
 	try:
@@ -169,6 +173,11 @@ def run_experiment(
 		emit({"type": "engine_ready", "number": number, "seconds": out.startup_seconds})
 		tb = time.monotonic()
 		goodput = goodput_slo_from(spec.slo)
+		pid = deployment.info.get("pid") if spec.deployment_mode == "local" else None
+		# a CPU engine and the client on disjoint cores where its thread count allows (bench/audit.py)
+		placement = place_apart(
+			engine.name, params, [pid] if isinstance(pid, int) else [], enabled=spec.optimization.max_parallel <= 1
+		)
 		out.runs = asyncio.run(
 			_bench_all(
 				spec,
@@ -183,6 +192,7 @@ def run_experiment(
 				on_run=on_run,
 				out=out,
 				engine=engine,
+				placement=placement,
 			)
 		)
 		out.bench_seconds = time.monotonic() - tb
@@ -193,6 +203,14 @@ def run_experiment(
 			out.reason = f"engine exited with code {crashed} during the load run (log: {log_path})"
 		elif _timed_out(spec, out, deadline):
 			out.reason = f"timed out after {spec.optimization.timeout_per_iteration:.0f} s (timeout_per_iteration)"
+		elif bound := [r for r in out.runs if r.audit is not None and r.audit.client_bound]:
+			# what a run the client could not drive measured is the client, not the engine: never scored
+			a = bound[0].audit
+			assert a is not None
+			out.reason = (
+				f"the load generator could not drive the load ({bound[0].scenario}, after {a.attempts} attempt(s)): "
+				+ "; ".join(r for r in a.reasons)
+			)
 		else:
 			out.score = _score(spec, out, engine.world_size(params))
 			if not out.score.feasible:
@@ -216,6 +234,8 @@ def run_experiment(
 	except Exception as exc:  # a bug or an unexpected engine answer must not lose the task
 		out.status, out.reason = "failed", f"{type(exc).__name__}: {exc}"
 	finally:
+		if placement is not None:
+			placement.restore()
 		if deployment is not None:
 			ts = time.monotonic()
 			deployer.stop(deployment)

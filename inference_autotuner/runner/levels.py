@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..bench.audit import HostSampler, Placement, judge, merge, pick
 from ..bench.drivers import Driver, RunRequest
 from ..bench.early_stop import EarlyStopper, make_stopper, planned_seconds, saved_seconds
 from ..bench.engine_metrics import EngineMetricsSampler
@@ -43,6 +44,7 @@ class Bench:
 	stop: asyncio.Event  # cancel or deadline: the run in progress ends at once
 	engine: str | None = None  # whose /metrics names to read (bench/engine_metrics.py)
 	metrics_url: str | None = None  # the engine's Prometheus endpoint; None: no engine-side figures
+	placement: Placement | None = None  # the engine's processes and cores, for each run's audit (bench/audit.py)
 
 	@property
 	def can_stop_early(self) -> bool:
@@ -51,15 +53,57 @@ class Bench:
 	async def run(
 		self, scenario: Scenario, level: float, *, rate: bool, stopper: EarlyStopper | None, probe: int | None = None
 	) -> RunMetrics:
-		"""Measure one load level: concurrency `level`, or Poisson arrivals at `level` req/s when `rate`."""
-		b = self.spec.benchmark
-		remaining = self.deadline - time.monotonic()
+		"""Measure one load level: concurrency `level`, or Poisson arrivals at `level` req/s when `rate`.
+
+		Every run is audited (bench/audit.py); a suspect one is measured again, up to benchmark.audit_retries more
+		times while time is left, and the least suspect attempt is kept (its audit says how many were measured)."""
 		conc = None if rate else int(level)
 		started = {"type": "run_started", "number": self.number, "scenario": str(scenario), "concurrency": conc}
 		started["request_rate"] = level if rate else None
 		if probe is not None:
 			started["probe"] = probe
 		self.emit(started)
+		attempts: list[RunMetrics] = []
+		retries = self.spec.benchmark.audit_retries
+		while True:
+			if attempts and stopper is not None:  # a fresh one: a stopper counts its run's requests
+				stopper = make_stopper(self.spec.slo, self.spec.optimization.early_stop, probe=probe is not None)
+			t0 = time.monotonic()
+			metrics = await self._run_once(scenario, level, rate=rate, stopper=stopper, probe=probe)
+			took = time.monotonic() - t0
+			attempts.append(metrics)
+			audit = metrics.audit
+			if audit is None or audit.status == "valid" or len(attempts) > retries:
+				break
+			if self.stop.is_set() or metrics.stopped_early:
+				break
+			if self.deadline - time.monotonic() < 1.2 * took:  # another attempt would not fit: keep this one
+				self.emit(
+					{
+						"type": "log",
+						"message": f"#{self.number} {_label(metrics)}: suspect run ({'; '.join(audit.reasons)}); "
+						"no time left to measure it again (timeout_per_iteration)",
+					}
+				)
+				break
+			why = "; ".join(audit.reasons)
+			self.emit(
+				{
+					"type": "log",
+					"message": f"#{self.number} {_label(metrics)}: suspect run ({why}); measuring it again "
+					f"(attempt {len(attempts) + 1} of {retries + 1})",
+				}
+			)
+		kept = pick(attempts) if len(attempts) > 1 else metrics
+		self.emit({"type": "run_finished", "number": self.number, "metrics": kept.model_dump(mode="json")})
+		return kept
+
+	async def _run_once(
+		self, scenario: Scenario, level: float, *, rate: bool, stopper: EarlyStopper | None, probe: int | None = None
+	) -> RunMetrics:
+		b = self.spec.benchmark
+		remaining = self.deadline - time.monotonic()
+		conc = None if rate else int(level)
 
 		def progress(done: int, total: int) -> None:
 			self.emit(
@@ -89,13 +133,16 @@ class Bench:
 		sampler = EngineMetricsSampler(self.engine, self.metrics_url) if self.engine and self.metrics_url else None
 		if sampler is not None:
 			await sampler.start()
+		host = HostSampler(self.placement)
+		host.start()
 		try:
 			metrics = await self.driver.run(req, self.stop)
 		finally:
 			engine_side = await sampler.finish() if sampler is not None else None
+		audit = judge(merge(metrics.audit, host.finish()), metrics)
+		metrics = metrics.model_copy(update={"audit": audit, "valid": metrics.valid and not audit.client_bound})
 		if engine_side is not None:
 			metrics = metrics.model_copy(update={"engine_metrics": engine_side})
-		self.emit({"type": "run_finished", "number": self.number, "metrics": metrics.model_dump(mode="json")})
 		return metrics
 
 	def saved(self, run: RunMetrics) -> float:

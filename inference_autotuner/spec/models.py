@@ -215,7 +215,18 @@ class OptimizationSpec(_Strict):
 		2, ge=0, le=L.MAX_REPEATS, description="After the search, measure the K best configurations again"
 	)
 	repeats: int = Field(
-		2, ge=0, le=L.MAX_REPEATS, description="Extra measurements of each top configuration (and of the baseline)"
+		2,
+		ge=0,
+		le=L.MAX_REPEATS,
+		description="Most extra measurements of each top configuration, interleaved with the baseline's (ABAB), "
+		"made only while their 95% intervals overlap",
+	)
+	noise_runs: int = Field(
+		3,
+		ge=1,
+		le=L.MAX_REPEATS,
+		description="Measurements of the baseline at the start: its spread is the task's noise floor (±% at 95%), "
+		"under which differences are ties",
 	)
 	stop_after: int | None = Field(
 		None,
@@ -365,6 +376,13 @@ class BenchmarkSpec(_Strict):
 	)
 	load_search: LoadSearchSpec | None = Field(
 		None, description="Find each configuration's highest load that meets every SLO (doubling, then bisection)"
+	)
+	audit_retries: int = Field(
+		2,
+		ge=0,
+		le=L.MAX_REPEATS,
+		description="A run its audit calls suspect (the client fell behind, other processes or CPU steal took the "
+		"machine) is measured again up to this many more times; the least suspect attempt is kept",
 	)
 	dataset_url: str | None = Field(None, description="Seed field: prompts from a dataset; not yet supported")
 
