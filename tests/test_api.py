@@ -79,19 +79,19 @@ def test_create_json_and_yaml_get_list_update_delete(client: TestClient) -> None
 
 
 def test_experiments_planned_counts_baseline_and_repeats(client: TestClient) -> None:
-	"""max_iterations + baseline + repeats * (repeat_top_k + baseline), no repeats in predict mode."""
+	"""max_iterations + baseline x noise_runs + repeats * (repeat_top_k + baseline), no repeats in predict mode."""
 	r = client.post("/api/tasks/", json=spec("plain"))  # no baseline, no repeats: the search budget
 	assert r.status_code == 201, r.text
 	assert r.json()["experiments_planned"] == 2
 	full = spec("full", optimization={"strategy": "grid_search", "max_iterations": 2, "warm_start": False})
-	r = client.post("/api/tasks/", json=full)  # the defaults: baseline, repeats 2 of the top 2 and the baseline
+	r = client.post("/api/tasks/", json=full)  # defaults: baseline x3 (noise_runs), repeats 2 of the top 2 + baseline
 	assert r.status_code == 201, r.text
-	assert r.json()["experiments_planned"] == 2 + 1 + 2 * (2 + 1)
+	assert r.json()["experiments_planned"] == 2 + 3 + 2 * (2 + 1)
 	r = client.post("/api/tasks/", json={**full, "task_name": "predicted", "deployment_mode": "predict"})
 	assert r.status_code == 201, r.text
 	assert r.json()["experiments_planned"] == 2 + 1
 	rows = {t["name"]: t["experiments_planned"] for t in client.get("/api/tasks/").json()}
-	assert rows == {"plain": 2, "full": 9, "predicted": 3}
+	assert rows == {"plain": 2, "full": 11, "predicted": 3}
 
 
 def test_list_shows_best_objective_value_and_unit(client: TestClient) -> None:

@@ -12,10 +12,14 @@ from inference_autotuner.scoring.noise import (
 	ValueStats,
 	gain_over,
 	group_configs,
+	noise_floor,
+	paired_gain,
 	pessimistic_bound,
 	recommend,
 	t95,
+	undecided,
 	value_stats,
+	verdict,
 )
 
 
@@ -160,3 +164,190 @@ def test_recommend_baseline_repeats_alone_do_not_shut_out_single_measurements() 
 	best = recommend(group_configs(rows), "maximize", baseline_key="a")
 	# b: 130, 128 -> mean 129, std 1.414214, low 129 - 12.706 = 116.294 > a: 100 - 4.968676 = 95.031; c (n=1) is out
 	assert best is not None and best.params_key == "b"
+
+
+def test_issue_7_a_collapsed_score_never_beats_a_4x_better_objective() -> None:
+	"""Recorded case (issue 18 part 7): goodput objective, a soft TTFT SLO both missed, the baseline badly (its
+	score crushed to about -3e-5 by the exponential penalty), the candidate with 4x its goodput measured 3 times."""
+
+	def g(eid: int, key: str, goodput: float, score: float, penalty: float) -> Measurement:
+		return Measurement(
+			experiment_id=eid,
+			number=eid,
+			params_key=key,
+			status="success",
+			origin="baseline" if key == "base" else "search",
+			objective_value=goodput,
+			score=score,
+			penalty=penalty,
+		)
+
+	rows = [
+		g(1, "base", 0.10, -1e-5, 9999.0),
+		g(2, "base", 0.11, -3e-5, 3666.0),
+		g(3, "base", 0.09, -5e-5, 1799.0),
+		g(4, "cand", 0.42, -0.05, 7.4),
+		g(5, "cand", 0.40, -0.09, 3.4),
+		g(6, "cand", 0.44, -0.04, 10.0),
+	]
+	configs = group_configs(rows)
+	base, cand = configs
+	assert base.score is not None and cand.score is not None and not base.slo_met and not cand.slo_met
+	# the old rule, the pessimistic (upper) bound of the score: the baseline's +2e-5 beats the candidate's +0.0058
+	# base: mean -3e-5, std 2e-5, half 4.303 * 2e-5 / sqrt(3) = 4.97e-5; cand: mean -0.06, std 0.026458, half 0.06573
+	assert pessimistic_bound(base.score, "minimize") == pytest.approx(1.9687e-5, rel=1e-3)
+	assert pessimistic_bound(cand.score, "minimize") == pytest.approx(0.005730, rel=1e-3)
+	assert min(configs, key=lambda c: pessimistic_bound(c.score, "minimize")).params_key == "base"  # type: ignore[arg-type]
+	# the rule now: neither met the SLO, so the mean score ranks them (no bound): the candidate
+	best = recommend(configs, "maximize", baseline_key="base")
+	assert best is not None and best.params_key == "cand"
+	assert cand.objective is not None and base.objective is not None
+	gain = gain_over(cand.objective, base.objective, "maximize")  # 0.42 vs 0.10: +320 %, interval well above 0
+	assert gain is not None and gain.value == pytest.approx(3.2) and gain.ci_low is not None and gain.ci_low > 2.5
+	said = verdict(gain, noise_floor([0.10, 0.11, 0.09]))
+	assert said is not None and said.kind == "better"
+
+
+def test_recommend_slo_attainment_is_a_constraint() -> None:
+	# b has the higher objective but missed an SLO (penalty > 0) in one measurement: a, which met every SLO, wins
+	rows = [m(1, "a", 100.0), m(2, "a", 101.0), m(3, "b", 150.0), m(4, "b", 152.0)]
+	rows[3] = rows[3].model_copy(update={"penalty": 0.4})
+	best = recommend(group_configs(rows), "maximize")
+	assert best is not None and best.params_key == "a"
+
+
+def test_recommend_overlapping_intervals_are_a_tie_that_goes_to_the_safer_interval() -> None:
+	# a: 100, 110 (mean 105, half 12.706 * 7.071068 / 1.414214 = 63.53 -> low 41.47); b: 103, 104, 105 (mean 104,
+	# low 104 - 2.484 = 101.52): the intervals overlap, a tie: b's better pessimistic bound wins
+	rows = [m(1, "a", 100.0), m(2, "a", 110.0), m(3, "b", 103.0), m(4, "b", 104.0), m(5, "b", 105.0)]
+	best = recommend(group_configs(rows), "maximize")
+	assert best is not None and best.params_key == "b"
+	# intervals apart: the higher mean, which then also has the better bound
+	rows = [m(1, "a", 102.0), m(2, "a", 102.2), m(3, "b", 100.0), m(4, "b", 100.1), m(5, "b", 99.9)]
+	best = recommend(group_configs(rows), "maximize", noise=0.05)
+	assert best is not None and best.params_key == "a"
+
+
+def test_noise_floor_by_hand() -> None:
+	# 100, 102, 98: mean 100, std 2, cv 0.02; floor = t(2) * sqrt(2) * 0.02 = 4.303 * 1.414214 * 0.02 = 0.121707
+	nf = noise_floor([100.0, 102.0, 98.0])
+	assert nf is not None and nf.n == 3 and nf.cv == pytest.approx(0.02)
+	assert nf.floor == pytest.approx(0.1217072, abs=1e-6)
+	assert noise_floor([100.0]) is None and noise_floor([0.0, 0.0]) is None
+
+
+def test_paired_gain_by_hand_cancels_drift() -> None:
+	# the machine slows down 10 % per round; the candidate is 20 % better in every round (ABAB)
+	base = [(1, 100.0), (3, 90.0), (5, 81.0)]
+	cand = [(2, 120.0), (4, 108.0), (6, 97.2)]
+	g = paired_gain(cand, base, "maximize")
+	assert g is not None and g.method == "paired" and g.pairs == 3
+	assert g.value == pytest.approx(0.2) and g.ci_low == pytest.approx(0.2) and g.ci_high == pytest.approx(0.2)
+	# the same figures as independent means: the drift swamps the gain (Welch interval includes 0)
+	w = gain_over(value_stats([v for _, v in cand]), value_stats([v for _, v in base]), "maximize")  # type: ignore[arg-type]
+	assert w is not None and w.ci_low is not None and w.ci_low < 0 < w.value
+	# latencies (minimise): 0.8 s vs 1.0 s in each pair: +20 %
+	g = paired_gain([(2, 0.8), (4, 0.88)], [(1, 1.0), (3, 1.1)], "minimize")
+	assert g is not None and g.value == pytest.approx(0.2)
+	# measurements far apart do not pair; one pair is not enough
+	assert paired_gain([(20, 1.0), (30, 1.0)], [(1, 1.0), (2, 1.0)], "maximize") is None
+	assert paired_gain([(2, 1.0)], [(1, 1.0)], "maximize") is None
+
+
+def test_verdict_statements() -> None:
+	nf = noise_floor([100.0, 102.0, 98.0])
+	better = verdict(gain_over(value_stats([128, 126, 130]), value_stats([100, 102, 98]), "maximize"), nf)  # type: ignore[arg-type]
+	assert better is not None and better.kind == "better"
+	assert better.text.startswith("better than baseline by 28.0% (95% CI +23.5% to +32.5%")
+	same = verdict(gain_over(value_stats([101, 99, 103]), value_stats([100, 102, 98]), "maximize"), nf)  # type: ignore[arg-type]
+	assert same is not None and same.kind == "no_difference"
+	assert same.text.startswith("no detectable difference (noise ±12.2%")
+	worse = verdict(gain_over(value_stats([80, 81, 79]), value_stats([100, 102, 98]), "maximize"), nf)  # type: ignore[arg-type]
+	assert worse is not None and worse.kind == "worse" and worse.text.startswith("worse than baseline by 20.0%")
+	# single measurements: the noise floor decides
+	single = verdict(gain_over(ValueStats(n=1, mean=105), ValueStats(n=1, mean=100), "maximize"), nf)
+	assert single is not None and single.kind == "no_difference" and "noise ±12.2%" in single.text
+	single = verdict(gain_over(ValueStats(n=1, mean=130), ValueStats(n=1, mean=100), "maximize"), nf)
+	assert single is not None and single.kind == "better" and "above the noise ±12.2%" in single.text
+	kept = verdict(None, nf, is_baseline=True)
+	assert kept is not None and kept.kind == "baseline"
+
+
+def test_undecided_while_intervals_overlap() -> None:
+	base = [m(1, "base", 100.0), m(2, "base", 102.0), m(3, "base", 98.0)]
+	# a (120, 130: 125 +- 63.5) overlaps b (118, 126) and the baseline (100 +- 4.97): all undecided, the leader first
+	rows = base + [m(4, "a", 120.0), m(5, "a", 130.0), m(6, "b", 118.0), m(7, "b", 126.0)]
+	assert undecided(group_configs(rows), "maximize", baseline_key="base") == ["a", "b", "base"]
+	# a far ahead of b and of the baseline, intervals apart: decided
+	rows = base + [m(4, "a", 200.0), m(5, "a", 201.0), m(6, "b", 150.0), m(7, "b", 151.0)]
+	assert undecided(group_configs(rows), "maximize", baseline_key="base") == []
+	# one measurement each: nothing is decided yet
+	rows = base + [m(4, "a", 200.0), m(6, "b", 150.0)]
+	assert set(undecided(group_configs(rows), "maximize", baseline_key="base")) == {"a", "b", "base"}
+
+
+@pytest.mark.engine
+def test_a_real_task_measures_its_noise_floor_first_and_interleaves_the_repeats(tmp_path, model_path) -> None:  # type: ignore[no-untyped-def]
+	"""Real llama.cpp: the baseline twice at the start (noise floor logged before the search), the search, then one
+	round of repeats interleaved with the baseline (B then C); the summary states the result in one sentence."""
+	import threading
+
+	from sqlalchemy import select
+
+	from inference_autotuner.runner.summary import task_summary
+	from inference_autotuner.runner.task import TaskRunner, get_or_create_task
+	from inference_autotuner.spec import parse_spec
+	from inference_autotuner.store import Experiment, Store
+
+	spec = parse_spec(
+		{
+			"task_name": "noise-floor",
+			"model": {"id_or_path": str(model_path)},
+			"base_runtime": "llama.cpp",
+			"parameters": {"parallel": [1, 2], "threads": [1]},
+			"optimization": {
+				"strategy": "grid_search",
+				"max_iterations": 2,
+				"repeat_top_k": 1,
+				"repeats": 1,
+				"noise_runs": 2,
+				"warm_start": False,
+				"timeout_per_iteration": 300,
+			},
+			"benchmark": {
+				"traffic_scenarios": ["D(16,8)"],
+				"num_concurrency": [2],
+				"max_requests_per_iteration": 6,
+				"audit_retries": 0,
+			},
+		}
+	)
+	store = Store(f"sqlite:///{tmp_path / 'noise.db'}")
+	task_id = get_or_create_task(store, spec)
+	events: list[dict] = []
+	TaskRunner(store, task_id, emit=events.append, cancel=threading.Event()).run()
+	with store.session() as s:
+		rows = [
+			(e.number, e.origin, e.params_key, e.status)
+			for e in s.scalars(select(Experiment).order_by(Experiment.number))
+		]
+	assert [r[1] for r in rows[:4]] == ["baseline", "baseline", "search", "search"], rows
+	logs = [e["message"] for e in events if e["type"] == "log"]
+	floor_at = next(i for i, m in enumerate(logs) if m.startswith("noise floor:"))
+	assert floor_at < next(i for i, m in enumerate(logs) if "best configuration(s) again" in m)
+	summary = task_summary(store, task_id)
+	assert summary.noise is not None and summary.noise.n == 3 and summary.noise.floor >= 0  # 2 at the start + 1
+	# one round: the baseline measured right before the candidate
+	repeats = [r for r in rows if r[1] == "repeat"]
+	assert len(repeats) == 2 and repeats[0][2] == rows[0][2] and repeats[1][2] != rows[0][2], rows
+	assert repeats[1][0] == repeats[0][0] + 1
+	assert summary.verdict is not None
+	assert summary.verdict.text.startswith(
+		("better than baseline by", "no detectable difference", "worse than baseline by", "the baseline is")
+	)
+	assert summary.gain is not None and summary.gain.method in ("paired", "welch", "single")
+	run = next(r for r in summary.model_dump()["baseline"]["experiment_ids"])
+	assert run is not None
+	with store.session() as s:
+		exp = s.get(Experiment, run)
+		assert exp is not None and exp.runs and exp.runs[0]["audit"]["status"] in ("valid", "suspect")  # stored

@@ -201,6 +201,7 @@ def test_kill_9_during_the_repeats_then_resume(tmp_path: Path, model_path: Path)
 			"max_iterations": 2,
 			"repeat_top_k": 1,
 			"repeats": 1,
+			"noise_runs": 1,  # the baseline once at the start, as this test counts rows
 			"warm_start": False,
 			"timeout_per_iteration": 120,
 		},

@@ -31,13 +31,26 @@ def print_recommendation(summary: TaskSummary) -> None:
 	if rec.n >= 2:
 		console.print(f"  mean over {rec.n} measurements: [bold]{fmt_stats(rec.objective, primary.unit)}[/]")
 	if summary.ranking == "confidence_bound":
-		console.print("  [dim]chosen by the pessimistic end of its score's 95% CI (SLO penalties included)[/]")
+		console.print(
+			"  [dim]chosen on the objective's mean among configurations that met the SLOs; ties (overlapping 95% "
+			"intervals) go to the safer interval[/]"
+		)
 	if summary.gain is not None and summary.baseline is not None:
 		base = summary.baseline
 		mean = f"mean {fmt(base.objective.mean)} {primary.unit}, " if base.objective else ""
+		how = {"paired": ", paired", "welch": "", "single": ""}[summary.gain.method]
 		console.print(
-			f"  gain over the baseline (experiment {base.number}, {mean}n={base.n}): [bold]{fmt_gain(summary.gain)}[/]"
+			f"  gain over the baseline (experiment {base.number}, {mean}n={base.n}{how}): "
+			f"[bold]{fmt_gain(summary.gain)}[/]"
 		)
+	if summary.noise is not None:
+		console.print(
+			f"  noise floor: ±{summary.noise.floor:.1%} at 95% (baseline measured {summary.noise.n} times, "
+			f"cv {summary.noise.cv:.1%})"
+		)
+	if summary.verdict is not None:
+		style = {"better": "green", "worse": "red"}.get(summary.verdict.kind, "yellow")
+		console.print(f"  [bold {style}]{summary.verdict.text}[/]", highlight=False)
 	for note in summary.notes:
 		console.print(f"  [yellow]{note}[/]")
 

@@ -16,7 +16,8 @@ def planned_experiments(
 ) -> int:
 	"""Experiments a task will run in all: the search budget, the baseline, the repeats (at most).
 
-	Repeats (of the `repeat_top_k` best and of the baseline) are skipped in predict mode. `max_iterations`
+	The baseline is measured `noise_runs` times at the start (once in predict mode); repeats (of the
+	`repeat_top_k` best, interleaved with the baseline) are skipped in predict mode. `max_iterations`
 	overrides the spec's search budget (e.g. `--max-trials`); a finite space of `space_size` configurations caps it.
 	"""
 	baseline = int(opt.baseline is not False)
@@ -24,8 +25,10 @@ def planned_experiments(
 	if space_size is not None:
 		budget = min(budget, space_size)
 	top = min(opt.repeat_top_k, budget)
-	repeats = 0 if deployment_mode == "predict" else opt.repeats * (top + baseline)
-	return budget + baseline + repeats
+	predict = deployment_mode == "predict"
+	repeats = 0 if predict else opt.repeats * (top + baseline)
+	noise = baseline * (1 if predict else opt.noise_runs)  # the baseline's noise-floor measurements at the start
+	return budget + noise + repeats
 
 
 def planned_for_spec(spec: dict[str, Any], deployment_mode: str | None = None) -> int:

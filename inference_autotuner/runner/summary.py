@@ -14,7 +14,19 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 
 from ..errors import TaskNotFoundError
-from ..scoring.noise import ConfigStats, Gain, Measurement, gain_over, group_configs, recommend
+from ..scoring.noise import (
+	ConfigStats,
+	Gain,
+	Measurement,
+	NoiseFloor,
+	Verdict,
+	gain_over,
+	group_configs,
+	noise_floor,
+	paired_gain,
+	recommend,
+	verdict,
+)
 from ..scoring.objectives import OBJECTIVE_INFO, Direction
 from ..scoring.pareto import pareto_front
 from ..store import Experiment, ExperimentOrigin, ExperimentStatus, Store, Task
@@ -45,15 +57,24 @@ class TaskSummary(BaseModel):
 	multi_objective: bool
 	recommended: ConfigStats | None = Field(
 		None,
-		description="The configuration with the best pessimistic bound of its score (95 % CI upper end; SLO "
-		"penalties included); among single measurements only when no configuration was measured twice",
+		description="The configuration with the best mean of the primary objective among those that met every SLO "
+		"(the best mean score when none did); ties (overlapping intervals, or under the noise floor) go to the best "
+		"pessimistic bound; among single measurements only when no configuration was measured twice",
 	)
 	ranking: Literal["confidence_bound", "single_measurement"] | None = Field(
 		None, description="confidence_bound: chosen among configurations measured 2+ times; else on single values"
 	)
 	baseline: ConfigStats | None = Field(None, description="The baseline configuration's statistics, if measured")
 	gain: Gain | None = Field(
-		None, description="Gain of the recommended configuration over the baseline (primary objective; + = better)"
+		None,
+		description="Gain of the recommended configuration over the baseline (primary objective; + = better): "
+		"paired with the baseline measured next to it when both were measured 2+ times, else Welch or single",
+	)
+	noise: NoiseFloor | None = Field(
+		None, description="Noise floor from the baseline's repeated measurements (primary objective)"
+	)
+	verdict: Verdict | None = Field(
+		None, description="better than baseline by X% (CI) / no detectable difference (noise ±Y%) / worse"
 	)
 	saved_seconds: float = Field(0.0, description="Seconds early stopping and pruning saved, over every experiment")
 	experiments_by_origin: dict[str, int]
@@ -82,6 +103,7 @@ _COLUMNS = (
 	Experiment.score,
 	Experiment.objective_values,
 	Experiment.saved_seconds,
+	Experiment.scoring,
 )
 
 
@@ -106,9 +128,33 @@ def _measurements(rows: list[Any]) -> list[Measurement]:
 			origin=r.origin or ExperimentOrigin.SEARCH,
 			objective_value=r.objective_value,
 			score=r.score,
+			penalty=_penalty(r.scoring),
 		)
 		for r in rows
 	]
+
+
+def _penalty(scoring: Any) -> float | None:
+	value = scoring.get("penalty") if isinstance(scoring, dict) else None
+	return float(value) if isinstance(value, int | float) else None
+
+
+def _noise(rows: list[Any], configs: list[ConfigStats]) -> NoiseFloor | None:
+	key = _baseline_key(rows)
+	base = next((c for c in configs if c.params_key == key), None)
+	return noise_floor([v for _, v in base.values]) if base is not None else None
+
+
+def _recommend(rows: list[Any], configs: list[ConfigStats], objectives: list[str]) -> ConfigStats | None:
+	noise = _noise(rows, configs)
+	direction = OBJECTIVE_INFO[objectives[0]].direction
+	return recommend(
+		configs,
+		direction,
+		by="objective",
+		baseline_key=_baseline_key(rows),
+		noise=noise.floor if noise is not None else None,
+	)
 
 
 def _pareto(rows: list[Any], configs: list[ConfigStats], objectives: list[str]) -> list[ParetoPoint]:
@@ -144,8 +190,8 @@ def _pareto(rows: list[Any], configs: list[ConfigStats], objectives: list[str]) 
 def recommended_experiment_id(store: Store, task_id: int) -> int | None:
 	"""The experiment to call the task's best: the first experiment of the configuration with the best pessimistic
 	score bound (see TaskSummary.recommended); with no repeated configuration, the best single score."""
-	_task, rows = _load(store, task_id)
-	best = recommend(group_configs(_measurements(rows)), "minimize", by="score", baseline_key=_baseline_key(rows))
+	task, rows = _load(store, task_id)
+	best = _recommend(rows, group_configs(_measurements(rows)), objectives_of(task))
 	return best.experiment_id if best else None
 
 
@@ -173,8 +219,9 @@ def task_summary(store: Store, task_id: int) -> TaskSummary:
 	primary = OBJECTIVE_INFO[objectives[0]]
 	configs = group_configs(_measurements(rows))
 	baseline_key = _baseline_key(rows)
-	best = recommend(configs, "minimize", by="score", baseline_key=baseline_key)
+	best = _recommend(rows, configs, objectives)
 	baseline = next((c for c in configs if c.params_key == baseline_key), None)
+	noise = _noise(rows, configs)
 	notes: list[str] = []
 	repeated = any(c.score is not None and c.score.n >= 2 and c.params_key != baseline_key for c in configs)
 	if best is not None and not repeated:
@@ -189,6 +236,11 @@ def task_summary(store: Store, task_id: int) -> TaskSummary:
 	gain = None
 	if best is not None and baseline is not None and best.objective and baseline.objective:
 		gain = gain_over(best.objective, baseline.objective, primary.direction)
+		if best.params_key != baseline.params_key:
+			gain = paired_gain(best.values, baseline.values, primary.direction) or gain
+	said = None
+	if best is not None and baseline is not None:
+		said = verdict(gain, noise, is_baseline=best.params_key == baseline.params_key)
 	return TaskSummary(
 		task_id=task.id,
 		name=task.name,
@@ -201,6 +253,8 @@ def task_summary(store: Store, task_id: int) -> TaskSummary:
 		ranking=None if best is None else ("confidence_bound" if repeated else "single_measurement"),
 		baseline=baseline,
 		gain=gain,
+		noise=noise,
+		verdict=said,
 		saved_seconds=sum(r.saved_seconds or 0.0 for r in rows),
 		experiments_by_origin=dict(Counter(r.origin or ExperimentOrigin.SEARCH for r in rows)),
 		experiments_by_status=dict(Counter(r.status for r in rows)),

@@ -171,7 +171,7 @@ class TaskRunner(SearchLoop):
 		ctx = RunContext(study, space, engine, model_path, redo)
 		try:
 			if opt.baseline is not False and not self.cancel.is_set():
-				self._measure_times(ctx, self._baseline_params(space), ExperimentOrigin.BASELINE, 1)
+				self._noise_phase(ctx)
 			if not self.cancel.is_set():
 				self._search(ctx, slots)
 			if self._status == TaskStatus.COMPLETED and not self.cancel.is_set():
@@ -258,7 +258,9 @@ class TaskRunner(SearchLoop):
 		return space.full(dict(base) if isinstance(base, dict) else {})
 
 	# -- baseline and repeats ----------------------------------------------------------------------------------
-	def _measure_times(self, ctx: RunContext, params: dict[str, Any], origin: str, times: int) -> None:
+	def _measure_times(
+		self, ctx: RunContext, params: dict[str, Any], origin: str, times: int, *, keep_origin: bool = False
+	) -> None:
 		"""Measure `params` until it has `times` finished measurements (any origin): unfinished rows of this
 		configuration first (a killed run's), then new rows of `origin` (the first baseline row keeps its origin,
 		later ones are repeats)."""
@@ -298,7 +300,7 @@ class TaskRunner(SearchLoop):
 				if done >= times:
 					return
 				row_origin = origin
-				if origin == ExperimentOrigin.BASELINE and has_baseline:
+				if origin == ExperimentOrigin.BASELINE and has_baseline and not keep_origin:
 					row_origin = ExperimentOrigin.REPEAT
 				exp_id, number = self._new_row(params, row_origin, None)
 			outcome = self._measure(exp_id, number, params, ctx, origin=row_origin, trial=None)
@@ -306,9 +308,44 @@ class TaskRunner(SearchLoop):
 				self._status = TaskStatus.INTERRUPTED
 				return
 
+	def _count(self, params: dict[str, Any]) -> int:
+		"""Finished measurements of a configuration (any origin)."""
+		with self.store.session() as s:
+			q = select(func.count()).where(
+				Experiment.task_id == self.task_id,
+				Experiment.params_key == params_key(params),
+				Experiment.status.in_(FINAL),
+			)
+			return int(s.scalar(q) or 0)
+
+	def _noise_phase(self, ctx: RunContext) -> None:
+		"""The baseline, `noise_runs` times, first: its spread is the noise floor, logged before the search."""
+		from .summary import task_summary
+
+		opt = self.spec.optimization
+		times = 1 if self.spec.deployment_mode == "predict" else opt.noise_runs
+		if times > 1:
+			self._log(f"measuring the baseline {times} times first: its spread is the noise floor")
+		self._measure_times(ctx, self._baseline_params(ctx.space), ExperimentOrigin.BASELINE, times, keep_origin=True)
+		if times > 1 and not self.cancel.is_set():
+			noise = task_summary(self.store, self.task_id).noise
+			if noise is None:
+				self._log("noise floor: unknown (fewer than 2 successful baseline measurements)")
+			else:
+				self._log(
+					f"noise floor: ±{noise.floor:.1%} at 95% (baseline cv {noise.cv:.1%}, n={noise.n}): differences "
+					"under it are ties" + ("; a noisy machine (see each run's audit)" if noise.floor > 0.1 else "")
+				)
+
 	def _repeat_phase(self, ctx: RunContext) -> None:
-		"""The top `repeat_top_k` configurations (by their best score) and the baseline, measured `repeats` more
-		times each, so that `best` can give a mean and a 95% interval and recommend by its pessimistic bound."""
+		"""The top `repeat_top_k` configurations (by their best score) measured again in rounds interleaved with the
+		baseline (B, C1, C2, B, C1, C2, ...: gains come from pairs measured side by side, so drift cancels), up to
+		`repeats` rounds, and only while their 95% intervals overlap (scoring.noise.undecided): a configuration
+		separated from the leader, or a leader separated from all, is not measured again."""
+		from ..scoring.noise import paired_gain, undecided
+		from ..scoring.objectives import OBJECTIVE_INFO
+		from .summary import _baseline_key, _load, _measurements, group_configs
+
 		opt = self.spec.optimization
 		if opt.repeats <= 0:
 			return
@@ -337,14 +374,47 @@ class TaskRunner(SearchLoop):
 					).first()
 					if first is not None:
 						top.append(dict(first.params))
-		todo = top
-		if opt.baseline is not False:
-			todo = [*top, self._baseline_params(ctx.space)]
-		if todo:
-			what = [f"the {len(top)} best configuration(s)"] if top else []
-			what += ["the baseline"] if opt.baseline is not False else []
-			self._log(f"measuring {' and '.join(what)} {opt.repeats} more time(s)")
-		for params in todo:
-			if self.cancel.is_set():
+		base = self._baseline_params(ctx.space) if opt.baseline is not False else None
+		if base is not None:
+			top = [p for p in top if params_key(p) != params_key(base)]
+		if not top:
+			return
+		start = {params_key(p): self._count(p) for p in top}
+		base_start = self._count(base) if base is not None else 0
+		with_base = " interleaved with the baseline" if base is not None else ""
+		self._log(
+			f"measuring the {len(top)} best configuration(s) again{with_base}: up to {opt.repeats} round(s), "
+			"while their 95% intervals overlap"
+		)
+		direction = OBJECTIVE_INFO[(opt.objectives or [opt.objective])[0]].direction
+		active, measure_base = list(top), base is not None
+		for round_ in range(1, opt.repeats + 1):
+			order = ([base] if measure_base and base is not None else []) + active
+			for params in order:
+				if self.cancel.is_set():
+					return
+				is_base = base is not None and params_key(params) == params_key(base)
+				target = (base_start if is_base else start.get(params_key(params), 1)) + round_
+				self._measure_times(ctx, params, ExperimentOrigin.REPEAT, target)
+				if self._status == TaskStatus.INTERRUPTED:
+					return
+			_task, rows_ = _load(self.store, self.task_id)
+			configs = group_configs(_measurements(rows_))
+			bkey = _baseline_key(rows_)
+			left = undecided(configs, direction, baseline_key=bkey)
+			if bkey in left and left:
+				leader = next(c for c in configs if c.params_key == left[0])
+				basec = next((c for c in configs if c.params_key == bkey), None)
+				gain = paired_gain(leader.values, basec.values, direction) if basec is not None else None
+				if gain is not None and gain.ci_low is not None and gain.ci_high is not None:
+					if gain.ci_low > 0 or gain.ci_high < 0:  # the paired gain already tells them apart
+						left = [k for k in left if k != bkey]
+						if left == [leader.params_key]:
+							left = []
+			if not left:
+				self._log(f"repeats: the best configuration is separated after {round_} round(s)")
 				return
-			self._measure_times(ctx, params, ExperimentOrigin.REPEAT, 1 + opt.repeats)
+			keys = {params_key(p): p for p in top}
+			active = [keys[k] for k in left if k in keys]
+			measure_base = bkey in left or bool(active)
+		self._log(f"repeats: {opt.repeats} round(s) spent; the intervals still overlap (see `autotuner best`)")

@@ -104,6 +104,7 @@ class Measurement(BaseModel):
 	origin: str = "search"
 	objective_value: float | None = None
 	score: float | None = None
+	penalty: float | None = Field(None, description="SLO penalty sum (0: every SLO met; None: not recorded)")
 
 
 class ConfigStats(BaseModel):
@@ -118,6 +119,10 @@ class ConfigStats(BaseModel):
 	origins: list[str] = Field(description="Origin of each of those experiments")
 	objective: ValueStats | None = Field(None, description="Objective value, natural units")
 	score: ValueStats | None = Field(None, description="Score, lower is better (SLO penalties included)")
+	slo_met: bool = Field(True, description="Every measurement met every SLO (no penalty)")
+	values: list[tuple[int, float]] = Field(
+		default_factory=list, description="(experiment number, objective value) of each measurement, in order"
+	)
 
 
 def group_configs(measurements: Iterable[Measurement]) -> list[ConfigStats]:
@@ -140,6 +145,8 @@ def group_configs(measurements: Iterable[Measurement]) -> list[ConfigStats]:
 				origins=[m.origin for m in ms],
 				objective=value_stats([m.objective_value for m in ms if m.objective_value is not None]),
 				score=value_stats([m.score for m in ms if m.score is not None]),
+				slo_met=all(not m.penalty for m in ms),
+				values=[(m.number, m.objective_value) for m in ms if m.objective_value is not None],
 			)
 		)
 	return out
@@ -152,22 +159,38 @@ def pessimistic_bound(stats: ValueStats, direction: Direction) -> float:
 	return stats.ci_high if stats.ci_high is not None else stats.mean
 
 
+def _tied(a: ValueStats, b: ValueStats, noise: float | None) -> bool:
+	"""Two measured values that cannot be told apart: their 95 % intervals overlap, or their means differ by less
+	than the noise floor (relative)."""
+	if a.ci_low is not None and a.ci_high is not None and b.ci_low is not None and b.ci_high is not None:
+		if a.ci_low <= b.ci_high and b.ci_low <= a.ci_high:
+			return True
+	scale = max(abs(a.mean), abs(b.mean))
+	return noise is not None and scale > 0 and abs(a.mean - b.mean) / scale <= noise
+
+
 def recommend(
 	stats: Sequence[ConfigStats],
 	direction: Direction,
 	*,
 	by: Literal["objective", "score"] = "objective",
 	baseline_key: str | None = None,
+	noise: float | None = None,
 ) -> ConfigStats | None:
-	"""The configuration with the best pessimistic bound of `by` (objective value or score).
+	"""The configuration to recommend, ranked on what the user asked for.
 
-	maximize: the highest lower end of the 95 % CI; minimize: the lowest upper end. A configuration measured once
-	(n == 1) has no interval: such configurations compete, on their single point value, only when no configuration
-	was measured twice or more; otherwise only those with an interval are considered. The baseline (params_key
-	`baseline_key`) is measured several times to be a reference, not because it ranked high, so its repeats alone
-	do not shut out single measurements: then every configuration competes on its point value (the baseline on its
-	mean). Ties go to the better mean, then to the configuration measured first. None when no configuration has a
-	value for `by`.
+	1. SLO attainment is a constraint: configurations whose every measurement met every SLO come first; only when
+	   none did are the others ranked, on their mean score (lower is better: the SLO penalty weighs in). A bound of
+	   the score is never used: near zero (an exponential penalty crushes it) its scale collapses and the bound of
+	   a bad configuration can beat a good one's.
+	2. Among them, the best mean of `by` (the objective, in its direction; or the score, lower is better).
+	3. Configurations tied with that one (intervals overlap, or means closer than the noise floor `noise`, a
+	   relative difference) are one choice: the tie goes to the best pessimistic bound (the narrower, safer
+	   interval), then the better mean, then the one measured first.
+
+	A configuration measured once has no interval: such configurations compete only when no configuration was
+	measured twice or more (the baseline's repeats alone, made as a reference, do not shut them out). None when no
+	configuration has a value for `by`.
 	"""
 	valued = [(c, getattr(c, by)) for c in stats if getattr(c, by) is not None]
 	if not valued:
@@ -176,22 +199,59 @@ def recommend(
 	if all(c.params_key == baseline_key for c, _ in repeated):
 		repeated = []
 	pool = repeated or valued
-	sign = -1.0 if direction == "maximize" else 1.0  # lower key is better
+	met = [(c, v) for c, v in pool if c.slo_met]
+	if met:
+		pool, sign = met, (-1.0 if direction == "maximize" and by == "objective" else 1.0)
+	else:  # none met every SLO: the mean score (penalty included) ranks them, never its bound (see above)
+		scored = [(c, c.score) for c, _ in pool if c.score is not None]
+		if scored:
+			return min(scored, key=lambda cv: (cv[1].mean, cv[0].number))[0]
+		sign = -1.0 if direction == "maximize" and by == "objective" else 1.0
+	top = min(pool, key=lambda cv: (sign * cv[1].mean, cv[0].number))
+	tied = [cv for cv in pool if cv is top or _tied(cv[1], top[1], noise)]
+	way: Direction = "maximize" if sign < 0 else "minimize"
 
 	def key(item: tuple[ConfigStats, ValueStats]) -> tuple[float, float, int]:
 		c, v = item
-		bound = pessimistic_bound(v, direction) if repeated else v.mean
+		bound = pessimistic_bound(v, way) if repeated else v.mean
 		return (sign * bound, sign * v.mean, c.number)
 
-	return min(pool, key=key)[0]
+	return min(tied, key=key)[0]
+
+
+class NoiseFloor(BaseModel):
+	"""How much two single measurements of one configuration differ by chance, from its repeated measurements."""
+
+	n: int = Field(description="Measurements it comes from (the baseline's)")
+	mean: float
+	cv: float = Field(description="Coefficient of variation: sample std / |mean|")
+	floor: float = Field(
+		description="± relative difference two single measurements of one configuration stay within, 95 % of the "
+		"time: t(0.975, n-1) x sqrt(2) x cv; differences under it are ties"
+	)
+
+
+def noise_floor(values: Sequence[float]) -> NoiseFloor | None:
+	"""The noise floor from repeated measurements of one configuration; None under two finite values or mean 0."""
+	stats = value_stats(values)
+	if stats is None or stats.n < 2 or stats.std is None or stats.mean == 0:
+		return None
+	cv = stats.std / abs(stats.mean)
+	return NoiseFloor(n=stats.n, mean=stats.mean, cv=cv, floor=t95(stats.n - 1) * math.sqrt(2) * cv)
 
 
 class Gain(BaseModel):
 	"""Relative gain of a configuration over the baseline in the objective's direction (+0.12 = 12 % better)."""
 
 	value: float = Field(description="(best - baseline) / |baseline|, sign flipped for minimised objectives")
-	ci_low: float | None = Field(None, description="Rough 95 % interval (Welch); None unless both have n >= 2")
+	ci_low: float | None = Field(None, description="95 % interval; None without enough measurements")
 	ci_high: float | None = None
+	method: Literal["paired", "welch", "single"] = Field(
+		"welch",
+		description="paired: mean of per-pair gains, each measurement paired with the baseline measured next to it "
+		"(drift cancels); welch: difference of the two means; single: one measurement each, no interval",
+	)
+	pairs: int = Field(0, description="Pairs the paired gain comes from")
 
 
 def gain_over(best: ValueStats, baseline: ValueStats, direction: Direction) -> Gain | None:
@@ -207,7 +267,7 @@ def gain_over(best: ValueStats, baseline: ValueStats, direction: Direction) -> G
 	diff = sign * (best.mean - baseline.mean)
 	value = diff / scale
 	if best.std is None or baseline.std is None:
-		return Gain(value=value)
+		return Gain(value=value, method="single")
 	vb, v0 = best.std**2 / best.n, baseline.std**2 / baseline.n
 	se = math.sqrt(vb + v0)
 	if se == 0:
@@ -215,3 +275,120 @@ def gain_over(best: ValueStats, baseline: ValueStats, direction: Direction) -> G
 	df = (vb + v0) ** 2 / (vb**2 / (best.n - 1) + v0**2 / (baseline.n - 1))
 	half = t95(df) * se / scale
 	return Gain(value=value, ci_low=value - half, ci_high=value + half)
+
+
+MAX_PAIR_GAP = 4
+"""A candidate and a baseline measurement pair up when at most this many experiments apart (interleaved)."""
+
+
+def paired_gain(
+	candidate: Sequence[tuple[int, float]],
+	baseline: Sequence[tuple[int, float]],
+	direction: Direction,
+	*,
+	max_gap: int = MAX_PAIR_GAP,
+) -> Gain | None:
+	"""Gain from paired measurements: each candidate measurement (experiment number, value) is paired with the
+	baseline measurement nearest to it in order, when at most `max_gap` experiments apart (measured just before or
+	after: slow drift of the machine cancels); per pair g = ±(c - b) / |b|; the gain is the mean of g with a
+	Student t 95 % interval over the pairs. A baseline measurement serves one pair at most. None with fewer than 2
+	pairs (then the Welch interval of the two means is the one to use)."""
+	sign = 1.0 if direction == "maximize" else -1.0
+	free = sorted(baseline)
+	gains: list[float] = []
+	for number, value in sorted(candidate):
+		if not free:
+			break
+		near = min(free, key=lambda b: (abs(b[0] - number), b[0]))
+		if abs(near[0] - number) > max_gap:
+			continue
+		free.remove(near)
+		if near[1] == 0:
+			continue
+		gains.append(sign * (value - near[1]) / abs(near[1]))
+	stats = value_stats(gains)
+	if stats is None or stats.n < 2:
+		return None
+	return Gain(value=stats.mean, ci_low=stats.ci_low, ci_high=stats.ci_high, method="paired", pairs=stats.n)
+
+
+class Verdict(BaseModel):
+	"""The recommendation in one statement."""
+
+	kind: Literal["better", "no_difference", "worse", "baseline"] = Field(
+		description="better / worse: the gain's 95 % interval (or, measured once, the noise floor) excludes 0; "
+		"no_difference: it does not; baseline: the recommended configuration is the baseline"
+	)
+	text: str
+
+
+def verdict(gain: Gain | None, noise: NoiseFloor | None, *, is_baseline: bool = False) -> Verdict | None:
+	"""'better than baseline by X% (95% CI ...)', 'no detectable difference (noise ±Y%)' or 'worse than ...'."""
+	if is_baseline:
+		return Verdict(kind="baseline", text="the baseline is the best configuration measured: keep it")
+	if gain is None:
+		return None
+	pct = f"{abs(gain.value):.1%}"
+	floor = f"noise ±{noise.floor:.1%}" if noise is not None else None
+	if gain.ci_low is not None and gain.ci_high is not None:
+		ci = f"95% CI {gain.ci_low:+.1%} to {gain.ci_high:+.1%}"
+		how = f"{ci}, {gain.pairs} paired measurements" if gain.method == "paired" else ci
+		if gain.ci_low > 0:
+			return Verdict(kind="better", text=f"better than baseline by {pct} ({how})")
+		if gain.ci_high < 0:
+			return Verdict(kind="worse", text=f"worse than baseline by {pct} ({how})")
+		half = (gain.ci_high - gain.ci_low) / 2
+		return Verdict(
+			kind="no_difference",
+			text=f"no detectable difference ({floor or f'noise ±{half:.1%}'}; gain {gain.value:+.1%}, {how})",
+		)
+	if noise is None:
+		word = "better" if gain.value > 0 else "worse"
+		return Verdict(
+			kind="better" if gain.value > 0 else ("worse" if gain.value < 0 else "no_difference"),
+			text=f"{word} than baseline by {pct} (single measurements, no noise floor: not confirmed)",
+		)
+	if abs(gain.value) <= noise.floor:
+		return Verdict(kind="no_difference", text=f"no detectable difference ({floor}; gain {gain.value:+.1%})")
+	word = "better" if gain.value > 0 else "worse"
+	return Verdict(
+		kind="better" if gain.value > 0 else "worse", text=f"{word} than baseline by {pct} (above the {floor})"
+	)
+
+
+def undecided(
+	stats: Sequence[ConfigStats], direction: Direction, *, baseline_key: str | None, noise: float | None = None
+) -> list[str]:
+	"""Configurations (params_keys) whose rank is not yet decided: each candidate whose 95 % interval of the
+	objective overlaps the leader's (and then the leader too), and the baseline while the leader's interval overlaps
+	its own. Empty when one is separated from the rest (or nothing has an interval yet to compare)."""
+	cands = [c for c in stats if c.objective is not None and c.params_key != baseline_key]
+	if not cands:
+		return []
+	sign = -1.0 if direction == "maximize" else 1.0
+	assert all(c.objective is not None for c in cands)
+	leader = min(cands, key=lambda c: (sign * c.objective.mean, c.number))  # type: ignore[union-attr]
+	lo = leader.objective
+	assert lo is not None
+	out: list[str] = []
+	for c in cands:
+		if c is leader or c.objective is None:
+			continue
+		if c.objective.n < 2 or lo.n < 2 or _overlap(c.objective, lo):
+			out.append(c.params_key)
+	base = next((c for c in stats if c.params_key == baseline_key and c.objective is not None), None)
+	if (
+		base is not None
+		and base.objective is not None
+		and (base.objective.n < 2 or lo.n < 2 or _overlap(base.objective, lo))
+	):
+		out.append(base.params_key)
+	if out:
+		out.insert(0, leader.params_key)
+	return out
+
+
+def _overlap(a: ValueStats, b: ValueStats) -> bool:
+	if a.ci_low is None or a.ci_high is None or b.ci_low is None or b.ci_high is None:
+		return True
+	return a.ci_low <= b.ci_high and b.ci_low <= a.ci_high
