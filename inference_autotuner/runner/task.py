@@ -308,13 +308,15 @@ class TaskRunner(SearchLoop):
 				self._status = TaskStatus.INTERRUPTED
 				return
 
-	def _count(self, params: dict[str, Any]) -> int:
-		"""Finished measurements of a configuration (any origin)."""
+	def _count_before_repeats(self, params: dict[str, Any]) -> int:
+		"""Finished measurements of a configuration before the repeat phase (origin other than repeat): the same
+		number on a resume, so the rounds' targets are too."""
 		with self.store.session() as s:
 			q = select(func.count()).where(
 				Experiment.task_id == self.task_id,
 				Experiment.params_key == params_key(params),
 				Experiment.status.in_(FINAL),
+				Experiment.origin != ExperimentOrigin.REPEAT,
 			)
 			return int(s.scalar(q) or 0)
 
@@ -379,8 +381,8 @@ class TaskRunner(SearchLoop):
 			top = [p for p in top if params_key(p) != params_key(base)]
 		if not top:
 			return
-		start = {params_key(p): self._count(p) for p in top}
-		base_start = self._count(base) if base is not None else 0
+		start = {params_key(p): self._count_before_repeats(p) for p in top}
+		base_start = self._count_before_repeats(base) if base is not None else 0
 		with_base = " interleaved with the baseline" if base is not None else ""
 		self._log(
 			f"measuring the {len(top)} best configuration(s) again{with_base}: up to {opt.repeats} round(s), "
