@@ -59,6 +59,8 @@ def test_achieved_concurrency_is_time_weighted_in_flight_between_first_and_last_
 	gaps = [_rec(0, 1), _rec(0, 0.5), _rec(1, 2), _rec(1, 1.5), _rec(2, 3), _rec(2, 2.5)]
 	assert achieved_concurrency(gaps) == pytest.approx(1.5)
 	assert achieved_concurrency(full[:1]) is None
+	# all sent at once (no more requests than the concurrency): counted up to the first completion
+	assert achieved_concurrency([_rec(0, 5), _rec(0.001, 6), _rec(0.002, 7)]) == pytest.approx(3.0, abs=0.01)
 
 
 def test_judge_tells_a_client_that_fell_behind_from_host_interference() -> None:

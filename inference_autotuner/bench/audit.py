@@ -112,11 +112,13 @@ def _pct(values: Sequence[float], q: float) -> float | None:
 
 
 def achieved_concurrency(records: Sequence[RequestRecord]) -> float | None:
-	"""Time-weighted mean of requests in flight between the first and the last send (None under two sends)."""
+	"""Time-weighted mean of requests in flight from the first send to the last send, or to the first completion
+	when that is later (a run of no more requests than its concurrency sends them all at once); None under two."""
 	if len(records) < 2:
 		return None
 	start = min(r.sent for r in records)
-	stop = max(r.sent for r in records)
+	ends = [r.end for r in records if r.end is not None]
+	stop = max(max(r.sent for r in records), min(ends) if ends else start)
 	if stop <= start:
 		return None
 	area = 0.0
