@@ -140,9 +140,12 @@ def _penalty(scoring: Any) -> float | None:
 
 
 def _noise(rows: list[Any], configs: list[ConfigStats]) -> NoiseFloor | None:
+	"""The baseline's spread: every measured objective value of it, infeasible ones too (an SLO it missed does
+	not make its figure less of a measurement of the machine's noise)."""
 	key = _baseline_key(rows)
-	base = next((c for c in configs if c.params_key == key), None)
-	return noise_floor([v for _, v in base.values]) if base is not None else None
+	measured = (ExperimentStatus.SUCCESS, ExperimentStatus.INFEASIBLE)
+	values = [r.objective_value for r in rows if r.params_key == key and r.status in measured]
+	return noise_floor([v for v in values if v is not None]) if key is not None else None
 
 
 def _recommend(rows: list[Any], configs: list[ConfigStats], objectives: list[str]) -> ConfigStats | None:
