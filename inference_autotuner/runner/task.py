@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -30,6 +29,7 @@ from ..store.db import study_name_for
 from ..store.models import utcnow
 from .base import FINAL, RunContext
 from .budget import planned_experiments
+from .launch import baseline_params, is_predicted, model_location
 from .resources import parallel_slots
 from .search_loop import SearchLoop
 from .similarity import Match
@@ -138,10 +138,9 @@ class TaskRunner(SearchLoop):
 		check = getattr(engine, "drift", None)  # the installed engine vs its packaged flag catalogue
 		if check is not None and spec.deployment_mode == "local" and (warning := check()):
 			self._log(f"warning: {warning}")
-		if hasattr(self.deployer, "predict") or getattr(self.deployer, "remote_model", False):
-			# a performance model reads the model's shape itself; a cluster mounts its own copy: no local download
-			model_path = Path(spec.model.ref)
-		else:
+		if is_predicted(self.deployer) or getattr(self.deployer, "remote_model", False):
+			model_path = model_location(spec, self.deployer)
+		else:  # the model's file, downloaded into the cache when missing (with progress in the log)
 			fmt = getattr(engine, "weights_format", "gguf")  # vLLM, SGLang: a known model as a Hugging Face folder
 			model_path = resolve_model(spec.model.ref, file=spec.model.file, say=self._log, format=fmt)
 		space = build_task_space(spec.parameters, spec.quant_config, spec.parallel_config)
@@ -254,8 +253,7 @@ class TaskRunner(SearchLoop):
 
 	def _baseline_params(self, space: Space) -> dict[str, Any]:
 		"""The engine's defaults (only the spec's fixed flags), or the user's current config (baseline: {...})."""
-		base = self.spec.optimization.baseline
-		return space.full(dict(base) if isinstance(base, dict) else {})
+		return baseline_params(self.spec, space)
 
 	# -- baseline and repeats ----------------------------------------------------------------------------------
 	def _measure_times(
