@@ -58,6 +58,7 @@ def test_golden_argv_sglang_and_trtllm() -> None:
 	plan = plan_launch(sg, {"__parallel__tp": 2, "__parallel__dp": 2, "mem-fraction-static": 0.85})
 	argv = sg.launch_argv("/m", plan.flags, host="127.0.0.1", port=30000)
 	assert argv[1:] == [
+		"-I",  # the tuner's Python runs isolated: no PYTHON* variable changes what it loads
 		"-m",
 		"sglang.launch_server",
 		"--model-path",
