@@ -33,7 +33,9 @@ def spec(name: str = "api-task", **over: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-	with TestClient(create_app(Settings(run_worker=False)), base_url="http://localhost", raise_server_exceptions=False) as c:
+	with TestClient(
+		create_app(Settings(run_worker=False)), base_url="http://localhost", raise_server_exceptions=False
+	) as c:
 		yield c
 
 

@@ -15,7 +15,9 @@ from inference_autotuner.store import Store
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-	with TestClient(create_app(Settings(run_worker=False)), base_url="http://localhost", raise_server_exceptions=False) as c:
+	with TestClient(
+		create_app(Settings(run_worker=False)), base_url="http://localhost", raise_server_exceptions=False
+	) as c:
 		yield c
 
 

@@ -22,6 +22,7 @@ from inference_autotuner.bench.prompts import PromptBuilder
 from inference_autotuner.bench.traffic import parse_scenario
 from inference_autotuner.errors import BenchmarkError
 
+
 def _free_port() -> int:
 	with socket.socket() as s:
 		s.bind(("127.0.0.1", 0))
