@@ -62,6 +62,7 @@ def explain(spec: TaskSpec, limit: int = 50, configs: list[dict[str, Any]] | Non
 				"reason": plan.reason,
 				"argv": launch.argv,
 				"serve_command": launch.serve_command,
+				"env": launch.env if plan.status == "ok" else None,
 				"world_size": launch.world_size,
 				"quant": plan.quant,
 				"parallel": plan.parallel,

@@ -31,7 +31,7 @@ SPECS = sorted([*REPO.glob("examples/*.yaml"), *REPO.glob("tests/data/*.json"), 
 MEASURED = 6  # configurations the runner measures per spec (plus the baseline)
 
 
-def _recording(deployer: Any, launched: list[list[str]]) -> None:
+def _recording(deployer: Any, launched: list[tuple[list[str], dict[str, str]]]) -> None:
 	"""Let the real deployer build everything, then record the argv `start` gets instead of starting it."""
 	if hasattr(deployer, "predict"):
 		return  # a prediction launches nothing: the real one runs
@@ -44,7 +44,7 @@ def _recording(deployer: Any, launched: list[list[str]]) -> None:
 			return 0
 
 		def start(self, argv: list[str], **kw: Any) -> Any:
-			launched.append(list(argv))
+			launched.append((list(argv), dict(kw["env"])))
 			raise DeployError("recorded by the test, not started")
 
 	deployer.__class__ = Recording
@@ -62,7 +62,7 @@ def test_explain_prints_what_the_runner_launches(path: Path, monkeypatch: pytest
 		update={"optimization": spec.optimization.model_copy(update={"repeat_top_k": 0, "repeats": 0})}
 	)
 
-	launched: list[list[str]] = []
+	launched: list[tuple[list[str], dict[str, str]]] = []
 	store = Store()
 	task_id = get_or_create_task(store, spec)
 	runner = TaskRunner(store, task_id, cancel=threading.Event(), max_trials=MEASURED)
@@ -90,8 +90,10 @@ def test_explain_prints_what_the_runner_launches(path: Path, monkeypatch: pytest
 			continue
 		assert row["world_size"] == plan["world_size"]
 		assert row["argv"] == exp.launch_argv, f"explain: {row['argv']}\nrunner:  {exp.launch_argv}"
-	started = [e.launch_argv for e in rows if e.launch_argv]
-	assert started == launched, "the argv the runner stored is the argv the deployer was handed"
+	started = [e for e in rows if e.launch_argv]
+	assert [e.launch_argv for e in started] == [argv for argv, _ in launched], "stored argv = argv handed over"
+	for exp, (_, env) in zip(started, launched, strict=True):
+		assert by_key[exp.params_key]["env"] == env, "explain shows the environment the engine gets"
 
 
 def _baseline_in(shown: dict[str, Any]) -> int:

@@ -98,8 +98,9 @@ def explain(
 			f"[{style}]{label} {row['status']}[/] {what}: {fmt_params(row['params'])}",
 			highlight=False,
 		)
+		env = " ".join(f"{k}={shlex.quote(v)}" for k, v in (row.get("env") or {}).items())
 		if row["argv"]:
-			console.print(f"    {shlex.join(row['argv'])}", highlight=False, soft_wrap=True)
+			console.print(f"    {env + ' ' if env else ''}{shlex.join(row['argv'])}", highlight=False, soft_wrap=True)
 		elif row["serve_command"]:
 			console.print(
 				f"    [dim]predicted, nothing launched; served by:[/] {shlex.join(row['serve_command'])}",

@@ -161,7 +161,7 @@ def run_experiment(
 			port=port,
 			health_path=engine.health_path,
 			log_path=log_path,
-			env={**spec.env, **plan.env},  # env:NAME parameters over the spec's fixed env
+			env=launch.env,  # the spec's env, then env:NAME parameters (what explain prints)
 			timeout=spec.startup_timeout,
 			labels=labels,
 		)

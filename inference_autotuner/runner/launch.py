@@ -22,6 +22,12 @@ class Launch:
 	plan: LaunchPlan
 	argv: list[str] | None  # what the deployer starts; None when nothing is launched (refused, or predicted)
 	serve_command: list[str] | None  # the engine's own command on a host (for predicted and container rows too)
+	spec_env: dict[str, str]  # the spec's fixed `env`
+
+	@property
+	def env(self) -> dict[str, str]:
+		"""The environment the engine gets on top of the tuner's: the spec's env, then env:NAME parameters."""
+		return {**self.spec_env, **self.plan.env}
 
 	@property
 	def launched(self) -> bool:
@@ -50,14 +56,15 @@ def launch_for(
 	"""The plan and argv of one experiment with `params` (the full set: searched + fixed) on `deployer`."""
 	plan = plan or plan_for(engine, params, spec, model_path)
 	if plan.status != "ok":
-		return Launch(plan, None, None)
+		return Launch(plan, None, None, dict(spec.env))
 	serve = engine.launch_argv(str(model_path), plan.flags, host="127.0.0.1", port=port)
 	if is_predicted(deployer):
-		return Launch(plan, None, serve)
+		return Launch(plan, None, serve, dict(spec.env))
 	to_container = getattr(deployer, "container_argv", None)
 	if to_container is not None:  # the engine runs in a container: the image's program, the model where it is mounted
-		return Launch(plan, list(to_container(engine, Path(model_path), plan.flags, port=port)), serve)
-	return Launch(plan, serve, serve)
+		argv = list(to_container(engine, Path(model_path), plan.flags, port=port))
+		return Launch(plan, argv, serve, dict(spec.env))
+	return Launch(plan, serve, serve, dict(spec.env))
 
 
 def model_location(spec: Any, deployer: Any) -> Path:
