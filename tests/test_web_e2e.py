@@ -106,7 +106,8 @@ def test_wizard_to_best_config_in_browser(server: str, model_path: Path, tmp_pat
 			expect(page.get_by_test_id("combinations")).to_contain_text("2 combinations")
 			# The defaults add the baseline and the repeats; without them it stays a 2-experiment task.
 			expect(page.locator("input[name=baseline]")).to_be_checked()
-			expect(page.get_by_test_id("planned")).to_contain_text("9 experiments will run")
+			# 2 search + baseline x3 (its noise floor) + 2 repeat rounds x (top 2 + baseline), as the API counts
+			expect(page.get_by_test_id("planned")).to_contain_text("11 experiments will run")
 			page.locator("input[name=baseline_flags]").fill("parallel=2")  # the baseline can be your current flags
 			page.locator("input[name=baseline]").uncheck()
 			expect(page.locator("input[name=baseline_flags]")).to_be_disabled()

@@ -319,18 +319,24 @@ export interface Planned {
   total: number;
 }
 
+/** Baseline measurements at the start of a task (the noise floor): optimization.noise_runs' default. */
+export const NOISE_RUNS = 3;
+
 /**
  * Experiments the task will run in all: the search (at most `combos`, the space size, when finite), the
- * baseline, and `repeats` more runs of the top K and of the baseline (none in predict mode). The API's
- * `experiments_planned` counts the same, without the space-size cap.
+ * baseline's noise-floor runs at the start (NOISE_RUNS; one in predict mode), and `repeats` more rounds of the
+ * top K and of the baseline (none in predict mode). The API's `experiments_planned` (runner/budget.py) counts the
+ * same.
  */
 export function plannedExperiments(s: WizardState, combos: number | null): Planned {
   const whole = (text: string, fallback: number) => Math.max(0, Math.floor(numberOr(text, fallback)));
   const budget = whole(s.max_iterations, 10);
   const search = combos === null ? budget : Math.min(combos, budget);
-  const baseline = s.baseline ? 1 : 0;
-  const times = s.deployment_mode === "predict" ? 0 : whole(s.repeats, 2);
-  const repeats = times * (Math.min(whole(s.repeat_top_k, 2), search) + baseline);
+  const predict = s.deployment_mode === "predict";
+  const base = s.baseline ? 1 : 0;
+  const baseline = base * (predict ? 1 : NOISE_RUNS);
+  const times = predict ? 0 : whole(s.repeats, 2);
+  const repeats = times * (Math.min(whole(s.repeat_top_k, 2), search) + base);
   return { search, baseline, repeats, total: search + baseline + repeats };
 }
 

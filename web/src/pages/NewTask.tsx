@@ -431,7 +431,7 @@ export function NewTask() {
               {" "}
               · {planned.total} experiment{planned.total === 1 ? "" : "s"} will run
               {planned.total !== planned.search &&
-                ` (${planned.search} search${planned.baseline ? " + baseline" : ""}` +
+                ` (${planned.search} search${planned.baseline ? ` + baseline x${planned.baseline}` : ""}` +
                   `${planned.repeats ? ` + ${planned.repeats} repeats` : ""})`}
             </span>
           </div>

@@ -159,10 +159,10 @@ describe("wizard spec mapping", () => {
 
   it("counts the baseline and repeats in the planned experiments", () => {
     const d = { ...defaultState(), max_iterations: "4" };
-    // 4 search + baseline + 2 repeats x (top 2 + baseline), as the API's experiments_planned
-    expect(plannedExperiments(d, null)).toEqual({ search: 4, baseline: 1, repeats: 6, total: 11 });
+    // 4 search + baseline x3 (noise floor) + 2 repeats x (top 2 + baseline), as the API's experiments_planned
+    expect(plannedExperiments(d, null)).toEqual({ search: 4, baseline: 3, repeats: 6, total: 13 });
     // a space of 2 combinations: 2 search, top K capped at 2
-    expect(plannedExperiments(d, 2).total).toBe(2 + 1 + 2 * 3);
+    expect(plannedExperiments(d, 2).total).toBe(2 + 3 + 2 * 3);
     expect(plannedExperiments({ ...d, baseline: false, repeats: "0" }, 2).total).toBe(2);
     expect(plannedExperiments({ ...d, deployment_mode: "predict" }, null).total).toBe(5);
   });
