@@ -191,7 +191,9 @@ def test_container_early_exit_port_taken_and_sweep(image: str, model_path: Path,
 	c.reload()
 	assert "AUTOTUNER_TEST_ENV=yes" in c.attrs["Config"]["Env"]
 	mount = c.attrs["Mounts"][0]
-	assert mount["Destination"] == "/models" and mount["RW"] is False
+	# the model file itself, read-only, at /models/NAME (never its folder or a parent of it)
+	assert mount["Destination"] == f"/models/{model_path.name}" and mount["RW"] is False
+	assert mount["Source"] == str(model_path.resolve())
 	assert c.labels["autotuner.task"] == "t1" and c.labels["autotuner.experiment"] == "1"
 	assert dep.info["gpu_info"]["count"] == 0
 
