@@ -46,7 +46,8 @@ async def drive_open_loop(
 	seed: int,
 	progress: Callable[[int, int], None] | None,
 ) -> None:
-	"""Send `plan` at Poisson arrival times; warm-up requests first (up to 4 at once, not measured)."""
+	"""Send `plan` at Poisson arrival times; warm-up requests first (up to 4 at once, not measured). No more are
+	sent once the objective is known to benchmark.precision (run.enough)."""
 	from .client import MAX_UNIQUE_PROMPTS
 
 	await run.prebuild(warm + plan[:MAX_UNIQUE_PROMPTS])
@@ -71,18 +72,14 @@ async def drive_open_loop(
 			run.finished(rec, progress, len(plan))
 
 	try:
-		if warm:
-			pending = iter(warm)
-
-			async def warm_worker() -> None:
-				for item in pending:
-					await send(item, None, measured=False)
-
-			await asyncio.gather(*(warm_worker() for _ in range(min(4, len(warm)))))
+		if warm:  # up to 4 at once, in rounds until steady state (bench/precision.py)
+			warmers = [take() for _ in range(min(4, len(warm)))]
+			idle.extend(warmers)
+			await run.warm_up(warm, warmers, max_duration)
 		offsets = poisson_offsets(rate, len(plan), seed)
 		start = time.perf_counter()
 		for item, offset in zip(plan, offsets, strict=True):
-			if offset >= max_duration or run.halt.is_set():
+			if offset >= max_duration or run.halt.is_set() or run.enough:
 				break
 			at = start + offset
 			delay = at - time.perf_counter()

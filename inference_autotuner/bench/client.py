@@ -20,7 +20,7 @@ import json
 import random
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,6 +30,7 @@ from ..errors import BenchmarkError
 from .arrivals import drive_open_loop
 from .audit import LoopMonitor, client_audit
 from .metrics import GoodputSLO, RequestRecord, RunMetrics, compute_run_metrics
+from .precision import MAX_WARM_ROUNDS, WARM_TIME_SHARE, PrecisionTracker, batch_size, steady
 from .prompts import PromptBuilder
 from .traffic import Scenario
 
@@ -98,6 +99,7 @@ class _Run:
 		request_timeout: float,
 		model_tokenizer: str | None,
 		stop_check: Callable[[RequestRecord], str | None] | None = None,
+		precision: PrecisionTracker | None = None,
 	) -> None:
 		self.client = client
 		self.base_url = base_url
@@ -115,6 +117,12 @@ class _Run:
 		self.stop_check = stop_check
 		self.stopped_early: str | None = None
 		self.halt = asyncio.Event()
+		self.precision = precision
+		self.enough = False  # the objective is known to benchmark.precision: send no more (those in flight finish)
+		self.warm_rounds = 0
+		self.warm_steady = False
+		self.scenario: Scenario | None = None  # warm-up rounds after the first draw their sizes from it
+		self.warm_rng = random.Random(0)
 
 	def finished(self, rec: RequestRecord, progress: Callable[[int, int], None] | None, total: int) -> None:
 		"""Keep one measured request, report progress, and halt the run when `stop_check` says it is lost."""
@@ -124,6 +132,8 @@ class _Run:
 				progress(len(self.records), total)
 			except Exception:  # a broken progress display must not stop the measurement
 				pass
+		if self.precision is not None and self.precision.add(rec):
+			self.enough = True
 		if self.stop_check is not None and self.stopped_early is None:
 			why = self.stop_check(rec)
 			if why:
@@ -168,6 +178,38 @@ class _Run:
 					return
 
 		await asyncio.gather(*(work() for _ in range(min(_BUILD_CONCURRENCY, len(items)))))
+
+	async def warm_up(self, first: list[_Planned], clients: list[httpx.AsyncClient], max_duration: float) -> None:
+		"""Warm-up rounds of len(first) requests (not measured), up to len(clients) at once, until one round's mean
+		E2E latency is within the steady-state tolerance of the round before (bench/precision.py)."""
+		if not first:
+			return
+		deadline = time.perf_counter() + WARM_TIME_SHARE * max_duration
+		previous: list[RequestRecord] | None = None
+		round_items = first
+		while True:
+			done = await self._warm_round(round_items, clients)
+			self.warm_rounds += 1
+			if previous is not None and steady(previous, done):
+				self.warm_steady = True
+				return
+			if self.warm_rounds >= MAX_WARM_ROUNDS or time.perf_counter() >= deadline or self.halt.is_set():
+				return
+			previous = done
+			assert self.scenario is not None
+			rng = self.warm_rng
+			round_items = [_Planned(*self.scenario.sample(rng), variant=PromptBuilder.new_variant()) for _ in first]
+
+	async def _warm_round(self, items: list[_Planned], clients: list[httpx.AsyncClient]) -> list[RequestRecord]:
+		pending = iter(items)
+		done: list[RequestRecord] = []
+
+		async def warm_worker(client: httpx.AsyncClient) -> None:
+			for item in pending:
+				done.append(await self.one(client, item))
+
+		await asyncio.gather(*(warm_worker(c) for c in clients[: len(items)]))
+		return done
 
 	def payload(self, item: _Planned, prompt: str) -> bytes:
 		body = dict(self.body)
@@ -328,6 +370,8 @@ async def run_load(
 	records: list[RequestRecord] | None = None,
 	request_rate: float | None = None,
 	stop_check: Callable[[RequestRecord], str | None] | None = None,
+	objectives: Sequence[str] = (),
+	precision: float | None = None,
 ) -> RunMetrics:
 	"""Drive one run and measure it. max_duration and request_timeout are in seconds.
 
@@ -341,6 +385,9 @@ async def run_load(
 	`concurrency` is then ignored (the run is reported with concurrency None).
 	stop_check: called with each measured request as it finishes; a text return stops the run at once (requests in
 	flight are dropped) and becomes RunMetrics.stopped_early (bench/early_stop.py).
+	objectives, precision: the run sends no more requests once every objective's relative 95 % half-width is at
+	most `precision` (bench/precision.py); RunMetrics.half_width is recorded whenever `objectives` are given.
+	Warm-up: rounds of `warmup_requests` until steady state (bench/precision.py).
 	"""
 	if request_rate is not None and request_rate <= 0:
 		raise ValueError("request_rate must be > 0 (requests/s)")
@@ -368,7 +415,11 @@ async def run_load(
 	limits = httpx.Limits(max_connections=_BUILD_CONCURRENCY, max_keepalive_connections=0)
 	timeout = httpx.Timeout(connect=min(30.0, request_timeout), read=request_timeout, write=request_timeout, pool=None)
 	async with httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False) as client:
-		run = _Run(client, base_url, endpoint, body, request_timeout, model_tokenizer, stop_check)
+		conc = None if request_rate is not None else concurrency
+		tracker = PrecisionTracker(tuple(objectives), precision, batch_size(conc), goodput_slo) if objectives else None
+		run = _Run(client, base_url, endpoint, body, request_timeout, model_tokenizer, stop_check, tracker)
+		run.scenario = scenario
+		run.warm_rng = random.Random(f"warm-up-{seed}")
 		if request_rate is not None:
 			drive = drive_open_loop(run, warm, plan, request_rate, max_duration, seed, progress)
 		else:
@@ -402,6 +453,11 @@ async def run_load(
 		goodput_slo=goodput_slo,
 	)
 	metrics.stopped_early = run.stopped_early
+	if tracker is not None:
+		metrics.half_width = tracker.half_width()
+		metrics.precise_at = tracker.reached_at if run.enough else None
+	metrics.warmup_rounds = run.warm_rounds
+	metrics.warmup_steady = run.warm_steady if run.warm_rounds else None
 	metrics.audit = client_audit(
 		run.records,
 		concurrency=None if request_rate is not None else concurrency,
@@ -422,15 +478,7 @@ async def _drive(
 	await run.prebuild(warm + plan[:MAX_UNIQUE_PROMPTS])
 	clients = [run.worker_client() for _ in range(concurrency)]
 	try:
-		if warm:
-			pending = iter(warm)
-
-			async def warm_worker(client: httpx.AsyncClient) -> None:
-				for item in pending:
-					await run.one(client, item)
-
-			await asyncio.gather(*(warm_worker(c) for c in clients[: len(warm)]))
-
+		await run.warm_up(warm, clients, max_duration)
 		total = len(plan)
 		state = {"next": 0}
 		start = time.perf_counter()
@@ -440,7 +488,7 @@ async def _drive(
 			due = start  # closed loop: a request is due when its worker's previous one ended (the audit's lag)
 			while True:
 				i = state["next"]
-				if i >= total or time.perf_counter() >= deadline:
+				if i >= total or run.enough or time.perf_counter() >= deadline:
 					return
 				state["next"] = i + 1
 				rec = await run.one(client, plan[i], scheduled=due)

@@ -143,6 +143,18 @@ class RunMetrics(BaseModel):
 	stopped_early: str | None = Field(
 		None, description="Why the run was stopped before its planned end (an SLO clearly lost); None when it ran out"
 	)
+	half_width: float | None = Field(
+		None,
+		description="Relative 95 % half-width of the objective's figure within this run (batch means, "
+		"bench/precision.py); None when too few requests or the driver does not measure it",
+	)
+	precise_at: int | None = Field(
+		None, description="Requests after which benchmark.precision was reached and no more were sent; None: ran out"
+	)
+	warmup_rounds: int | None = Field(None, description="Warm-up rounds sent before the run (not measured)")
+	warmup_steady: bool | None = Field(
+		None, description="Whether the warm-up ended at steady state (False: it ran out of rounds or time)"
+	)
 	engine_metrics: EngineMetrics | None = Field(
 		None, description="The engine's own figures for the run (its Prometheus /metrics); None when it has none"
 	)

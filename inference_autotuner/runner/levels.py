@@ -95,6 +95,15 @@ class Bench:
 				}
 			)
 		kept = pick(attempts) if len(attempts) > 1 else metrics
+		if kept.precise_at is not None and kept.half_width is not None:
+			self.emit(
+				{
+					"type": "log",
+					"message": f"#{self.number} {_label(kept)}: known to ±{kept.half_width * 100:.1f}% (95%) after "
+					f"{kept.precise_at} requests; ended there (benchmark.precision "
+					f"{(self.spec.benchmark.precision or 0) * 100:g}%)",
+				}
+			)
 		self.emit({"type": "run_finished", "number": self.number, "metrics": kept.model_dump(mode="json")})
 		return kept
 
@@ -129,6 +138,8 @@ class Bench:
 			progress=progress,
 			request_rate=level if rate else None,
 			stop_check=stopper.add if stopper is not None else None,
+			objectives=tuple(self.spec.optimization.objectives or [self.spec.optimization.objective]),
+			precision=b.precision,
 		)
 		sampler = EngineMetricsSampler(self.engine, self.metrics_url) if self.engine and self.metrics_url else None
 		if sampler is not None:
@@ -204,6 +215,8 @@ async def sweep(bench: Bench, on_run: RunHook | None = None) -> LevelsResult:
 			t_run = time.monotonic()
 			metrics = await bench.run(scenario, level, rate=rate, stopper=stopper if bench.can_stop_early else None)
 			res.runs.append(metrics)
+			if metrics.precise_at is not None:  # ended once its figures were known to benchmark.precision
+				res.saved_seconds += bench.saved(metrics)
 			# a load tool's run goes to its end; judged then, a clearly lost SLO still spares the higher levels
 			lost = metrics.stopped_early or (stopper.judge(metrics) if stopper and not bench.can_stop_early else None)
 			if lost:

@@ -362,7 +362,18 @@ class BenchmarkSpec(_Strict):
 	)
 	max_requests_per_iteration: int = Field(50, ge=1, le=L.MAX_REQUESTS, description="Most requests one run sends")
 	warmup_requests: int = Field(
-		2, ge=0, le=L.MAX_REQUESTS, description="Requests sent before each run and not counted"
+		2,
+		ge=0,
+		le=L.MAX_REQUESTS,
+		description="Requests per warm-up round before each run (not counted); rounds go on until two in a row have "
+		"mean E2E latencies within 20% (steady state), at most 4 rounds or a quarter of the run's time; 0: no warm-up",
+	)
+	precision: float | None = Field(
+		0.05,
+		gt=0,
+		le=1,
+		description="A run ends once its objective's relative 95% half-width (batch means over its requests) is at "
+		"most this, or at max_time_per_iteration / max_requests_per_iteration; null: always run to those caps",
 	)
 	endpoint: Literal["completions", "chat"] = Field(
 		"completions", description="/v1/completions or /v1/chat/completions"

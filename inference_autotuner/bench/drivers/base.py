@@ -50,6 +50,10 @@ class RunRequest:
 	"""Open loop: Poisson arrivals at this many requests/s instead of `concurrency` (drivers with supports_rate)."""
 	stop_check: Callable[[RequestRecord], str | None] | None = None
 	"""In-run early stop (bench/early_stop.py), fed each finished request; only the builtin driver calls it."""
+	objectives: tuple[str, ...] = ()
+	"""The task's objectives: the builtin driver measures their in-run precision (bench/precision.py)."""
+	precision: float | None = None
+	"""benchmark.precision: the builtin driver sends no more once every objective is known to this (relative)."""
 
 	def labelled(self, metrics: RunMetrics) -> RunMetrics:
 		"""A tool's parsed figures, labelled with this run's load level: concurrency, or request rate (open loop)."""

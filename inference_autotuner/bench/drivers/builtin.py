@@ -36,4 +36,6 @@ class BuiltinDriver:
 			progress=req.progress,
 			request_rate=req.request_rate,
 			stop_check=req.stop_check,
+			objectives=req.objectives,
+			precision=req.precision,
 		)

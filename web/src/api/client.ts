@@ -1,5 +1,6 @@
 // Typed API client: openapi-fetch over the schema generated from the FastAPI app (`npm run gen:api`).
 import createClient from "openapi-fetch";
+import type { Readable } from "openapi-typescript-helpers";
 import type { components, paths } from "./schema";
 
 export type Schemas = components["schemas"];
@@ -9,7 +10,8 @@ export type Preset = Schemas["PresetPublic"];
 export type Flag = Schemas["FlagPublic"];
 export type EngineInfo = Schemas["EnginePublic"];
 export type Problem = Schemas["Problem"];
-export type TaskSummary = Schemas["TaskSummary"];
+// as openapi-fetch returns it (Readable<> turns the (number, value) tuples into arrays)
+export type TaskSummary = Readable<Schemas["TaskSummary"]>;
 export type ValueStats = Schemas["ValueStats"];
 export type Gain = Schemas["Gain"];
 export type Explained = Schemas["ExplainResult"];

@@ -477,7 +477,8 @@ export interface paths {
         };
         /**
          * Health
-         * @description 200 when the database answers (503 otherwise), with the worker summary.
+         * @description 200 when the database answers a read and takes a write (503 otherwise, naming the cause: read-only, full,
+         *     unreachable), with the worker summary.
          */
         get: operations["health"];
         put?: never;
@@ -669,6 +670,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tasks/{task_id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Task Report
+         * @description One self-contained file: the question, the recommendation vs the baseline, plots, parameter importance,
+         *     failures by reason, cost, provenance, and the commands that serve the recommended configuration.
+         */
+        get: operations["get_task_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tasks/{task_id}/restart": {
         parameters: {
             query?: never;
@@ -774,6 +796,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Metrics
+         * @description Prometheus metrics: tasks by status, queue depth, workers, experiments started/finished by status and reason
+         *     class, experiment duration, engine start-up time, load-client lag, and the process's own figures.
+         */
+        get: operations["metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -818,6 +861,20 @@ export interface components {
             params_key: string;
             /** @description Score, lower is better (SLO penalties included) */
             score?: components["schemas"]["ValueStats"] | null;
+            /**
+             * Slo Met
+             * @description Every measurement met every SLO (no penalty)
+             * @default true
+             */
+            slo_met: boolean;
+            /**
+             * Values
+             * @description (experiment number, objective value) of each measurement, in order
+             */
+            values?: [
+                number,
+                number
+            ][];
         };
         /** EnginePublic */
         EnginePublic: {
@@ -1037,9 +1094,22 @@ export interface components {
             ci_high?: number | null;
             /**
              * Ci Low
-             * @description Rough 95 % interval (Welch); None unless both have n >= 2
+             * @description 95 % interval; None without enough measurements
              */
             ci_low?: number | null;
+            /**
+             * Method
+             * @description paired: mean of per-pair gains, each measurement paired with the baseline measured next to it (drift cancels); welch: difference of the two means; single: one measurement each, no interval
+             * @default welch
+             * @enum {string}
+             */
+            method: "paired" | "welch" | "single";
+            /**
+             * Pairs
+             * @description Pairs the paired gain comes from
+             * @default 0
+             */
+            pairs: number;
             /**
              * Value
              * @description (best - baseline) / |baseline|, sign flipped for minimised objectives
@@ -1119,6 +1189,29 @@ export interface components {
              */
             token: string;
             user: components["schemas"]["UserPublic"];
+        };
+        /**
+         * NoiseFloor
+         * @description How much two single measurements of one configuration differ by chance, from its repeated measurements.
+         */
+        NoiseFloor: {
+            /**
+             * Cv
+             * @description Coefficient of variation: sample std / |mean|
+             */
+            cv: number;
+            /**
+             * Floor
+             * @description ± relative difference two single measurements of one configuration stay within, 95 % of the time: t(0.975, n-1) x sqrt(2) x cv; differences under it are ties
+             */
+            floor: number;
+            /** Mean */
+            mean: number;
+            /**
+             * N
+             * @description Measurements it comes from (the baseline's)
+             */
+            n: number;
         };
         /** ObjectiveRef */
         ObjectiveRef: {
@@ -1419,12 +1512,14 @@ export interface components {
             experiments_by_status: {
                 [key: string]: number;
             };
-            /** @description Gain of the recommended configuration over the baseline (primary objective; + = better) */
+            /** @description Gain of the recommended configuration over the baseline (primary objective; + = better): paired with the baseline measured next to it when both were measured 2+ times, else Welch or single */
             gain?: components["schemas"]["Gain"] | null;
             /** Multi Objective */
             multi_objective: boolean;
             /** Name */
             name: string;
+            /** @description Noise floor from the baseline's repeated measurements (primary objective) */
+            noise?: components["schemas"]["NoiseFloor"] | null;
             /**
              * Notes
              * @description What is missing (no baseline, no repeats, ...)
@@ -1445,7 +1540,7 @@ export interface components {
              * @description confidence_bound: chosen among configurations measured 2+ times; else on single values
              */
             ranking?: ("confidence_bound" | "single_measurement") | null;
-            /** @description The configuration with the best pessimistic bound of its score (95 % CI upper end; SLO penalties included); among single measurements only when no configuration was measured twice */
+            /** @description The configuration with the best mean of the primary objective among those that met every SLO (the best mean score when none did); ties (overlapping intervals, or under the noise floor) go to the best pessimistic bound; among single measurements only when no configuration was measured twice */
             recommended?: components["schemas"]["ConfigStats"] | null;
             /**
              * Saved Seconds
@@ -1457,6 +1552,8 @@ export interface components {
             status: string;
             /** Task Id */
             task_id: number;
+            /** @description better than baseline by X% (CI) / no detectable difference (noise ±Y%) / worse */
+            verdict?: components["schemas"]["Verdict"] | null;
         };
         /**
          * TaskUpdate
@@ -1544,6 +1641,20 @@ export interface components {
              * @description Sample standard deviation (n - 1 denominator); None when n == 1
              */
             std?: number | null;
+        };
+        /**
+         * Verdict
+         * @description The recommendation in one statement.
+         */
+        Verdict: {
+            /**
+             * Kind
+             * @description better / worse: the gain's 95 % interval (or, measured once, the noise floor) excludes 0; no_difference: it does not; baseline: the recommended configuration is the baseline
+             * @enum {string}
+             */
+            kind: "better" | "no_difference" | "worse" | "baseline";
+            /** Text */
+            text: string;
         };
     };
     responses: never;
@@ -4063,6 +4174,71 @@ export interface operations {
             };
         };
     };
+    get_task_report: {
+        parameters: {
+            query?: {
+                /** @description html (plots inline) or md */
+                format?: "html" | "md";
+                /** @description Price of one GPU-hour for the cost figures (default: the spec's) */
+                gpu_hour_usd?: number | null;
+            };
+            header?: never;
+            path: {
+                /** @description Task id */
+                task_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                    "text/markdown": unknown;
+                };
+            };
+            /** @description No API token, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role or ownership does not allow it, or a foreign Origin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     restart_task: {
         parameters: {
             query?: never;
@@ -4420,6 +4596,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus text exposition format 0.0.4 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": unknown;
+                };
+            };
+            /** @description No API token, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role or ownership does not allow it, or a foreign Origin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

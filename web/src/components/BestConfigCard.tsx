@@ -5,11 +5,19 @@ import { fig, ms, num, objective as objectiveText, paramsText } from "../lib/for
 import { Card, Empty } from "./States";
 
 /** "+28.0%", with the rough 95 % interval when both sides were measured twice or more. */
-export function gainText(gain: Gain): string {
+export function gainText(gain: Pick<Gain, "value" | "ci_low" | "ci_high"> & Partial<Gain>): string {
   const pct = (v: number) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)}%`;
   const ci = gain.ci_low != null && gain.ci_high != null ? ` (95% CI ${pct(gain.ci_low)} to ${pct(gain.ci_high)})` : "";
-  return pct(gain.value) + ci;
+  const how = gain.method === "paired" && gain.pairs ? `, paired over ${gain.pairs} interleaved baseline runs` : "";
+  return pct(gain.value) + ci + how;
 }
+
+const VERDICT_CLASS: Record<string, string> = {
+  better: "font-semibold text-green-800",
+  worse: "font-semibold text-red-800",
+  no_difference: "font-semibold text-amber-800",
+  baseline: "font-semibold text-slate-700",
+};
 
 /** Mean ± CI of the recommended configuration, the gain over the baseline, and what was not measured. */
 function Recommendation({ summary, unit, taskId }: { summary: TaskSummary; unit: string | undefined; taskId: number }) {
@@ -45,6 +53,17 @@ function Recommendation({ summary, unit, taskId }: { summary: TaskSummary; unit:
             ({base.objective ? objectiveText(base.objective.mean, unit) : "–"}, n={base.n}):{" "}
           </span>
           <span className="font-semibold">{gainText(summary.gain)}</span>
+        </div>
+      )}
+      {summary.verdict && (
+        <div data-testid="best-verdict" className={VERDICT_CLASS[summary.verdict.kind] ?? ""}>
+          {summary.verdict.text}
+        </div>
+      )}
+      {summary.noise && (
+        <div data-testid="noise-floor" className="text-slate-600">
+          Noise floor: ±{(summary.noise.floor * 100).toFixed(1)}% at 95% (baseline measured {summary.noise.n} times,
+          cv {(summary.noise.cv * 100).toFixed(1)}%); smaller differences are ties.
         </div>
       )}
       {summary.notes?.map((n) => (

@@ -1,6 +1,7 @@
 import { useMemo, useState } from "react";
 import { Link } from "react-router-dom";
 import type { Experiment } from "../api/client";
+import { auditOf } from "../lib/audit";
 import { gpusOf } from "../lib/experiments";
 import { fig, ms, num, paramsText, secs } from "../lib/format";
 import { Empty, StatusBadge } from "./States";
@@ -18,6 +19,22 @@ const ORIGIN_TITLES: Record<string, string> = {
   warm_start: "a best configuration of an earlier task, measured first",
   repeat: "a configuration measured again for its confidence interval",
 };
+
+/** "suspect" / "client-bound" (x attempts) for an experiment whose runs the audit doubted; why on hover. */
+export function AuditBadge({ experiment }: { experiment: Pick<Experiment, "runs"> }) {
+  const a = auditOf(experiment);
+  if (!a) return null;
+  const bad = a.mark.includes("client-bound");
+  return (
+    <span
+      data-testid="audit"
+      title={a.reasons.join("; ") || "measured again"}
+      className={`inline-block rounded px-1.5 py-0.5 text-xs ${bad ? "bg-red-100 text-red-800" : "bg-amber-100 text-amber-800"}`}
+    >
+      {a.mark}
+    </span>
+  );
+}
 
 export function OriginBadge({ origin }: { origin: string }) {
   return (
@@ -165,6 +182,7 @@ export function ExperimentTable({
                     ) : c.key === "status" ? (
                       <span className="flex items-center gap-1">
                         <StatusBadge status={e.status} />
+                        <AuditBadge experiment={e} />
                         {e.pareto && (
                           <span title="on the Pareto front" className="text-xs text-red-600">
                             ◆

@@ -51,6 +51,7 @@ function summary(id: number, mean: number, over: Partial<TaskSummary> = {}): Tas
     origins: [],
     objective: stats(3, m, 2),
     score: stats(3, -m, 2),
+    slo_met: true,
   });
   return {
     task_id: id,
@@ -61,7 +62,7 @@ function summary(id: number, mean: number, over: Partial<TaskSummary> = {}): Tas
     recommended: cfg(4, mean),
     ranking: "confidence_bound",
     baseline: cfg(1, 100),
-    gain: { value: (mean - 100) / 100, ci_low: null, ci_high: null },
+    gain: { value: (mean - 100) / 100, ci_low: null, ci_high: null, method: "welch", pairs: 0 },
     saved_seconds: 12,
     experiments_by_origin: {},
     experiments_by_status: {},

@@ -64,6 +64,7 @@ function summary(over: Partial<TaskSummary> = {}): TaskSummary {
       origins: ["search", "repeat", "repeat"],
       objective: stats(3, 128, 4.97),
       score: stats(3, -128, 4.97),
+      slo_met: true,
     },
     ranking: "confidence_bound",
     baseline: {
@@ -76,8 +77,9 @@ function summary(over: Partial<TaskSummary> = {}): TaskSummary {
       origins: ["baseline", "baseline", "baseline"],
       objective: stats(3, 100, 4.97),
       score: stats(3, -100, 4.97),
+      slo_met: true,
     },
-    gain: { value: 0.28, ci_low: 0.2347, ci_high: 0.3253 },
+    gain: { value: 0.28, ci_low: 0.2347, ci_high: 0.3253, method: "welch", pairs: 0 },
     saved_seconds: 15.5,
     experiments_by_origin: { search: 4 },
     experiments_by_status: { success: 4 },
@@ -134,6 +136,47 @@ describe("BestConfigCard with a summary", () => {
   it("formats gains", () => {
     expect(gainText({ value: -0.123 })).toBe("-12.3%");
     expect(gainText({ value: 0.05, ci_low: -0.01, ci_high: 0.11 })).toBe("+5.0% (95% CI -1.0% to +11.0%)");
+  });
+});
+
+describe("Measurement trust (#18)", () => {
+  it("states the verdict, the noise floor and a paired gain", () => {
+    const s = summary({
+      gain: { value: 0.28, ci_low: 0.2, ci_high: 0.36, method: "paired", pairs: 3 },
+      verdict: { kind: "better", text: "better than the baseline by +28.0% (95% CI +20.0% to +36.0%)" },
+      noise: { floor: 0.081, cv: 0.021, mean: 100, n: 3 },
+    });
+    wrap(<BestConfigCard best={exp(4)} objective="maximize_throughput" summary={s} />);
+    expect(screen.getByTestId("best-verdict")).toHaveTextContent("better than the baseline by +28.0%");
+    expect(screen.getByTestId("noise-floor")).toHaveTextContent(
+      "Noise floor: ±8.1% at 95% (baseline measured 3 times, cv 2.1%); smaller differences are ties.",
+    );
+    expect(screen.getByTestId("best-gain")).toHaveTextContent("paired over 3 interleaved baseline runs");
+  });
+
+  it("says no detectable difference when it cannot tell", () => {
+    const s = summary({ verdict: { kind: "no_difference", text: "no detectable difference (noise ±8.1%)" } });
+    wrap(<BestConfigCard best={exp(4)} objective="maximize_throughput" summary={s} />);
+    expect(screen.getByTestId("best-verdict")).toHaveTextContent("no detectable difference (noise ±8.1%)");
+  });
+
+  it("marks suspect and client-bound runs, with the reasons on hover", () => {
+    const suspect = { status: "suspect", reasons: ["other processes used 1.2 cores"], attempts: 2, earlier: [] };
+    const bound = { status: "suspect", client_bound: true, reasons: ["the client fell 0.4 s behind"], attempts: 1 };
+    wrap(
+      <ExperimentTable
+        experiments={[
+          exp(1, { runs: [{ audit: { status: "valid", reasons: [], attempts: 1 } }] }),
+          exp(2, { runs: [{ audit: suspect }] }),
+          exp(3, { runs: [{ audit: suspect }, { audit: bound }] }),
+        ]}
+        taskId={1}
+      />,
+    );
+    const marks = screen.getAllByTestId("audit");
+    expect(marks.map((m) => m.textContent)).toEqual(["suspect x2", "client-bound"]);
+    expect(marks[0]).toHaveAttribute("title", "other processes used 1.2 cores");
+    expect(marks[1]).toHaveAttribute("title", "the client fell 0.4 s behind");
   });
 });
 
