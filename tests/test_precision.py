@@ -87,22 +87,23 @@ def test_real_run_ends_at_the_target_precision(llama_server: str) -> None:
 	no target runs to the cap. Sizes are small (D(16,8)) so that the run is short on two cores."""
 	scenario = parse_scenario("D(16,8)")
 
-	async def go(precision: float | None) -> tuple[int, float | None, int | None, int | None]:
+	async def go(precision: float | None, cap: int) -> tuple[int, float | None, int | None, int | None]:
 		m = await run_load(
 			llama_server,
 			scenario=scenario,
 			concurrency=1,
-			max_requests=120,
-			max_duration=120,
+			max_requests=cap,
+			max_duration=300,
 			warmup_requests=1,
 			objectives=("maximize_throughput",),
 			precision=precision,
 		)
 		return m.total_requests, m.half_width, m.precise_at, m.warmup_rounds
 
-	loose = asyncio.run(go(0.5))
+	# a loose target (±100%): a busy 2-core CI machine makes single requests vary 0.1 s to 1.7 s
+	loose = asyncio.run(go(1.0, 120))
 	assert loose[2] is not None and loose[0] == loose[2] < 120  # stopped at the target (closed loop of one)
-	assert loose[1] is not None and loose[1] <= 0.5
-	assert loose[3] is not None and 2 <= loose[3] <= 4  # warm-up: at least two rounds to judge steady state
-	capped = asyncio.run(go(None))
-	assert capped[0] == 120 and capped[2] is None and capped[1] is not None
+	assert loose[1] is not None and loose[1] <= 1.0
+	assert loose[3] is not None and 2 <= loose[3] <= 3  # warm-up: at least two rounds to judge steady state
+	capped = asyncio.run(go(None, 30))
+	assert capped[0] == 30 and capped[2] is None and capped[1] is not None  # no target: to the cap, width known

@@ -24,8 +24,8 @@ from .metrics import GoodputSLO, RequestRecord, percentile
 MIN_BATCHES = 6
 """Batches needed before a run may end for precision (5 degrees of freedom: t = 2.571)."""
 MIN_BATCH = 4
-STEADY_TOLERANCE = 0.2
-MAX_WARM_ROUNDS = 4
+STEADY_TOLERANCE = 0.25
+MAX_WARM_ROUNDS = 3
 WARM_TIME_SHARE = 0.25
 
 # objective -> how one batch gives its figure: ("rate", what is counted) or ("latency", figure, statistic)

@@ -366,7 +366,7 @@ class BenchmarkSpec(_Strict):
 		ge=0,
 		le=L.MAX_REQUESTS,
 		description="Requests per warm-up round before each run (not counted); rounds go on until two in a row have "
-		"mean E2E latencies within 20% (steady state), at most 4 rounds or a quarter of the run's time; 0: no warm-up",
+		"mean E2E latencies within 25% (steady state), at most 3 rounds or a quarter of the run's time; 0: no warm-up",
 	)
 	precision: float | None = Field(
 		0.05,
