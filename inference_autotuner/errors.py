@@ -4,9 +4,12 @@ from __future__ import annotations
 
 
 class AutotunerError(Exception):
-	"""Base of every error the tool reports to a user without a traceback."""
+	"""Base of every error the tool reports to a user without a traceback.
+
+	exit_code: the CLI's exit status; http_status: the API's answer (api/errors.py reads it)."""
 
 	exit_code = 1
+	http_status = 400
 
 	def __init__(self, message: str, hint: str | None = None) -> None:
 		super().__init__(message)
@@ -72,6 +75,41 @@ class BenchmarkError(AutotunerError):
 
 class TaskNotFoundError(AutotunerError):
 	exit_code = 2
+	http_status = 404
+
+
+# -- what the application layer answers (CLI and API alike) -----------------------------------------------------
+class NotFound(AutotunerError):
+	exit_code = 2
+	http_status = 404
+
+
+class Conflict(AutotunerError):
+	"""The request is valid but the state does not allow it now (a running task, a name taken)."""
+
+	http_status = 409
+
+
+class Unavailable(AutotunerError):
+	"""A service the request needs (the database, Redis) cannot be reached."""
+
+	http_status = 503
+
+
+class Unauthorized(AutotunerError):
+	"""No token, or a token that is unknown or revoked."""
+
+	http_status = 401
+
+
+class Forbidden(AutotunerError):
+	"""Signed in, but the role or ownership does not allow it; or a foreign Origin."""
+
+	http_status = 403
+
+
+class UnsupportedMediaType(AutotunerError):
+	http_status = 415
 
 
 class CancelledError(AutotunerError):

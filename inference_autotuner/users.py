@@ -30,14 +30,16 @@ class UserError(AutotunerError):
 	"""A bad user name or role."""
 
 	exit_code = 2
+	http_status = 422
 
 
 class UserExists(AutotunerError):
-	pass
+	http_status = 409
 
 
 class UserNotFound(AutotunerError):
 	exit_code = 2
+	http_status = 404
 
 
 def hash_token(token: str) -> str:

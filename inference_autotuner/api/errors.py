@@ -11,34 +11,32 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from ..errors import AutotunerError, SpecError, SpecProblem, TaskNotFoundError
-from ..users import UserError, UserExists, UserNotFound
+from ..errors import (  # re-exported: the API's modules import them from here
+	AutotunerError,
+	Conflict,
+	Forbidden,
+	NotFound,
+	SpecError,
+	SpecProblem,
+	Unauthorized,
+	Unavailable,
+	UnsupportedMediaType,
+)
+
+__all__ = [
+	"Conflict",
+	"Forbidden",
+	"NotFound",
+	"Unauthorized",
+	"Unavailable",
+	"UnsupportedMediaType",
+	"database_cause",
+	"install",
+	"problem_dicts",
+	"spec_error_response",
+]
 
 log = logging.getLogger(__name__)
-
-
-class NotFound(AutotunerError):
-	pass
-
-
-class Conflict(AutotunerError):
-	pass
-
-
-class Unavailable(AutotunerError):
-	pass
-
-
-class Unauthorized(AutotunerError):
-	"""No token, or a token that is unknown or revoked (401)."""
-
-
-class Forbidden(AutotunerError):
-	"""Signed in, but the role or ownership does not allow it; or a foreign Origin (403)."""
-
-
-class UnsupportedMediaType(AutotunerError):
-	pass
 
 
 def _loc_from_path(path: str) -> list[str | int]:
@@ -108,22 +106,8 @@ def install(app: FastAPI) -> None:
 
 	@app.exception_handler(AutotunerError)
 	async def _domain(_: Request, exc: AutotunerError) -> JSONResponse:
-		code = 400
-		headers = None
-		if isinstance(exc, NotFound | TaskNotFoundError | UserNotFound):
-			code = 404
-		elif isinstance(exc, Conflict | UserExists):
-			code = 409
-		elif isinstance(exc, Unavailable):
-			code = 503
-		elif isinstance(exc, Unauthorized):
-			code, headers = 401, {"WWW-Authenticate": "Bearer"}
-		elif isinstance(exc, Forbidden):
-			code = 403
-		elif isinstance(exc, UnsupportedMediaType):
-			code = 415
-		elif isinstance(exc, UserError):
-			code = 422
+		code = exc.http_status  # each error carries its answer (errors.py, users.py)
+		headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
 		return JSONResponse(status_code=code, content={"detail": exc.message, "hint": exc.hint}, headers=headers)
 
 	@app.exception_handler(DBAPIError)

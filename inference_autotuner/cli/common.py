@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from .. import __version__
 from ..errors import AutotunerError
 
+
+class _Guarded(TyperGroup):
+	"""Every command (and sub-command) runs inside one error wrapper: a user's error is one clear line and its exit
+	status (errors.py), a bug is one line plus a log file (exit 70), never a raw traceback."""
+
+	def invoke(self, ctx: Any) -> Any:  # Typer's vendored click Context
+		try:
+			return super().invoke(ctx)
+		except (typer.Exit, typer.Abort, typer.TyperException):  # Typer's own exits and usage errors
+			raise
+		except AutotunerError as exc:
+			_fail(exc)
+		except Exception as exc:
+			_internal(exc)
+
+
 app = typer.Typer(
+	cls=_Guarded,
 	help="Find the best serving configuration of an LLM inference engine for a model, hardware and workload.",
 	no_args_is_help=True,
 	pretty_exceptions_enable=False,

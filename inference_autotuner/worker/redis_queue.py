@@ -14,7 +14,7 @@ from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from redis import asyncio as aioredis
 
-from ..api.errors import Unavailable
+from ..errors import Unavailable
 from .execute import Publish
 from .redis_keys import EVENTS, QUEUE, cancel_key, worker_key
 
