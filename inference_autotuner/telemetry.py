@@ -166,7 +166,7 @@ class StoreCollector(Collector):
 		with self.store.session() as s:
 			counts = dict(s.execute(select(Task.status, func.count()).group_by(Task.status)).all())
 		tasks = GaugeMetricFamily("autotuner_tasks", "Tasks in the store, by status", labels=["status"])
-		statuses = [v for k, v in vars(TaskStatus).items() if k.isupper() and isinstance(v, str)]
+		statuses = [str(v) for v in TaskStatus]
 		for status in sorted({*statuses, *counts}):
 			tasks.add_metric([str(status)], float(counts.get(status, 0)))
 		yield tasks

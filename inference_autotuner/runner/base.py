@@ -97,7 +97,7 @@ class RunnerBase:
 		self._inflight = 0
 		self._duplicates = 0
 		self._stop = False  # a worker asks the others to take no new experiment
-		self._status = TaskStatus.COMPLETED
+		self._status: str = TaskStatus.COMPLETED
 		self._error: BaseException | None = None
 		self._engine_version: dict[str, Any] | None = None  # provenance: asked once per run of the task
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
@@ -17,7 +18,9 @@ class Base(DeclarativeBase):
 	pass
 
 
-class TaskStatus:
+class TaskStatus(StrEnum):
+	"""A task's status; members are the stored strings (StrEnum: they compare equal to them)."""
+
 	PENDING = "pending"
 	QUEUED = "queued"  # waiting for a worker (API / worker queue)
 	RUNNING = "running"
@@ -38,7 +41,7 @@ class ExperimentOrigin:
 	BUDGETED = (SEARCH, WARM_START)
 
 
-class ExperimentStatus:
+class ExperimentStatus(StrEnum):
 	RUNNING = "running"
 	SUCCESS = "success"
 	FAILED = "failed"  # engine would not start, crashed, timed out, load errors
