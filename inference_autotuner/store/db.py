@@ -9,7 +9,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import AutotunerError
@@ -17,6 +18,7 @@ from ..paths import default_db_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "autotuner_alembic_version"  # Optuna's tables use the default alembic_version
+_HEAD: dict[str, str | None] = {}  # the migrations' head revision, read once per process
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -60,7 +62,13 @@ class Store:
 		self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
 	def migrate(self) -> None:
+		"""Bring the schema to head. Alembic's upgrade (seconds of imports and script parsing) runs once per process
+		and database: a Store opened again checks the stored revision with one query and upgrades only if it
+		differs (a database deleted and made again, or migrated back, is noticed)."""
+		if _HEAD.get("rev") is not None and self._revision() == _HEAD["rev"]:
+			return
 		cfg = alembic_config(self.url)
+		_HEAD.setdefault("rev", ScriptDirectory.from_config(cfg).get_current_head())
 		try:
 			with self.engine.begin() as conn:
 				cfg.attributes["connection"] = conn
@@ -70,6 +78,13 @@ class Store:
 				f"cannot prepare database {self.url}: {type(exc).__name__}: {exc}",
 				hint="check --db / AUTOTUNER_DB and that the database server is reachable",
 			) from None
+
+	def _revision(self) -> str | None:
+		try:
+			with self.engine.connect() as conn:
+				return conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()  # noqa: S608 (constant)
+		except Exception:  # no table yet, or no database: the full upgrade says what is wrong
+			return None
 
 	@contextmanager
 	def session(self) -> Iterator[Session]:
