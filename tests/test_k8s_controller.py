@@ -100,6 +100,14 @@ class FakeKubernetesAPI:
 		self.calls.append(("list_namespaced_service", namespace, label_selector))
 		return {"items": self.listed.get("Service", [])}
 
+	def create_namespaced_config_map(self, namespace: str, body: dict[str, Any]) -> Any:
+		self.calls.append(("create_namespaced_config_map", namespace, body["metadata"]["name"]))
+		return self._create("ConfigMap", body)
+
+	def delete_namespaced_config_map(self, name: str, namespace: str, **kw: Any) -> None:
+		self.calls.append(("delete_namespaced_config_map", name, namespace, kw))
+		self._delete("ConfigMap", name)
+
 	def list_namespaced_config_map(self, namespace: str, label_selector: str) -> Any:
 		self.calls.append(("list_namespaced_config_map", namespace, label_selector))
 		return {"items": []}
@@ -406,3 +414,55 @@ def test_get_deployer_picks_the_kubernetes_deployer() -> None:
 		)
 		dep = get_deployer(spec)
 		assert isinstance(dep, KubernetesDeployer) and dep.mode == mode
+
+
+def test_two_trtllm_experiments_at_once_keep_their_own_options(tmp_path: Path) -> None:
+	"""max_parallel > 1: experiment A's and B's argv are made before either starts (their calls interleave); each
+	pod gets its own TensorRT-LLM options ConfigMap (a shared slot on the deployer handed B's options to A)."""
+	import yaml
+
+	from inference_autotuner.engines import get_engine
+	from inference_autotuner.engines.trtllm import OPTIONS_KEY
+
+	servers = []
+	for _ in range(2):
+
+		class H(http.server.BaseHTTPRequestHandler):
+			def do_GET(self) -> None:  # noqa: N802
+				self.send_response(200)
+				self.end_headers()
+
+			def log_message(self, *a: Any) -> None:
+				pass
+
+		srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+		threading.Thread(target=srv.serve_forever, daemon=True).start()
+		servers.append(srv)
+	try:
+		d, api, _, _ = make()
+		api.pod_states = [[pod()], [pod()]]
+		engine = get_engine("trtllm")
+		(port_a, port_b) = (s.server_address[1] for s in servers)
+		opts_a = {"kv_cache_config": {"free_gpu_memory_fraction": 0.5}}
+		opts_b = {"kv_cache_config": {"free_gpu_memory_fraction": 0.9}}
+		argv_a = d.container_argv(engine, Path("org/m"), {"tp_size": 1, OPTIONS_KEY: opts_a}, port=port_a)
+		argv_b = d.container_argv(engine, Path("org/m"), {"tp_size": 1, OPTIONS_KEY: opts_b}, port=port_b)
+		deps = []
+		for argv, port, exp in ((argv_a, port_a, "1"), (argv_b, port_b, "2")):
+			labels = {"task": "7", "experiment": exp, "world_size": "1"}
+			log = tmp_path / f"exp{exp}.log"
+			deps.append(
+				d.start(argv, port=port, health_path="/health", log_path=log, env={}, timeout=60, labels=labels)
+			)
+		maps = {name: obj for (kind, name), obj in api.objects.items() if kind == "ConfigMap"}
+		got = {name: yaml.safe_load(next(iter(obj["data"].values()))) for name, obj in maps.items()}
+		assert got == {
+			f"autotuner-7-1-{port_a}-llm-api": opts_a,
+			f"autotuner-7-2-{port_b}-llm-api": opts_b,
+		}
+		assert d.take_options(port_a) is None and d.take_options(port_b) is None  # handed over once, nothing kept
+		for dep in deps:
+			d.stop(dep)
+	finally:
+		for srv in servers:
+			srv.shutdown()

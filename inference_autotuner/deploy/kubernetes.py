@@ -129,7 +129,10 @@ class KubernetesDeployer:
 		self.health_poll = health_poll
 		self.cancel_event: threading.Event | None = None
 		self.live: dict[int, Deployment] = {}
-		self._pending_options: dict[str, Any] | None = None
+		# TensorRT-LLM options files per experiment, keyed by the experiment's port (unique while it runs): with
+		# max_parallel > 1 two experiments' container_argv/start calls interleave, so one shared slot would hand one
+		# experiment's options ConfigMap to another's pod
+		self._options: dict[int, dict[str, Any]] = {}
 		self._lock = threading.Lock()
 		self.owner_host = label_value(socket.gethostname())
 		self.owner_pid = os.getpid()
@@ -186,15 +189,31 @@ class KubernetesDeployer:
 		"""The argv the engine runs with in the pod: every flag in `params`, the model as the cluster sees it."""
 		from ..engines.trtllm import OPTIONS_KEY
 
-		self._pending_options = params.get(OPTIONS_KEY) or None
+		with self._lock:
+			options = params.get(OPTIONS_KEY) or None
+			if options:
+				self._options[port] = options
+			else:
+				self._options.pop(port, None)
 		model = ome.pod_model(self.target) if self.mode == "ome" else self.target.pod_model_path()
 		return engine_argv(self.target, engine, params, model=model)
 
+	def take_options(self, port: int) -> dict[str, Any] | None:
+		"""The TensorRT-LLM options container_argv(port=port) found (None when none), handed over once."""
+		with self._lock:
+			return self._options.pop(port, None)
+
 	def manifests(
-		self, argv: list[str], labels: dict[str, str], name: str, *, serving: bool = False
+		self,
+		argv: list[str],
+		labels: dict[str, str],
+		name: str,
+		*,
+		serving: bool = False,
+		options: dict[str, Any] | None = None,
 	) -> list[dict[str, Any]]:
 		"""Everything one experiment applies, in order. `serving`: for a lasting deployment (no autotuner.io/managed
-		labels, so no tuner's sweep ever deletes it)."""
+		labels, so no tuner's sweep ever deletes it). `options`: TensorRT-LLM's options file (a ConfigMap)."""
 		t = self.target
 		world = int(labels.get("world_size", "1") or 1)
 		if serving:
@@ -206,9 +225,9 @@ class KubernetesDeployer:
 			res_labels[f"{LABEL}/mode"] = self.mode
 		docs: list[dict[str, Any]] = []
 		cm = None
-		if self._pending_options:
+		if options:
 			cm = f"{name}-llm-api"
-			docs.append(options_config_map(t, cm, self._pending_options, res_labels))
+			docs.append(options_config_map(t, cm, options, res_labels))
 		if self.mode == "ome":
 			base = self.base_model.name if self.base_model else dns_name(t.model_ref)
 			runtime = self.runtime.name if self.runtime else None
@@ -234,8 +253,7 @@ class KubernetesDeployer:
 	) -> Deployment:
 		t = self.target
 		name = dns_name("autotuner", labels.get("task", "x"), labels.get("experiment", "x"), str(port), limit=52)
-		docs = self.manifests(argv, labels, name)
-		self._pending_options = None
+		docs = self.manifests(argv, labels, name, options=self.take_options(port))
 		log_path.parent.mkdir(parents=True, exist_ok=True)
 		with log_path.open("a") as log:
 			log.write(f"# {self.mode}: applying to namespace {t.namespace}\n{dump(docs)}\n")
