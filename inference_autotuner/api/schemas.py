@@ -219,3 +219,24 @@ class ParetoFront(BaseModel):
 	task_id: int
 	objectives: list[ObjectiveRef] = Field(description="The objectives, in the order of objective_values")
 	front: list[ParetoPoint]
+
+
+class ParamImportance(BaseModel):
+	"""Which parameters mattered for the primary objective: PED-ANOVA on the task's Optuna study (the report's
+	parameter importance, from the same function)."""
+
+	task_id: int
+	objective: ObjectiveRef = Field(description="The objective the importance is about (the task's primary one)")
+	evaluator: str = Field("PED-ANOVA", description="Optuna's importance evaluator used")
+	importances: dict[str, float] = Field(
+		description="Parameter -> share of the total importance (sums to 1), most important first; empty when they "
+		"cannot be computed"
+	)
+	note: str | None = Field(
+		None,
+		description="Why there are no importances (no study yet, too few completed trials, nothing varied), "
+		"or a caveat about them",
+	)
+	predicted: bool = Field(
+		description="Some figures come from a performance model (aiconfigurator), not from measurements"
+	)

@@ -215,9 +215,10 @@ def _question(task: dict[str, Any], spec: dict[str, Any], prov: dict[str, Any] |
 	return out
 
 
-def _importance(store: Store, task_id: int, spec: dict[str, Any], study_name: str, task: dict[str, Any]):  # type: ignore[no-untyped-def]
+def param_importance(store: Store, spec: dict[str, Any], study_name: str) -> tuple[dict[str, float] | None, str | None]:
 	"""Parameter importance (PED-ANOVA, Optuna's evaluator that needs no scikit-learn) on the task's study, for the
-	primary objective; (None, why) when it cannot be computed."""
+	primary objective: ({parameter: share of the total}, most important first, None), or (None, why) when it cannot be
+	computed. The report and GET /api/tasks/{id}/importance both show this."""
 	import optuna
 
 	try:
@@ -249,7 +250,10 @@ def _importance(store: Store, task_id: int, spec: dict[str, Any], study_name: st
 			)
 	except Exception as exc:  # noqa: BLE001
 		return None, f"importance could not be computed ({type(exc).__name__}: {exc})"
-	return {k: float(v) for k, v in found.items()}, None
+	shares = {k: float(v) for k, v in found.items()}
+	if len(shares) == 1:
+		return shares, f"only {next(iter(shares))} took more than one value: its share is 1 by construction"
+	return shares, None
 
 
 def _launch(spec_dict: dict[str, Any], rec: dict[str, Any] | None) -> dict[str, Any]:
@@ -334,7 +338,7 @@ def collect(store: Store, ref: str | int, *, gpu_hour_usd: float | None = None) 
 		base = next((e for e in data["experiments"] if e["number"] == summary.baseline.number), None)
 	spec = dict(t.spec)
 	price = gpu_hour_price(spec, gpu_hour_usd)
-	importance, imp_note = _importance(store, t.id, spec, t.study_name, data)
+	importance, imp_note = param_importance(store, spec, t.study_name)
 	prov, differs = _provenance(data["experiments"], rec)
 	notes = []
 	if data["predicted"]:

@@ -1,17 +1,22 @@
-"""GET /api/tasks/{id}/report: the task's report (reporting/) as a file to download, HTML or Markdown."""
+"""GET /api/tasks/{id}/report: the task's report (reporting/) as a file to download, HTML or Markdown; GET
+/api/tasks/{id}/importance: the report's parameter importance as data (the web's "What mattered")."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from sqlalchemy import select
 
 from ...errors import AutotunerError
 from ...paths import safe_name
+from ...runner.summary import ObjectiveRef, objectives_of
+from ...scoring.objectives import OBJECTIVE_INFO
+from ...store import Experiment
 from .. import tasks_service as svc
 from ..deps import StoreDep, TaskId
 from ..errors import NotFound
-from ..schemas import ErrorBody
+from ..schemas import ErrorBody, ParamImportance
 
 router = APIRouter(prefix="/api/tasks", tags=["reports"])
 MEDIA = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8"}
@@ -55,4 +60,32 @@ def get_task_report(
 			"Content-Security-Policy": CSP,
 			"X-Content-Type-Options": "nosniff",
 		},
+	)
+
+
+@router.get(
+	"/{task_id}/importance",
+	operation_id="get_task_importance",
+	response_model=ParamImportance,
+	responses={404: {"model": ErrorBody}},
+)
+def get_task_importance(task_id: TaskId, store: StoreDep) -> ParamImportance:
+	"""Parameter importance for the primary objective (PED-ANOVA on the task's Optuna study, as in the report), or
+	a note saying why it cannot be computed yet."""
+	from ...reporting.collect import param_importance
+
+	task = svc.get_task(store, task_id)
+	found, note = param_importance(store, dict(task.spec), task.study_name)
+	primary = objectives_of(task)[0]
+	info = OBJECTIVE_INFO[primary]
+	with store.session() as s:
+		predicted = s.scalar(
+			select(Experiment.id).where(Experiment.task_id == task_id, Experiment.predicted.is_(True)).limit(1)
+		)
+	return ParamImportance(
+		task_id=task_id,
+		objective=ObjectiveRef(name=primary, direction=info.direction, unit=info.unit),
+		importances=found or {},
+		note=note,
+		predicted=predicted is not None,
 	)

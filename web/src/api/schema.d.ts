@@ -632,6 +632,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tasks/{task_id}/importance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Task Importance
+         * @description Parameter importance for the primary objective (PED-ANOVA on the task's Optuna study, as in the report), or
+         *     a note saying why it cannot be computed yet.
+         */
+        get: operations["get_task_importance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tasks/{task_id}/logs": {
         parameters: {
             query?: never;
@@ -1227,6 +1248,40 @@ export interface components {
             name: string;
             /** Unit */
             unit: string;
+        };
+        /**
+         * ParamImportance
+         * @description Which parameters mattered for the primary objective: PED-ANOVA on the task's Optuna study (the report's
+         *     parameter importance, from the same function).
+         */
+        ParamImportance: {
+            /**
+             * Evaluator
+             * @description Optuna's importance evaluator used
+             * @default PED-ANOVA
+             */
+            evaluator: string;
+            /**
+             * Importances
+             * @description Parameter -> share of the total importance (sums to 1), most important first; empty when they cannot be computed
+             */
+            importances: {
+                [key: string]: number;
+            };
+            /**
+             * Note
+             * @description Why there are no importances (no study yet, too few completed trials, nothing varied), or a caveat about them
+             */
+            note?: string | null;
+            /** @description The objective the importance is about (the task's primary one) */
+            objective: components["schemas"]["ObjectiveRef"];
+            /**
+             * Predicted
+             * @description Some figures come from a performance model (aiconfigurator), not from measurements
+             */
+            predicted: boolean;
+            /** Task Id */
+            task_id: number;
         };
         /** ParamValidate */
         ParamValidate: {
@@ -4028,6 +4083,65 @@ export interface operations {
                 };
                 content: {
                     "text/plain": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_task_importance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Task id */
+                task_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ParamImportance"];
+                };
+            };
+            /** @description No API token, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role or ownership does not allow it, or a foreign Origin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Validation Error */
