@@ -15,6 +15,7 @@ export type TaskSummary = Readable<Schemas["TaskSummary"]>;
 export type ValueStats = Schemas["ValueStats"];
 export type Gain = Schemas["Gain"];
 export type Explained = Schemas["ExplainResult"];
+export type Importance = Schemas["ParamImportance"];
 
 export const api = createClient<paths>({ baseUrl: typeof window === "undefined" ? "http://localhost" : "" });
 

@@ -8,6 +8,7 @@ export const keys = {
   task: (id: number) => ["task", id] as const,
   // under the task's key: whatever refreshes the task (its live events) refreshes its summary
   summary: (id: number) => ["task", id, "summary"] as const,
+  importance: (id: number) => ["task", id, "importance"] as const,
   experiments: (id: number) => ["experiments", id] as const,
   experiment: (id: number) => ["experiment", id] as const,
 };
@@ -31,6 +32,14 @@ export function useTaskSummary(id: number) {
   return useQuery({
     queryKey: keys.summary(id),
     queryFn: () => unwrap(api.GET("/api/tasks/{task_id}/summary", { params: { path: { task_id: id } } })),
+  });
+}
+
+/** Parameter importance (the report's, from the task's Optuna study); under the task's key like the summary. */
+export function useTaskImportance(id: number) {
+  return useQuery({
+    queryKey: keys.importance(id),
+    queryFn: () => unwrap(api.GET("/api/tasks/{task_id}/importance", { params: { path: { task_id: id } } })),
   });
 }
 

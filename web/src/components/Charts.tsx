@@ -2,9 +2,9 @@ import {
   Bar,
   BarChart,
   CartesianGrid,
+  ComposedChart,
   Legend,
   Line,
-  LineChart,
   ResponsiveContainer,
   Scatter,
   ScatterChart,
@@ -19,36 +19,45 @@ import { paretoFront } from "../lib/pareto";
 import { Card, Empty } from "./States";
 
 const H = 240;
+// the size charts draw at before their container is measured (and in tests, where nothing is measured)
+export const INITIAL = { width: 480, height: H };
 
 function done(experiments: Experiment[]): Experiment[] {
   return experiments.filter((e) => e.status === "success" && e.figures).sort((a, b) => a.number - b.number);
 }
 
+/** Each measured experiment as a point (experiments are discrete: nothing is drawn between them) and the best value so
+ * far as a step line that changes only when an experiment beats it. */
 export function ObjectiveChart({ experiments, objective }: { experiments: Experiment[]; objective: string }) {
   const info = OBJECTIVE_LABEL[objective];
-  const ok = done(experiments);
+  const ax = objectiveAxis(objective);
   let best: number | null = null;
-  const data = ok.map((e) => {
+  const data = done(experiments).flatMap((e) => {
     const v = e.objective_value;
-    if (v !== null && v !== undefined) {
-      if (best === null || (info?.maximize ? v > best : v < best)) best = v;
-    }
-    return { number: e.number, value: v, best };
+    if (v === null || v === undefined || !Number.isFinite(v)) return [];
+    if (best === null || (info?.maximize ? v > best : v < best)) best = v;
+    return [{ number: e.number, value: v * ax.scale, best: best * ax.scale }];
   });
   return (
-    <Card title={`Objective over experiments: ${info?.label ?? objective}${info ? ` (${info.unit})` : ""}`}>
+    <Card title={`Objective over experiments: ${ax.name}${ax.unit ? ` (${ax.unit.trim()})` : ""}`}>
       {data.length === 0 ? (
         <Empty>Waiting for the first measured experiment.</Empty>
       ) : (
-        <div data-testid="chart-objective" style={{ height: H }}>
-          <ResponsiveContainer width="100%" height="100%">
-            <LineChart data={data}>
+        <div data-testid="chart-objective" data-points={data.length} style={{ height: H }}>
+          <ResponsiveContainer width="100%" height="100%" initialDimension={INITIAL}>
+            <ComposedChart data={data}>
               <CartesianGrid strokeDasharray="3 3" />
-              <XAxis dataKey="number" label={{ value: "experiment", position: "insideBottom", offset: -2 }} />
-              <YAxis />
+              <XAxis
+                type="number"
+                dataKey="number"
+                domain={["dataMin", "dataMax"]}
+                allowDecimals={false}
+                label={{ value: "experiment", position: "insideBottom", offset: -2 }}
+              />
+              <YAxis unit={ax.unit} />
               <Tooltip />
               <Legend />
-              <Line type="monotone" dataKey="value" name="objective" stroke="#2563eb" isAnimationActive={false} />
+              <Scatter dataKey="value" name="objective" fill="#2563eb" isAnimationActive={false} />
               <Line
                 type="stepAfter"
                 dataKey="best"
@@ -57,7 +66,7 @@ export function ObjectiveChart({ experiments, objective }: { experiments: Experi
                 dot={false}
                 isAnimationActive={false}
               />
-            </LineChart>
+            </ComposedChart>
           </ResponsiveContainer>
         </div>
       )}
@@ -66,7 +75,7 @@ export function ObjectiveChart({ experiments, objective }: { experiments: Experi
 }
 
 /** An objective's value for a chart axis: seconds become milliseconds like everywhere else in the UI. */
-function axis(objective: string | undefined): { name: string; unit: string; scale: number } {
+export function objectiveAxis(objective: string | undefined): { name: string; unit: string; scale: number } {
   const info = objective ? OBJECTIVE_LABEL[objective] : undefined;
   if (!info) return { name: objective ?? "", unit: "", scale: 1 };
   return info.unit === "s"
@@ -82,7 +91,7 @@ export function ObjectivesParetoChart({
   experiments: Experiment[];
   objectives: string[];
 }) {
-  const [ax, ay] = [axis(objectives[0]), axis(objectives[1])];
+  const [ax, ay] = [objectiveAxis(objectives[0]), objectiveAxis(objectives[1])];
   const pts = done(experiments)
     .map((e) => ({
       number: e.number,
@@ -99,7 +108,7 @@ export function ObjectivesParetoChart({
         <Empty>Waiting for measured experiments.</Empty>
       ) : (
         <div data-testid="chart-pareto" data-front={front.length} style={{ height: H }}>
-          <ResponsiveContainer width="100%" height="100%">
+          <ResponsiveContainer width="100%" height="100%" initialDimension={INITIAL}>
             <ScatterChart>
               <CartesianGrid strokeDasharray="3 3" />
               <XAxis type="number" dataKey="x" name={ax.name} unit={ax.unit} />
@@ -145,7 +154,7 @@ export function ThroughputLatencyChart({
         <Empty>Waiting for measured experiments.</Empty>
       ) : (
         <div data-testid="chart-pareto" style={{ height: H }}>
-          <ResponsiveContainer width="100%" height="100%">
+          <ResponsiveContainer width="100%" height="100%" initialDimension={INITIAL}>
             <ScatterChart>
               <CartesianGrid strokeDasharray="3 3" />
               <XAxis type="number" dataKey="x" name="mean E2E latency" unit=" ms" />
@@ -168,33 +177,45 @@ export function ThroughputLatencyChart({
   );
 }
 
+/** TTFT and TPOT each on its own millisecond axis: TPOT is often 10-100x smaller than TTFT, and its bars vanish
+ * beside TTFT's on one axis. */
 export function TtftTpotChart({ experiments }: { experiments: Experiment[] }) {
   const data = done(experiments).map((e) => ({
     number: e.number,
-    ttft: (fig(e.figures, "mean_ttft") ?? 0) * 1000,
-    tpot: (fig(e.figures, "mean_tpot") ?? 0) * 1000,
+    ttft: msOf(fig(e.figures, "mean_ttft")),
+    tpot: msOf(fig(e.figures, "mean_tpot")),
   }));
+  const one = (key: "ttft" | "tpot", name: string, color: string) => (
+    <div data-testid={`chart-${key}`} style={{ height: H / 2 + 20 }}>
+      <ResponsiveContainer width="100%" height="100%" initialDimension={{ width: INITIAL.width, height: H / 2 + 20 }}>
+        <BarChart data={data} syncId="ttft-tpot">
+          <CartesianGrid strokeDasharray="3 3" />
+          <XAxis dataKey="number" />
+          <YAxis unit=" ms" width={70} />
+          <Tooltip />
+          <Bar dataKey={key} name={name} fill={color} isAnimationActive={false} />
+        </BarChart>
+      </ResponsiveContainer>
+    </div>
+  );
   return (
-    <Card title="TTFT and TPOT per experiment (ms)">
+    <Card title="Mean TTFT and mean TPOT per experiment (ms, each on its own axis)">
       {data.length === 0 ? (
         <Empty>Waiting for measured experiments.</Empty>
       ) : (
-        <div data-testid="chart-ttft" style={{ height: H }}>
-          <ResponsiveContainer width="100%" height="100%">
-            <BarChart data={data}>
-              <CartesianGrid strokeDasharray="3 3" />
-              <XAxis dataKey="number" />
-              <YAxis unit=" ms" />
-              <Tooltip />
-              <Legend />
-              <Bar dataKey="ttft" name="mean TTFT" fill="#f59e0b" isAnimationActive={false} />
-              <Bar dataKey="tpot" name="mean TPOT" fill="#8b5cf6" isAnimationActive={false} />
-            </BarChart>
-          </ResponsiveContainer>
+        <div>
+          <div className="text-xs text-amber-700">mean TTFT</div>
+          {one("ttft", "mean TTFT", "#f59e0b")}
+          <div className="text-xs text-violet-700">mean TPOT</div>
+          {one("tpot", "mean TPOT", "#8b5cf6")}
         </div>
       )}
     </Card>
   );
+}
+
+function msOf(seconds: number | null): number | null {
+  return seconds === null ? null : seconds * 1000;
 }
 
 export function PerGpuChart({ experiments }: { experiments: Experiment[] }) {
@@ -209,7 +230,7 @@ export function PerGpuChart({ experiments }: { experiments: Experiment[] }) {
         <Empty>Waiting for measured experiments.</Empty>
       ) : (
         <div data-testid="chart-per-gpu" style={{ height: H }}>
-          <ResponsiveContainer width="100%" height="100%">
+          <ResponsiveContainer width="100%" height="100%" initialDimension={INITIAL}>
             <BarChart data={data}>
               <CartesianGrid strokeDasharray="3 3" />
               <XAxis dataKey="number" />

@@ -6,6 +6,7 @@ import { ObjectiveChart, PerGpuChart, ThroughputLatencyChart, TtftTpotChart } fr
 import { ExperimentTable } from "../components/ExperimentTable";
 import { LogViewer } from "../components/LogViewer";
 import { Card, ErrorBox, Loading, StatusBadge } from "../components/States";
+import { WhatMatteredCard } from "../components/WhatMattered";
 import { useTaskEvents } from "../hooks/useTaskEvents";
 import { objectiveOf, objectivesOf } from "../lib/experiments";
 import { paramsText, secs } from "../lib/format";
@@ -122,6 +123,7 @@ export function TaskDetail() {
           <ExperimentTable experiments={exps} bestId={bestId} taskId={taskId} />
         )}
       </Card>
+      <WhatMatteredCard taskId={taskId} experiments={exps} objective={objective} />
       <div className="grid gap-4 lg:grid-cols-2">
         <ObjectiveChart experiments={exps} objective={objective} />
         <ThroughputLatencyChart experiments={exps} objectives={objectives} />
