@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from inference_autotuner.bench.metrics import RunMetrics, Stats  # noqa: E402
+from inference_autotuner.deploy.base import Deployer  # noqa: E402
 from inference_autotuner.deploy.predict import PredictionInfeasible  # noqa: E402
 from inference_autotuner.runner.task import TaskRunner, get_or_create_task  # noqa: E402
 from inference_autotuner.search.stopping import DEFAULT_PATIENCE, NOISE_FLOOR  # noqa: E402
@@ -171,7 +172,7 @@ class ReplayEngine:
 		return 1
 
 
-class ReplayDeployer:
+class ReplayDeployer(Deployer):
 	"""A deployment that looks figures up: the landscape value becomes the figure the spec's objective reads.
 
 	Thread-safe (max_parallel > 1 calls predict from several experiment threads): the landscape is only read, the
@@ -188,6 +189,8 @@ class ReplayDeployer:
 		self.calls = 0
 		self._cond = threading.Condition()
 		self._cancel = threading.Event()
+
+	predicts = True  # predict() replaces start -> load -> stop
 
 	def bind_cancel(self, cancel: threading.Event) -> None:
 		"""The runner hands over its cancel event: a held lookup ends as soon as the search is stopped."""

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from inference_autotuner.deploy.base import Deployment
+from inference_autotuner.deploy.base import Deployer, Deployment
 from inference_autotuner.engines import ENGINES, check_value, get_engine, plan_launch
 from inference_autotuner.engines.parallel import PARALLEL_FIELDS, PARALLEL_PRESETS
 from inference_autotuner.engines.quant import QUANT_PRESETS, QUANT_VALUES
@@ -148,7 +148,7 @@ def test_stand_in_executable_takes_the_engines_place(tmp_path: Path, monkeypatch
 	]
 
 
-class StandInDeployer:
+class StandInDeployer(Deployer):
 	"""Stand-in deployer for the runner test: records what it is asked to start and starts nothing (no GPU here)."""
 
 	def __init__(self) -> None:
@@ -160,9 +160,6 @@ class StandInDeployer:
 
 	def stop(self, deployment: Deployment) -> None:
 		pass
-
-	def sweep(self) -> int:
-		return 0
 
 
 def test_runner_records_skipped_and_infeasible_without_launching(tmp_path: Path) -> None:

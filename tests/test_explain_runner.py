@@ -33,7 +33,7 @@ MEASURED = 6  # configurations the runner measures per spec (plus the baseline)
 
 def _recording(deployer: Any, launched: list[tuple[list[str], dict[str, str]]]) -> None:
 	"""Let the real deployer build everything, then record the argv `start` gets instead of starting it."""
-	if hasattr(deployer, "predict"):
+	if deployer.predicts:
 		return  # a prediction launches nothing: the real one runs
 
 	class Recording(type(deployer)):  # type: ignore[misc]

@@ -32,7 +32,7 @@ def get_deployer(spec: Any) -> Deployer:
 	if mode == "predict":  # figures from aiconfigurator's performance database: nothing is launched
 		from .predict import PredictDeployer
 
-		return PredictDeployer.from_spec(spec)  # type: ignore[return-value]
+		return PredictDeployer.from_spec(spec)
 	raise DeployError(
 		f"deployment_mode '{mode}' is not available in this version",
 		hint=f"available deployment modes: {', '.join(MODES)}",

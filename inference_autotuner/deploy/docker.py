@@ -27,7 +27,7 @@ import psutil
 
 from ..errors import DeployError, EngineStartError
 from ..gpus import Allocation, GPUAllocator, OutOfGPUsError
-from .base import Deployment
+from .base import Deployer, Deployment
 from .ports import ensure_port_free
 
 LABEL = "autotuner"  # label prefix; autotuner.managed=true marks every container this tool starts
@@ -128,7 +128,8 @@ class ContainerHandle:
 		return None
 
 
-class DockerDeployer:
+class DockerDeployer(Deployer):
+	in_container = True  # the image's program, the model at its mounted path (container_argv)
 	name = "docker"
 
 	def __init__(
@@ -147,7 +148,7 @@ class DockerDeployer:
 		defaults = ENGINE_IMAGES.get(engine, EngineImage("", "latest", ()))
 		self.engine = engine
 		self.defaults = defaults
-		self.image = image or image_for(engine)
+		self.image: str = image or image_for(engine)
 		env_gpus = os.environ.get("AUTOTUNER_DOCKER_GPUS")
 		self.use_gpus = gpus if gpus is not None else (env_gpus == "1" if env_gpus in ("0", "1") else defaults.gpus)
 		self.allocator = allocator or GPUAllocator()

@@ -25,7 +25,7 @@ import httpx
 import psutil
 
 from ..errors import CancelledError, DeployError, EngineStartError
-from .base import Deployment
+from .base import Deployer, Deployment
 from .k8s import ome
 from .k8s.controller import Controller, connect
 from .k8s.manifests import (
@@ -103,9 +103,10 @@ def _restarts(pods: list[dict[str, Any]]) -> int:
 	)
 
 
-class KubernetesDeployer:
+class KubernetesDeployer(Deployer):
 	"""`mode` kubernetes: Deployment + Service; `mode` ome: InferenceService (+ runtime / base model when asked)."""
 
+	in_container = True  # the pod's argv (container_argv)
 	remote_model = True  # the cluster fetches / mounts the model: the runner need not resolve it on the tuner's host
 
 	def __init__(

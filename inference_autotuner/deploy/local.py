@@ -32,7 +32,7 @@ import psutil
 from ..errors import CancelledError, EngineStartError
 from ..gpus import Allocation, GPUAllocator, OutOfGPUsError
 from ..paths import run_dir
-from .base import Deployment
+from .base import Deployer, Deployment
 from .ports import ensure_port_free
 
 
@@ -97,7 +97,7 @@ def _start_time(pid: int) -> float | None:
 		return None
 
 
-class LocalProcessDeployer:
+class LocalProcessDeployer(Deployer):
 	name = "local"
 
 	def __init__(

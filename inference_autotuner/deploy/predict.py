@@ -29,7 +29,7 @@ from typing import Any
 from ..bench.metrics import RunMetrics, Stats
 from ..bench.traffic import parse_scenario
 from ..errors import AutotunerError, DeployError
-from .base import Deployment
+from .base import Deployer, Deployment
 
 # our GPU names (spec.hardware.gpu, upper-cased) -> aiconfigurator system names
 SYSTEMS = {
@@ -165,10 +165,12 @@ def _stats(value: float) -> Stats:
 	return Stats(mean=value, min=value, max=value, p50=value, p90=value, p95=value, p99=value, count=1)
 
 
-class PredictDeployer:
+class PredictDeployer(Deployer):
 	"""A Deployer-like source of experiment figures: `predict` replaces start -> load -> stop (no process, no port)."""
 
 	kind = "predict"
+	name = "predict"
+	predicts = True  # predict() replaces start -> load -> stop
 
 	def __init__(self, *, system: str, backend: str, version: str, model: str, config: dict[str, Any]) -> None:
 		self.system, self.backend, self.version, self.model, self.config = system, backend, version, model, config

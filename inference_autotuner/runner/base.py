@@ -89,9 +89,7 @@ class RunnerBase:
 			self.study_name = task.study_name
 			self.name = task.name
 		self.deployer = deployer or get_deployer(self.spec)  # by deployment_mode: local process, docker, ...
-		bind = getattr(self.deployer, "bind_cancel", None)
-		if bind is not None:  # e.g. kubernetes: a cancel also ends a long readiness wait at once
-			bind(self.cancel)
+		self.deployer.bind_cancel(self.cancel)  # a cancel also ends a long start-up or readiness wait at once
 		self.max_iterations = max_trials or self.spec.optimization.max_iterations
 		self._lock = threading.RLock()  # the study, row numbering and counters, shared by parallel experiments
 		self._inflight = 0
@@ -177,7 +175,7 @@ class RunnerBase:
 
 		try:
 			if self._engine_version is None:
-				image = getattr(self.deployer, "image", None)
+				image = self.deployer.image
 				self._engine_version = provenance.engine_version(engine, self.spec.deployment_mode, image)
 			prediction = (outcome.gpu_info or {}).get("prediction") if outcome.predicted else None
 			return provenance.for_experiment(

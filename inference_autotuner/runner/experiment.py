@@ -14,6 +14,7 @@ from ..bench.audit import Placement, place_apart
 from ..bench.client import fetch_model_name
 from ..bench.drivers import get_driver
 from ..bench.drivers.tokenizer import resolve_tokenizer
+from ..bench.eventloop import run as run_measurement
 from ..bench.metrics import GoodputSLO, RunMetrics
 from ..deploy.base import Deployer, Deployment
 from ..deploy.ports import free_port
@@ -153,8 +154,7 @@ def run_experiment(
 	out = Outcome(status="failed", argv=argv)
 	deployment: Deployment | None = None
 	placement: Placement | None = None
-	if hasattr(deployer, "cancel_event"):  # a start-up of minutes (vLLM) stops at once on cancel
-		setattr(deployer, "cancel_event", cancel)  # noqa: B010 - not part of the Deployer protocol
+	deployer.bind_cancel(cancel)  # a start-up of minutes (vLLM) stops at once on cancel
 	try:
 		deployment = deployer.start(  # start-up has its own budget (startup_timeout), apart from the measurement's
 			argv,
@@ -178,7 +178,7 @@ def run_experiment(
 		placement = place_apart(
 			engine.name, params, [pid] if isinstance(pid, int) else [], enabled=spec.optimization.max_parallel <= 1
 		)
-		out.runs = asyncio.run(
+		out.runs = run_measurement(  # on uvloop where installed (bench/eventloop.py)
 			_bench_all(
 				spec,
 				deployment.base_url,

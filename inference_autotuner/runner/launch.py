@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..deploy.base import Deployer
 from ..engines.plan import LaunchPlan, plan_for
 
 DEFAULT_PORT = 8000  # explain's port where the spec sets none (the runner then picks a free one per experiment)
@@ -40,7 +41,7 @@ class Launch:
 
 
 def is_predicted(deployer: Any) -> bool:
-	return deployer is not None and hasattr(deployer, "predict")
+	return deployer is not None and bool(getattr(deployer, "predicts", False))
 
 
 def launch_for(
@@ -60,9 +61,8 @@ def launch_for(
 	serve = engine.launch_argv(str(model_path), plan.flags, host="127.0.0.1", port=port)
 	if is_predicted(deployer):
 		return Launch(plan, None, serve, dict(spec.env))
-	to_container = getattr(deployer, "container_argv", None)
-	if to_container is not None:  # the engine runs in a container: the image's program, the model where it is mounted
-		argv = list(to_container(engine, Path(model_path), plan.flags, port=port))
+	if deployer is not None and deployer.in_container:  # the image's program, the model where it is mounted
+		argv = list(deployer.container_argv(engine, Path(model_path), plan.flags, port=port))
 		return Launch(plan, argv, serve, dict(spec.env))
 	return Launch(plan, serve, serve, dict(spec.env))
 
@@ -74,7 +74,7 @@ def model_location(spec: Any, deployer: Any) -> Path:
 	from ..models import KNOWN_MODELS, cached_path
 
 	ref = spec.model.ref
-	if is_predicted(deployer) or getattr(deployer, "remote_model", False):
+	if is_predicted(deployer) or (deployer is not None and deployer.remote_model):
 		return Path(ref)
 	if ref in KNOWN_MODELS:  # in the format the engine loads (vLLM, SGLang: the converted Hugging Face folder)
 		from ..engines import get_engine
@@ -91,13 +91,14 @@ def baseline_params(spec: Any, space: Any) -> dict[str, Any]:
 	return dict(space.full(dict(base) if isinstance(base, dict) else {}))
 
 
-class PlanOnly:
+class PlanOnly(Deployer):
 	"""Stands in for the prediction deployer where only launch plans are wanted (explain): nothing is launched."""
 
-	predict = None
+	name = "predict"
+	predicts = True
 
 
-def deployer_for(spec: Any) -> Any:
+def deployer_for(spec: Any) -> Deployer:
 	"""The spec's deployer for building argv (no daemon, cluster or performance database is contacted)."""
 	if spec.deployment_mode == "predict":
 		return PlanOnly()
