@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-import httpx
+import aiohttp
 
 if TYPE_CHECKING:
 	from .client import _Planned, _Run
@@ -45,17 +45,23 @@ async def drive_open_loop(
 	max_duration: float,
 	seed: int,
 	progress: Callable[[int, int], None] | None,
+	offsets: Sequence[float] | None = None,
+	gate: Callable[[], Awaitable[float]] | None = None,
 ) -> None:
 	"""Send `plan` at Poisson arrival times; warm-up requests first (up to 4 at once, not measured). No more are
-	sent once the objective is known to benchmark.precision (run.enough)."""
-	from .client import MAX_UNIQUE_PROMPTS
+	sent once the objective is known to benchmark.precision (run.enough).
 
-	await run.prebuild(warm + plan[:MAX_UNIQUE_PROMPTS])
-	idle: list[httpx.AsyncClient] = []  # one-connection clients not in use (see _Run.worker_client)
-	every: list[httpx.AsyncClient] = []
+	A client process of a multi-process run (processes.py) gets its share of the run's one schedule as `offsets`
+	(then `rate` and `seed` are not used) and `gate`, awaited once warm, which gives the start time every process
+	shares (time.perf_counter seconds)."""
+	from .client import _distinct
+
+	await run.prebuild(_distinct(warm + plan))
+	idle: list[aiohttp.ClientSession] = []  # one-connection sessions not in use (see _Run.worker_client)
+	every: list[aiohttp.ClientSession] = []
 	inflight: set[asyncio.Task[None]] = set()
 
-	def take() -> httpx.AsyncClient:
+	def take() -> aiohttp.ClientSession:
 		if idle:
 			return idle.pop()
 		client = run.worker_client()
@@ -76,8 +82,9 @@ async def drive_open_loop(
 			warmers = [take() for _ in range(min(4, len(warm)))]
 			idle.extend(warmers)
 			await run.warm_up(warm, warmers, max_duration)
-		offsets = poisson_offsets(rate, len(plan), seed)
-		start = time.perf_counter()
+		if offsets is None:
+			offsets = poisson_offsets(rate, len(plan), seed)
+		start = time.perf_counter() if gate is None else await gate()
 		for item, offset in zip(plan, offsets, strict=True):
 			if offset >= max_duration or run.halt.is_set() or run.enough:
 				break
@@ -95,4 +102,4 @@ async def drive_open_loop(
 		for task in left:
 			task.cancel()
 		await asyncio.gather(*left, return_exceptions=True)
-		await asyncio.gather(*(c.aclose() for c in every), return_exceptions=True)
+		await asyncio.gather(*(c.close() for c in every), return_exceptions=True)

@@ -44,7 +44,7 @@ ACHIEVED_MIN = 0.90
 LOOP_STALL_MAX_S = 0.05
 """The client's event loop woke up this much later than asked (p99): the client was starved or saturated."""
 CLIENT_CPU_MAX = 0.90
-"""The client used this many cores or more (its event loop is one thread): saturated."""
+"""The client used this many cores or more per client process (each event loop is one thread): saturated."""
 LOOP_TICK_S = 0.01
 
 
@@ -72,6 +72,9 @@ class RunAudit(BaseModel):
 	# the host
 	cores: int | None = Field(None, description="Cores the audit watched (this process's CPU affinity)")
 	client_cpu: float | None = Field(None, description="Cores used by the client (tuner process tree, engine excluded)")
+	client_processes: int | None = Field(
+		None, description="Client processes that shared the load (benchmark.client_processes); None: one"
+	)
 	engine_cpu: float | None = Field(None, description="Cores used by the engine's process tree")
 	other_cpu: float | None = Field(None, description="Cores used by every other process on the watched cores")
 	steal: float | None = Field(None, description="Fraction of CPU time stolen by the hypervisor")
@@ -391,8 +394,12 @@ def judge(audit: RunAudit, run: RunMetrics) -> RunAudit:
 			bound.append(f"the client sent {audit.achieved_rate:.2f} of {audit.asked_rate:g} requests/s")
 	if audit.loop_stall_p99 is not None and audit.loop_stall_p99 > LOOP_STALL_MAX_S:
 		bound.append(f"the client's event loop stalled (p99 {audit.loop_stall_p99 * 1e3:.0f} ms late)")
-	if audit.client_cpu is not None and audit.client_cpu >= CLIENT_CPU_MAX:
-		bound.append(f"the client used {audit.client_cpu:.0%} of a core (saturated)")
+	procs = audit.client_processes or 1
+	if audit.client_cpu is not None and audit.client_cpu >= CLIENT_CPU_MAX * procs:
+		if procs == 1:
+			bound.append(f"the client used {audit.client_cpu:.0%} of a core (saturated)")
+		else:
+			bound.append(f"the client used {audit.client_cpu / procs:.0%} of a core per process, {procs} processes")
 	cores = audit.cores or 1
 	if audit.other_cpu is not None and audit.other_cpu > max(OTHER_CPU_MIN_CORES, OTHER_CPU_MAX_FRACTION * cores):
 		reasons.append(f"other processes used {audit.other_cpu:.2f} of {cores} core(s) during the run")

@@ -232,6 +232,21 @@ class PromptBuilder:
 		"""A variant number no other prompt of this process has used (distinct prompt start)."""
 		return next(_variants)
 
+	@staticmethod
+	def reserve_variants(count: int) -> int:
+		"""The first of `count` consecutive variants that this process will not hand out (for a client process of a
+		multi-process run, which draws its own warm-up variants from there: bench/processes.py)."""
+		global _variants
+		first = next(_variants)
+		_variants = itertools.count(first + count)
+		return first
+
+	@staticmethod
+	def use_variants_from(first: int) -> None:
+		"""Hand out variants from `first` on (in a client process: the block its parent reserved for it)."""
+		global _variants
+		_variants = itertools.count(first)
+
 	async def count_tokens(self, text: str) -> int:
 		"""Tokens in `text` without special tokens (e.g. to count generated text)."""
 		return len(await self.tokenizer.tokenize(text, add_special=False))

@@ -140,6 +140,7 @@ class Bench:
 			stop_check=stopper.add if stopper is not None else None,
 			objectives=tuple(self.spec.optimization.objectives or [self.spec.optimization.objective]),
 			precision=b.precision,
+			client_processes=b.client_processes,
 		)
 		sampler = EngineMetricsSampler(self.engine, self.metrics_url) if self.engine and self.metrics_url else None
 		if sampler is not None:

@@ -54,6 +54,8 @@ class RunRequest:
 	"""The task's objectives: the builtin driver measures their in-run precision (bench/precision.py)."""
 	precision: float | None = None
 	"""benchmark.precision: the builtin driver sends no more once every objective is known to this (relative)."""
+	client_processes: int = 1
+	"""benchmark.client_processes: the builtin driver splits the load over this many client processes."""
 
 	def labelled(self, metrics: RunMetrics) -> RunMetrics:
 		"""A tool's parsed figures, labelled with this run's load level: concurrency, or request rate (open loop)."""

@@ -38,4 +38,5 @@ class BuiltinDriver:
 			stop_check=req.stop_check,
 			objectives=req.objectives,
 			precision=req.precision,
+			processes=req.client_processes,
 		)
