@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import optuna
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import inspect
 
 from inference_autotuner import users
 from inference_autotuner.api import Settings, create_app
@@ -119,7 +122,7 @@ def test_importance_says_why_it_cannot_be_computed(client: TestClient) -> None:
 	one = make_task(store, "one", [({"parallel": p, "threads": 1, "ubatch-size": 128}, 100.0 * p) for p in PARALLEL])
 	same = make_task(store, "same", [({"parallel": 2, "threads": 1, "ubatch-size": 128}, v) for v in (1, 2, 3, 4)])
 	cases = {
-		empty: "study could not be opened",
+		empty: "no study yet",
 		few: "3 completed trial(s) in the study: too few",
 		same: "no parameter took more than one value",
 	}
@@ -140,3 +143,43 @@ def test_importance_is_a_read_like_the_others(client: TestClient) -> None:
 	assert client.get(f"/api/tasks/{tid}/importance").status_code == 401  # users exist: a token is needed
 	r = client.get(f"/api/tasks/{tid}/importance", headers={"Authorization": f"Bearer {viewer}"})
 	assert r.status_code == 200 and list(r.json()["importances"])[0] == "parallel"
+
+
+def test_reading_importance_creates_no_optuna_tables(tmp_path: Path) -> None:
+	"""A read on a task whose study does not exist yet writes nothing: opening Optuna's storage would create its
+	tables, racing the runner that creates them when the task starts."""
+	store = Store()
+	tid = make_task(store, "fresh", [])
+	with store.session() as s:
+		task = s.get(Task, tid)
+		assert task is not None
+		found, note = param_importance(store, dict(task.spec), task.study_name)
+	assert found is None and note and "no study yet" in note
+	assert not inspect(store.engine).has_table("studies")
+
+
+def test_first_opens_of_the_optuna_storage_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+	"""Optuna creates its tables and version row without a lock: opens at the same moment on a fresh database (the
+	runner starting a task while the web page asks for its importance) all succeed."""
+	for i in range(4):
+		monkeypatch.setenv("AUTOTUNER_DATA_DIR", str(tmp_path / f"d{i}"))
+		store = Store()
+		barrier = threading.Barrier(3)
+		errors: list[BaseException] = []
+
+		def open_it(
+			store: Store = store, barrier: threading.Barrier = barrier, errors: list[BaseException] = errors
+		) -> None:
+			barrier.wait()
+			try:
+				store.optuna_storage()
+			except BaseException as exc:  # noqa: BLE001
+				errors.append(exc)
+
+		threads = [threading.Thread(target=open_it) for _ in range(3)]
+		for t in threads:
+			t.start()
+		for t in threads:
+			t.join()
+		assert not errors, errors[0]
+		assert inspect(store.engine).has_table("studies")

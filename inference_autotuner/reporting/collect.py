@@ -19,6 +19,7 @@ from ..report import experiments_of, find_task, recommended_of, task_dict
 from ..runner.summary import TaskSummary, task_summary
 from ..scoring.objectives import OBJECTIVE_INFO, cost_per_mtok
 from ..store import Store
+from ..store.db import study_storage_url
 
 # Figures shown per configuration: key, title, scale to display units, unit.
 CONFIG_FIGURES = (
@@ -215,12 +216,35 @@ def _question(task: dict[str, Any], spec: dict[str, Any], prov: dict[str, Any] |
 	return out
 
 
+def _study_exists(store: Store, spec: dict[str, Any], study_name: str) -> bool:
+	"""Whether the task's study is in its storage, asked with plain SQL: opening Optuna's storage on a database that
+	has none of its tables yet would create them (a read should not write, and it races the runner doing the same).
+	True when it cannot tell (Optuna then says what is wrong)."""
+	from sqlalchemy import create_engine, inspect, text
+
+	url = study_storage_url(spec)
+	engine = store.engine if url is None else create_engine(url)
+	try:
+		with engine.connect() as conn:
+			if not inspect(conn).has_table("studies"):
+				return False
+			found = conn.execute(text("SELECT 1 FROM studies WHERE study_name = :n"), {"n": study_name}).first()
+			return found is not None
+	except Exception:  # noqa: BLE001
+		return True
+	finally:
+		if engine is not store.engine:
+			engine.dispose()
+
+
 def param_importance(store: Store, spec: dict[str, Any], study_name: str) -> tuple[dict[str, float] | None, str | None]:
 	"""Parameter importance (PED-ANOVA, Optuna's evaluator that needs no scikit-learn) on the task's study, for the
 	primary objective: ({parameter: share of the total}, most important first, None), or (None, why) when it cannot be
 	computed. The report and GET /api/tasks/{id}/importance both show this."""
 	import optuna
 
+	if not _study_exists(store, spec, study_name):
+		return None, "the task has no study yet: importance comes once its experiments have run"
 	try:
 		optuna.logging.set_verbosity(optuna.logging.WARNING)
 		study = optuna.load_study(study_name=study_name, storage=store.study_storage(spec))

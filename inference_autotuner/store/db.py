@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -110,7 +112,7 @@ class Store:
 			if path and path != ":memory:":
 				Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
 		try:
-			return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+			return _open_rdb(optuna, url, kwargs)
 		except Exception as exc:
 			where = make_url(url).render_as_string(hide_password=True)
 			raise AutotunerError(
@@ -121,6 +123,27 @@ class Store:
 	def study_storage(self, spec: dict[str, Any]):  # type: ignore[no-untyped-def]
 		"""Where a task's study lives, from its stored spec: optimization.storage, else this database."""
 		return self.optuna_storage(study_storage_url(spec))
+
+
+_OPTUNA_INIT = threading.Lock()
+
+
+def _open_rdb(optuna: Any, url: str, kwargs: dict[str, Any]) -> Any:
+	"""Optuna's RDBStorage. Its first open of a database creates the tables and inserts their alembic version without
+	a lock: two at once fail ("table studies already exists", "UNIQUE constraint failed: alembic_version"), e.g. a
+	runner starting its task while the web page reads the task's importance. One at a time in this process, and a
+	retry for another process doing it at the same moment (the second open finds the tables and only reads)."""
+	from sqlalchemy.exc import IntegrityError, OperationalError
+
+	for attempt in range(4):
+		try:
+			with _OPTUNA_INIT:
+				return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+		except (IntegrityError, OperationalError):
+			if attempt == 3:
+				raise
+			time.sleep(0.2 * (attempt + 1))
+	raise AssertionError("unreachable")
 
 
 def study_storage_url(spec: dict[str, Any]) -> str | None:
