@@ -127,6 +127,11 @@ def test_wizard_to_best_config_in_browser(server: str, model_path: Path, tmp_pat
 			expect(page.get_by_test_id("launch-command")).to_contain_text("--parallel")
 			expect(page.get_by_test_id("chart-objective").locator("svg").first).to_be_visible()
 			expect(page.get_by_test_id("chart-pareto").locator("svg").first).to_be_visible()
+			expect(page.get_by_test_id("chart-tpot").locator("svg").first).to_be_visible()  # TPOT on its own axis
+			# What mattered: two trials are too few for importance (the API's note), the slice shows both values
+			expect(page.get_by_text("too few to judge parameter importance")).to_be_visible()
+			expect(page.get_by_test_id("chart-slice")).to_have_attribute("data-param", "parallel")
+			expect(page.get_by_test_id("chart-slice")).to_have_attribute("data-points", "2")
 			expect(page.get_by_test_id("task-log")).to_contain_text("experiment")
 			page.screenshot(path=str(shots / "task_detail.png"), full_page=True)
 

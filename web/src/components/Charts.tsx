@@ -54,7 +54,7 @@ export function ObjectiveChart({ experiments, objective }: { experiments: Experi
                 allowDecimals={false}
                 label={{ value: "experiment", position: "insideBottom", offset: -2 }}
               />
-              <YAxis unit={ax.unit} />
+              <YAxis width={60} />
               <Tooltip />
               <Legend />
               <Scatter dataKey="value" name="objective" fill="#2563eb" isAnimationActive={false} />

@@ -63,8 +63,17 @@ export function SliceChart({
   if (!param) return <Empty>No parameter took more than one value in a measured experiment yet.</Empty>;
   const ax = objectiveAxis(objective);
   const slice = sliceOf(experiments, param, ax.scale);
+  const values = [...new Set(slice.points.map((p) => p.x))].sort((a, b) => a - b);
   const xAxis = slice.numeric ? (
-    <XAxis type="number" dataKey="x" name={param} domain={["auto", "auto"]} />
+    <XAxis
+      type="number"
+      dataKey="x"
+      name={param}
+      domain={["dataMin", "dataMax"]}
+      padding={{ left: 24, right: 24 }}
+      allowDecimals={!values.every(Number.isInteger)}
+      ticks={values.length <= 12 ? values : undefined}
+    />
   ) : (
     <XAxis
       type="number"
@@ -97,7 +106,7 @@ export function SliceChart({
           <ScatterChart margin={{ top: 8, right: 16 }}>
             <CartesianGrid strokeDasharray="3 3" />
             {xAxis}
-            <YAxis type="number" dataKey="y" name={ax.name} unit={ax.unit} />
+            <YAxis type="number" dataKey="y" name={ax.name} width={60} />
             <Tooltip
               cursor={{ strokeDasharray: "3 3" }}
               formatter={(v, name) => (name === param ? (slice.points.find((p) => p.x === v)?.value ?? v) : v)}
@@ -108,6 +117,12 @@ export function SliceChart({
       </div>
     </div>
   );
+}
+
+/** An objective's name with its display unit, for a chart's title (the ticks carry numbers only). */
+function axisTitle(objective: string): string {
+  const ax = objectiveAxis(objective);
+  return `${ax.name}${ax.unit ? ` (${ax.unit.trim()})` : ""}`;
 }
 
 /** The pure part of the "What mattered" card (the page gives it the importance it fetched). */
@@ -128,7 +143,7 @@ export function WhatMattered({
         {importance ? <ImportanceBars importance={importance} /> : <Loading what="Computing importance" />}
       </div>
       <div>
-        <h3 className="mb-1 text-sm font-medium">{objectiveAxis(objective).name} by parameter value</h3>
+        <h3 className="mb-1 text-sm font-medium">{axisTitle(objective)} by parameter value</h3>
         <SliceChart experiments={experiments} objective={objective} params={ranked} />
       </div>
     </div>
