@@ -1,9 +1,10 @@
 """A zero-delay OpenAI-compatible streaming server, for measuring the tuner's own overhead (not an engine).
 
-    python benchmarks/zero_server.py --port 8000 [--anything ignored]
+    python benchmarks/zero_server.py --port 8000 [--token-ms 0] [--anything ignored]
 
 Tokens are whitespace-separated words; /tokenize and /detokenize work on that; /v1/completions streams
-max_tokens one-word chunks at once, with usage in the last chunk.
+max_tokens one-word chunks at once, with usage in the last chunk. --token-ms N waits N ms before each chunk (a
+server slower than the client, as an engine is: a test's stand-in for one whose load the client can drive).
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ import argparse
 import json
 import signal
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+TOKEN_S = 0.0  # seconds before each chunk (--token-ms)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -54,6 +59,9 @@ class Handler(BaseHTTPRequestHandler):
 			self.end_headers()
 			chat = self.path.endswith("chat/completions")
 			for i in range(n_out):
+				if TOKEN_S:
+					self.wfile.flush()
+					time.sleep(TOKEN_S)
 				choice = {"delta": {"content": " w"}} if chat else {"text": " w"}
 				chunk = {"choices": [{**choice, "index": 0, "finish_reason": None if i < n_out - 1 else "length"}]}
 				if i == n_out - 1:
@@ -70,7 +78,10 @@ def main() -> None:
 	p = argparse.ArgumentParser()
 	p.add_argument("--port", type=int, required=True)
 	p.add_argument("--host", default="127.0.0.1")
+	p.add_argument("--token-ms", type=float, default=0.0, help="wait this many ms before each chunk")
 	args, _ = p.parse_known_args()
+	global TOKEN_S
+	TOKEN_S = args.token_ms / 1000.0
 	server = ThreadingHTTPServer((args.host, args.port), Handler)
 	server.daemon_threads = True
 	signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

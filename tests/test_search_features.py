@@ -190,7 +190,7 @@ def llama(name: str, model_path: Path, **opt: Any) -> dict[str, Any]:
 
 def test_baseline_first_and_repeats_of_the_best(model_path: Path) -> None:
 	"""Baseline (engine defaults) first, the search, then the best config and the baseline measured again."""
-	spec = llama("repeats", model_path, repeat_top_k=1, repeats=1)
+	spec = llama("repeats", model_path, repeat_top_k=1, repeats=1, noise_runs=1)  # one baseline run before the search
 	store, task_id, _ = run(spec)
 	exps = rows(store, task_id)
 	assert [e.origin for e in exps[:3]] == ["baseline", "search", "search"]
