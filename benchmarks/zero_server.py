@@ -16,7 +16,6 @@ import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-
 TOKEN_S = 0.0  # seconds before each chunk (--token-ms)
 
 
