@@ -1,10 +1,10 @@
 """Multi-process mode of the built-in client (benchmark.client_processes): one run's load split over N processes.
 
-One client process (one event loop, one thread) streams about 100-130k tokens/s on one core here; a fast GPU server at
-high concurrency or request rate can take more. With N > 1 the run's concurrency is split into N near-equal shares
-(33 over 2: 17 and 16; at most one process per concurrency slot) and so are its requests (request i goes to process
-i mod N). An open-loop run computes its one Poisson schedule here (the same seed gives the same schedule whatever N)
-and deals its arrivals out the same way: N independent shares of one schedule at rate r, each at about r / N.
+One client process (one event loop, one thread) streams about 170k tokens/s on one core here (docs/drivers.md); a
+fast GPU server at high concurrency or request rate can take more. With N > 1 the run's concurrency is split into N
+near-equal shares (33 over 2: 17 and 16; at most one process per concurrency slot) and so are its requests (request
+i goes to process i mod N). An open-loop run computes its one Poisson schedule here (the same seed gives the same
+schedule whatever N) and deals its arrivals out the same way: N shares of one schedule at rate r, each about r / N.
 
 Each process (spawned, not forked: the tuner has threads) builds its own prompts, runs its own warm-up rounds (its
 share of benchmark.warmup_requests; steady state judged per process: RunMetrics.warmup_rounds is the most rounds

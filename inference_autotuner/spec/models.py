@@ -401,7 +401,7 @@ class BenchmarkSpec(_Strict):
 		le=64,
 		description="Built-in driver: processes the client's load is split over (each takes an equal share of the "
 		"concurrency or request rate; their requests are merged before any figure is computed). One streams about "
-		"100k tokens/s per core; raise it when a fast server at high load would make one process the bottleneck "
+		"170k tokens/s per core here; raise it when a fast server at high load would make one process the bottleneck "
 		"(the run audit says so: client-bound), with a free core per process",
 	)
 	dataset_url: str | None = Field(None, description="Seed field: prompts from a dataset; not yet supported")
