@@ -105,3 +105,34 @@ def test_refresh_pareto_clears_marks_of_single_objective_tasks(store: Store) -> 
 	assert refresh_pareto(store, tid) == []
 	with store.session() as s:
 		assert not any(s.scalars(select(Experiment.pareto).where(Experiment.task_id == tid)))
+
+
+def test_noise_floor_leaves_out_baseline_runs_the_audit_called_suspect(store: Store) -> None:
+	"""Baseline 100, 102, 98; a fourth baseline measured while another process took the machine (its run's audit
+	says suspect) at 60 would widen the floor to interference: it is left out while two or more clean ones remain."""
+	tid = seed_single(store)
+	quiet = task_summary(store, tid).noise
+	assert quiet is not None and quiet.n == 3
+	with store.session() as s:
+		s.add(
+			Experiment(
+				task_id=tid,
+				number=13,
+				params={"parallel": 1},
+				params_key='{"parallel": 1}',
+				status="success",
+				origin="baseline",
+				objective_value=60.0,
+				objective_values=[60.0],
+				score=-60.0,
+				runs=[
+					{"scenario": "D(64,32)", "audit": {"status": "suspect", "reasons": ["other processes used 1.5"]}}
+				],
+			)
+		)
+	noise = task_summary(store, tid).noise
+	assert noise is not None and noise.n == 3 and noise.floor == pytest.approx(quiet.floor)
+	with store.session() as s:  # with fewer than two clean ones left, every measurement counts
+		for e in s.scalars(select(Experiment).where(Experiment.task_id == tid, Experiment.number.in_([1, 2]))):
+			e.runs = [{"audit": {"status": "suspect"}}]
+	assert task_summary(store, tid).noise.n == 4  # type: ignore[union-attr]

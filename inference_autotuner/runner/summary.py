@@ -104,6 +104,7 @@ _COLUMNS = (
 	Experiment.objective_values,
 	Experiment.saved_seconds,
 	Experiment.scoring,
+	Experiment.runs,
 )
 
 
@@ -141,11 +142,24 @@ def _penalty(scoring: Any) -> float | None:
 
 def _noise(rows: list[Any], configs: list[ConfigStats]) -> NoiseFloor | None:
 	"""The baseline's spread: every measured objective value of it, infeasible ones too (an SLO it missed does
-	not make its figure less of a measurement of the machine's noise)."""
+	not make its figure less of a measurement of the machine's noise), but not those whose runs the audit called
+	suspect (another process took the machine: that is interference, not the noise of a quiet measurement) while
+	two or more others remain."""
 	key = _baseline_key(rows)
+	if key is None:
+		return None
 	measured = (ExperimentStatus.SUCCESS, ExperimentStatus.INFEASIBLE)
-	values = [r.objective_value for r in rows if r.params_key == key and r.status in measured]
-	return noise_floor([v for v in values if v is not None]) if key is not None else None
+	mine = [r for r in rows if r.params_key == key and r.status in measured and r.objective_value is not None]
+	clean = [r for r in mine if not _suspect(r.runs)]
+	return noise_floor([r.objective_value for r in (clean if len(clean) >= 2 else mine)])
+
+
+def _suspect(runs: Any) -> bool:
+	"""Whether any run of an experiment was judged suspect by its audit (bench/audit.py)."""
+	return any(
+		isinstance(run, dict) and isinstance(run.get("audit"), dict) and run["audit"].get("status") == "suspect"
+		for run in runs or []
+	)
 
 
 def _recommend(rows: list[Any], configs: list[ConfigStats], objectives: list[str]) -> ConfigStats | None:
