@@ -219,6 +219,11 @@ def test_parallel_experiments_overlap_and_differ(model_path: Path) -> None:
 	assert any("2 experiment(s) at once" in str(ev.get("message")) for ev in events)
 	spans = sorted((e.started_at, e.finished_at) for e in exps)
 	assert any(spans[i + 1][0] < spans[i][1] for i in range(len(spans) - 1)), "no two experiments overlapped"
+	# the other experiment's engine is counted apart in each run's audit: not as this run's client (which then
+	# looked saturated) nor as another user of the machine
+	audits = [r["audit"] for e in exps for r in (e.runs or []) if isinstance(r, dict) and r.get("audit")]
+	assert any((a.get("sibling_cpu") or 0) > 0 for a in audits), audits
+	assert not any(a.get("client_bound") for a in audits)
 
 
 @needs_predict

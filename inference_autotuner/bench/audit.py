@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -77,6 +78,9 @@ class RunAudit(BaseModel):
 		None, description="Client processes that shared the load (benchmark.client_processes); None: one"
 	)
 	engine_cpu: float | None = Field(None, description="Cores used by the engine's process tree")
+	sibling_cpu: float | None = Field(
+		None, description="Cores used by the engines of this tuner's other experiments running at once (max_parallel)"
+	)
 	other_cpu: float | None = Field(None, description="Cores used by every other process on the watched cores")
 	steal: float | None = Field(None, description="Fraction of CPU time stolen by the hypervisor")
 	load_avg: float | None = Field(None, description="1-minute load average at the end of the run")
@@ -301,6 +305,22 @@ def place_apart(
 	return place
 
 
+_RUNNING_ENGINES: set[int] = set()  # pids of this process's engines now running (every experiment's)
+_ENGINES_LOCK = threading.Lock()
+
+
+def engine_started(pid: int) -> None:
+	"""An experiment's engine process is up: the audits of the other experiments running at once (max_parallel)
+	count its CPU apart, not as their client's nor as another user's."""
+	with _ENGINES_LOCK:
+		_RUNNING_ENGINES.add(pid)
+
+
+def engine_stopped(pid: int) -> None:
+	with _ENGINES_LOCK:
+		_RUNNING_ENGINES.discard(pid)
+
+
 class HostSampler:
 	"""CPU accounting over one run: the client's, the engine's and everybody else's CPU time on our cores."""
 
@@ -311,14 +331,23 @@ class HostSampler:
 		self._stat0: tuple[float, float, float] | None = None
 		self._engine0: dict[tuple[int, float], float] = {}
 		self._client0: dict[tuple[int, float], float] = {}
+		self._sibling0: dict[tuple[int, float], float] = {}
 
 	def _split(self) -> tuple[dict[tuple[int, float], psutil.Process], dict[tuple[int, float], psutil.Process]]:
+		"""(this run's engine tree, the client: this process's tree without any experiment's engine)."""
 		engine = _tree(self.placement.engine_pids)
-		client = {k: p for k, p in _tree([os.getpid()]).items() if k not in engine}
+		siblings = self._siblings(engine)
+		client = {k: p for k, p in _tree([os.getpid()]).items() if k not in engine and k not in siblings}
 		return engine, client
+
+	def _siblings(self, engine: dict[tuple[int, float], psutil.Process]) -> dict[tuple[int, float], psutil.Process]:
+		with _ENGINES_LOCK:
+			others = [pid for pid in _RUNNING_ENGINES if pid not in self.placement.engine_pids]
+		return {k: p for k, p in _tree(others).items() if k not in engine}
 
 	def start(self) -> None:
 		engine, client = self._split()
+		self._sibling0 = {k: _cpu(p) for k, p in self._siblings(engine).items()}
 		self._engine0 = {k: _cpu(p) for k, p in engine.items()}
 		me = os.getpid()
 		self._client0 = {k: _cpu(p, reaped=k[0] == me) for k, p in client.items()}
@@ -332,6 +361,9 @@ class HostSampler:
 		me = os.getpid()
 		used_engine = sum(max(0.0, _cpu(p) - self._engine0.get(k, 0.0)) for k, p in engine.items())
 		used_client = sum(max(0.0, _cpu(p, reaped=k[0] == me) - self._client0.get(k, 0.0)) for k, p in client.items())
+		# engines of other experiments running at once: counted from the start of this run (one started meanwhile
+		# is counted from its own start)
+		used_sibling = sum(max(0.0, _cpu(p) - self._sibling0.get(k, 0.0)) for k, p in self._siblings(engine).items())
 		place = self.placement
 		audit = RunAudit(
 			cores=len(self.cores),
@@ -351,9 +383,15 @@ class HostSampler:
 			total = stat1[2] - self._stat0[2]
 			audit.steal = steal / total if total > 0 else 0.0
 			if place.engine_pids:
-				audit.other_cpu = max(0.0, busy - used_engine - used_client) / wall
+				audit.other_cpu = max(0.0, busy - used_engine - used_client - used_sibling) / wall
 			else:
 				audit.notes.append("the engine's processes are not visible here: other processes not told apart")
+		if used_sibling > 0:
+			audit.sibling_cpu = used_sibling / wall
+			audit.notes.append(
+				f"other experiments' engines used {audit.sibling_cpu:.2f} core(s) meanwhile (max_parallel): they share "
+				"this machine by design"
+			)
 		if audit.engine_cpu is not None:
 			audit.engine_share = audit.engine_cpu / max(len(self.cores), 1)
 		return audit

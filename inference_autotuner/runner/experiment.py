@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..bench.audit import Placement, place_apart
+from ..bench.audit import Placement, engine_started, engine_stopped, place_apart
 from ..bench.client import fetch_model_name
 from ..bench.drivers import get_driver
 from ..bench.drivers.tokenizer import resolve_tokenizer
@@ -166,6 +166,9 @@ def run_experiment(
 			labels=labels,
 		)
 		out.gpu_info = deployment.info.get("gpu_info")
+		engine_pid = deployment.info.get("pid") if spec.deployment_mode == "local" else None
+		if isinstance(engine_pid, int):  # other experiments' audits count its CPU apart (max_parallel)
+			engine_started(engine_pid)
 		out.startup_seconds = time.monotonic() - t0
 		deadline = time.monotonic() + spec.optimization.timeout_per_iteration  # the load runs, once it is ready
 		if cancel.is_set():
@@ -237,6 +240,8 @@ def run_experiment(
 		if placement is not None:
 			placement.restore()
 		if deployment is not None:
+			if isinstance(deployment.info.get("pid"), int):
+				engine_stopped(deployment.info["pid"])
 			ts = time.monotonic()
 			deployer.stop(deployment)
 			out.stop_seconds = time.monotonic() - ts
