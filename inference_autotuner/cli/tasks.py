@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import signal
 import sys
@@ -320,23 +318,28 @@ def _print_sizing(db: str | None, data: dict[str, Any], target_rate: float, form
 def export(
 	task: TaskArg,
 	db: DbOpt = None,
-	format: Annotated[str, typer.Option("--format", "-f", help="csv or json")] = "csv",
-	output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout")] = None,
+	format: Annotated[
+		str, typer.Option("--format", "-f", help="csv, json, vllm-sweep or genai-bench (the last two: a folder)")
+	] = "csv",
+	output: Annotated[
+		Path | None, typer.Option("--output", "-o", help="Write to this file (a new folder for vllm-sweep/genai-bench)")
+	] = None,
 ) -> None:
-	"""Export a task's experiments as CSV (one row per experiment) or JSON (everything, runs included)."""
+	"""Export a task's experiments as CSV (one row per experiment), JSON (everything, runs included), or the result
+	folders of vLLM's `vllm bench sweep` and genai-bench (docs/report.md)."""
+	from ..reporting.export_formats import FOLDER_FORMATS, ExportError, build_export, write_folder
+
 	try:
-		data = _task_data(db, task)
-		if format == "json":
-			text = json.dumps(data, indent=2, default=str) + "\n"
-		elif format == "csv":
-			text = _to_csv(data["experiments"])
-		elif format in ("vllm-sweep", "genai-bench"):
-			raise AutotunerError(
-				f"no {format} export: its result layout is not documented precisely enough to write",
-				hint="use csv or json; docs/report.md (Export) says why",
-			)
-		else:
-			raise AutotunerError(f"unknown format '{format}'", hint="use csv or json")
+		if format in FOLDER_FORMATS and output is None:
+			raise ExportError(f"{format} writes a folder", hint=f"give -o FOLDER, e.g. -o {task}-{format}")
+		exported = build_export(_store(db), task, format)
+		for note in exported.notes:
+			err.print(f"[dim]note: {note}[/]", highlight=False)
+		if exported.folder and output is not None:
+			write_folder(exported, output)
+			err.print(f"wrote {len(exported.files)} file(s) under {output}")
+			return
+		text = next(iter(exported.files.values()))
 		if output:
 			output.write_text(text)
 			err.print(f"wrote {output}")
@@ -344,46 +347,6 @@ def export(
 			sys.stdout.write(text)
 	except AutotunerError as exc:
 		_fail(exc)
-
-
-def _to_csv(rows: list[dict[str, Any]]) -> str:
-	params = sorted({k for r in rows for k in r["params"]})
-	figures = sorted({k for r in rows for k in (r["figures"] or {})})
-	buf = io.StringIO()
-	w = csv.writer(buf)
-	w.writerow(
-		[
-			"number",
-			"status",
-			"origin",
-			*[f"param:{p}" for p in params],
-			"objective_value",
-			"score",
-			*figures,
-			"duration_s",
-			"saved_s",
-			"predicted",
-			"failure_reason",
-		]
-	)
-	for r in rows:
-		fig = r["figures"] or {}
-		w.writerow(
-			[
-				r["number"],
-				r["status"],
-				r.get("origin", ""),
-				*[r["params"].get(p, "") for p in params],
-				r["objective_value"],
-				r["score"],
-				*[fig.get(f, "") for f in figures],
-				r["duration_s"],
-				r.get("saved_s"),
-				bool(r.get("predicted")),
-				r["failure_reason"] or "",
-			]
-		)
-	return buf.getvalue()
 
 
 @app.command()

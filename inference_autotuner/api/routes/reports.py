@@ -1,5 +1,6 @@
 """GET /api/tasks/{id}/report: the task's report (reporting/) as a file to download, HTML or Markdown; GET
-/api/tasks/{id}/importance: the report's parameter importance as data (the web's "What mattered")."""
+/api/tasks/{id}/importance: the report's parameter importance as data (the web's "What mattered"); GET
+/api/tasks/{id}/export: the task's results as csv, json, or the result folders of vLLM's sweep and genai-bench (zip)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,51 @@ def get_task_report(
 			"X-Content-Type-Options": "nosniff",
 		},
 	)
+
+
+EXPORT_MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json", "zip": "application/zip"}
+
+
+@router.get(
+	"/{task_id}/export",
+	operation_id="export_task",
+	response_class=Response,
+	responses={
+		200: {
+			"content": {"text/csv": {}, "application/json": {}, "application/zip": {}},
+			"description": "The export: one file (csv, json) or a zip of the peer tool's result folder",
+		},
+		404: {"model": ErrorBody},
+		422: {"model": ErrorBody},
+	},
+)
+def export_task(
+	task_id: TaskId,
+	store: StoreDep,
+	format: Annotated[
+		Literal["csv", "json", "vllm-sweep", "genai-bench"],
+		Query(description="csv, json, vllm-sweep or genai-bench (the last two as a zip of their result folder)"),
+	] = "csv",
+) -> Response:
+	"""The task's results as `autotuner export` writes them (docs/report.md, Export)."""
+	from ...reporting.export_formats import build_export, folder_name, zip_bytes
+
+	task = svc.get_task(store, task_id)
+	try:
+		exported = build_export(store, task_id, format)
+	except AutotunerError as exc:
+		if exc.http_status == 404:  # the task was deleted meanwhile
+			raise NotFound(exc.message) from None
+		raise
+	if exported.folder:
+		root = folder_name(safe_name(task.name), format)
+		body: bytes | str = zip_bytes(exported, root)
+		name, media = f"{root}.zip", EXPORT_MEDIA["zip"]
+	else:
+		name, body = next(iter(exported.files.items()))
+		media = EXPORT_MEDIA[format]
+	headers = {"Content-Disposition": f'attachment; filename="{name}"', "X-Content-Type-Options": "nosniff"}
+	return Response(content=body, media_type=media, headers=headers)
 
 
 @router.get(
