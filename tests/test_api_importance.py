@@ -183,3 +183,66 @@ def test_first_opens_of_the_optuna_storage_at_once(tmp_path: Path, monkeypatch: 
 			t.join()
 		assert not errors, errors[0]
 		assert inspect(store.engine).has_table("studies")
+
+
+def test_importance_for_each_objective_of_a_multi_objective_task(client: TestClient) -> None:
+	"""Two objectives, each driven by another parameter: throughput by parallel, P90 TTFT by ubatch-size (and a little
+	by parallel 8). The API
+	answers the primary one by default and another with ?objective=; the report shows both."""
+	store = store_of(client)
+	objectives = ["maximize_throughput", "minimize_p90_ttft"]
+	parameters = {"parallel": PARALLEL, "threads": THREADS, "ubatch-size": UBATCH}
+	spec = {
+		"task_name": "mo",
+		"model": {"id_or_path": "smollm2"},
+		"base_runtime": "llamacpp",
+		"parameters": parameters,
+		"optimization": {"strategy": "nsga2", "objectives": objectives, "max_iterations": 16},
+	}
+	trials = [
+		(p, (100.0 * p["parallel"] + p["threads"], 0.1 * p["ubatch-size"] / 128 + 0.01 * (p["parallel"] == 8)))
+		for p, _ in grid()
+	]
+	with store.session() as s:
+		task = Task(name="mo", spec=spec, engine="llamacpp", deployment_mode="local", status="completed")
+		task.study_name = "study-mo"
+		s.add(task)
+		s.flush()
+		tid = task.id
+		for n, (params, values) in enumerate(trials, 1):
+			s.add(
+				Experiment(
+					task_id=tid,
+					number=n,
+					params=params,
+					params_key=json.dumps(params, sort_keys=True),
+					status="success",
+					origin="search",
+					objective_value=values[0],
+					objective_values=list(values),
+				)
+			)
+	study = optuna.create_study(
+		study_name="study-mo", storage=store.study_storage(spec), directions=["maximize", "minimize"]
+	)
+	dists = {k: optuna.distributions.CategoricalDistribution(v) for k, v in parameters.items()}
+	for params, values in trials:
+		study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, values=list(values)))
+
+	primary = client.get(f"/api/tasks/{tid}/importance").json()
+	assert primary["objective"]["name"] == "maximize_throughput" and list(primary["importances"])[0] == "parallel"
+	second = client.get(f"/api/tasks/{tid}/importance", params={"objective": "minimize_p90_ttft"})
+	assert second.status_code == 200, second.text
+	body = second.json()
+	assert body["objective"] == {"name": "minimize_p90_ttft", "direction": "minimize", "unit": "s"}
+	assert list(body["importances"])[0] == "ubatch-size" and body["importances"]["ubatch-size"] > 0.5
+	bad = client.get(f"/api/tasks/{tid}/importance", params={"objective": "maximize_goodput"})
+	assert bad.status_code == 422 and "no objective 'maximize_goodput'" in bad.json()["detail"]
+	# the report: one importance section per objective, from the same function
+	from inference_autotuner.reporting import collect
+
+	data = collect(store, tid)
+	assert data.importance is not None and list(data.importance)[0] == "parallel"
+	assert [(name, list(shares or {})[:1]) for name, shares, _ in data.importance_more] == [
+		("minimize_p90_ttft", ["ubatch-size"])
+	]

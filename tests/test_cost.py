@@ -93,6 +93,12 @@ def test_cost_objective_picks_another_winner_than_raw_throughput(tmp_path: Path)
 	report = cli("report", "cost-qwen", "--format", "md")
 	assert report.returncode == 0, report.stderr
 	assert "$/M out tok" in report.stdout and "per million output tokens at $2.5/GPU-hour" in report.stdout
+	raw_ws = raw["gpu_info"]["plan"]["world_size"]
+	assert (
+		f"Why not the highest raw throughput: experiment {raw['number']} makes "
+		f"{raw['figures']['output_throughput']:.4g} output tok/s on {raw_ws} GPU(s)"
+	) in report.stdout
+	assert f"on {best['gpu_info']['plan']['world_size']} GPU(s) (" in report.stdout
 
 	# sizing: the fewest GPUs that serve 30 req/s within the SLOs
 	sized = cli("best", "cost-qwen", "--target-rate", "30", "--format", "json")

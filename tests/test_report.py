@@ -143,6 +143,8 @@ def test_multi_objective_report_has_a_pareto_plot_and_markdown(in_tasks: dict[st
 	assert md.stdout.startswith("# Tuning report: report-qwen-mo")
 	assert "## Pareto front" in md.stdout and "| # | parameters |" in md.stdout
 	assert "<svg" not in md.stdout
+	# parameter importance for the second objective too (the primary one's section comes first)
+	assert "<h3>For minimize_p90_ttft</h3>" in res.stdout and "### For minimize_p90_ttft" in md.stdout
 	bad = cli("report", "report-qwen-mo", "--format", "pdf")
 	assert bad.returncode != 0 and "use html or md" in bad.stderr
 	missing = cli("report", "no-such-task")

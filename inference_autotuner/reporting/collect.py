@@ -58,6 +58,8 @@ class ReportData:
 	configs: list[ConfigRow]  # ranked by mean score (best first); configurations without a score last
 	importance: dict[str, float] | None
 	importance_note: str | None
+	# multi-objective tasks: (objective, shares, note) for each objective after the primary one
+	importance_more: list[tuple[str, dict[str, float] | None, str | None]]
 	failures: list[tuple[str, str, list[int]]]  # (status, reason, experiment numbers), most frequent first
 	launch: dict[str, Any]  # command, docker, manifests, notes
 	gpu_hour_usd: float | None
@@ -237,10 +239,13 @@ def _study_exists(store: Store, spec: dict[str, Any], study_name: str) -> bool:
 			engine.dispose()
 
 
-def param_importance(store: Store, spec: dict[str, Any], study_name: str) -> tuple[dict[str, float] | None, str | None]:
-	"""Parameter importance (PED-ANOVA, Optuna's evaluator that needs no scikit-learn) on the task's study, for the
-	primary objective: ({parameter: share of the total}, most important first, None), or (None, why) when it cannot be
-	computed. The report and GET /api/tasks/{id}/importance both show this."""
+def param_importance(
+	store: Store, spec: dict[str, Any], study_name: str, objective: int = 0
+) -> tuple[dict[str, float] | None, str | None]:
+	"""Parameter importance (PED-ANOVA, Optuna's evaluator that needs no scikit-learn) on the task's study, for its
+	objective number `objective` (0: the primary one; a multi-objective study keeps one value per objective):
+	({parameter: share of the total}, most important first, None), or (None, why) when it cannot be computed. The
+	report and GET /api/tasks/{id}/importance both show this."""
 	import optuna
 
 	if not _study_exists(store, spec, study_name):
@@ -257,10 +262,12 @@ def param_importance(store: Store, spec: dict[str, Any], study_name: str) -> tup
 	varied = [k for k in names if len({repr(t.params.get(k)) for t in complete}) > 1]
 	if not varied:
 		return None, "no parameter took more than one value"
-	maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
+	if not 0 <= objective < len(study.directions):
+		return None, f"the study has {len(study.directions)} objective(s): no objective number {objective + 1}"
+	maximize = study.directions[objective] == optuna.study.StudyDirection.MAXIMIZE
 
 	def target(t: optuna.trial.FrozenTrial) -> float:
-		v = float(t.values[0])
+		v = float(t.values[objective])
 		return -v if maximize else v  # PED-ANOVA ranks what leads to LOW target values
 
 	try:
@@ -363,6 +370,11 @@ def collect(store: Store, ref: str | int, *, gpu_hour_usd: float | None = None) 
 	spec = dict(t.spec)
 	price = gpu_hour_price(spec, gpu_hour_usd)
 	importance, imp_note = param_importance(store, spec, t.study_name)
+	more = [
+		(name, *param_importance(store, spec, t.study_name, i))
+		for i, name in enumerate(data["objectives"])
+		if i > 0 and len(data["objectives"]) > 1
+	]
 	prov, differs = _provenance(data["experiments"], rec)
 	notes = []
 	if data["predicted"]:
@@ -377,6 +389,7 @@ def collect(store: Store, ref: str | int, *, gpu_hour_usd: float | None = None) 
 		configs=_configs(data["experiments"], price),
 		importance=importance,
 		importance_note=imp_note,
+		importance_more=more,
 		failures=_failures(data["experiments"]),
 		launch=_launch(spec, rec),
 		gpu_hour_usd=price,

@@ -69,6 +69,9 @@ def _answer_lines(d: ReportData) -> list[str]:
 				f"Cost: ${mine.cost_per_mtok:.4g} per million output tokens at ${d.gpu_hour_usd:g}/GPU-hour "
 				f"x {mine.world_size} GPU(s)"
 			)
+		why = _why_not_raw_throughput(d, mine)
+		if why:
+			lines.append(why)
 		cheapest = min((c for c in d.configs if c.cost_per_mtok is not None and c.n_ok), key=_cost, default=None)
 		if cheapest is not None and mine is not None and cheapest.key != mine.key:
 			lines.append(
@@ -76,6 +79,22 @@ def _answer_lines(d: ReportData) -> list[str]:
 				f"per million output tokens ({fmt_params(cheapest.params)})"
 			)
 	return lines + list(s.notes)
+
+
+def _why_not_raw_throughput(d: ReportData, mine: ConfigRow | None) -> str | None:
+	"""When a price is known and the configuration with the most output tokens/s is not the recommended one: both
+	side by side, per GPU and per million tokens (more GPUs raise raw throughput, not what a token costs)."""
+	measured = [c for c in d.configs if c.n_ok and c.figures.get("output_throughput")]
+	raw = max(measured, key=lambda c: c.figures["output_throughput"] or 0.0, default=None)
+	if raw is None or mine is None or raw.key == mine.key or raw.cost_per_mtok is None or mine.cost_per_mtok is None:
+		return None
+	r_tps, m_tps = raw.figures["output_throughput"] or 0.0, mine.figures["output_throughput"] or 0.0
+	return (
+		f"Why not the highest raw throughput: experiment {raw.numbers[0]} makes {r_tps:.4g} output tok/s on "
+		f"{raw.world_size} GPU(s) ({r_tps / raw.world_size:.4g} per GPU, ${raw.cost_per_mtok:.4g} per million output "
+		f"tokens); the recommendation makes {m_tps:.4g} tok/s on {mine.world_size} GPU(s) "
+		f"({m_tps / mine.world_size:.4g} per GPU, ${mine.cost_per_mtok:.4g} per million)."
+	)
 
 
 def _cost(c: ConfigRow) -> float:
@@ -178,12 +197,18 @@ def html_report(d: ReportData) -> str:
 	parts.append("<h2 id=importance>Parameter importance</h2>")
 	if d.importance:
 		parts.append(
-			"<p class=muted>How much each parameter explains the top experiments of the primary objective (Optuna's "
-			"PED-ANOVA evaluator on the task's study).</p>"
+			"<p class=muted>How much each parameter explains the top experiments of the primary objective, "
+			f"{_e(primary.name)} (Optuna's PED-ANOVA evaluator on the task's study).</p>"
 		)
 		parts.append(_plot(plots.importance(d.importance), "parameter importance"))
 	else:
 		parts.append(f"<p class=muted>{_e(d.importance_note)}</p>")
+	for name, shares, why in d.importance_more:
+		parts.append(f"<h3>For {_e(name)}</h3>")
+		if shares:
+			parts.append(_plot(plots.importance(shares), f"parameter importance for {name}"))
+		if why:
+			parts.append(f"<p class=muted>{_e(why)}</p>")
 	parts.append("<h2 id=failures>Failures by reason</h2>")
 	if d.failures:
 		parts.append(
@@ -284,6 +309,12 @@ def markdown_report(d: ReportData) -> str:
 		out.append(_md_table(["parameter", "importance"], [[k, f"{v:.3f}"] for k, v in d.importance.items()]))
 	else:
 		out.append(f"_{d.importance_note}_")
+	for name, shares, why in d.importance_more:
+		out += ["", f"### For {name}", ""]
+		if shares:
+			out.append(_md_table(["parameter", "importance"], [[k, f"{v:.3f}"] for k, v in shares.items()]))
+		if why:
+			out.append(f"_{why}_")
 	out += ["", "## Failures by reason", ""]
 	if d.failures:
 		rows = [[st, r, len(ns), ", ".join(map(str, ns))] for st, r, ns in d.failures]

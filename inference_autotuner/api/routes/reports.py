@@ -20,6 +20,12 @@ from ..errors import NotFound
 from ..schemas import ErrorBody, ParamImportance
 
 router = APIRouter(prefix="/api/tasks", tags=["reports"])
+
+
+class UnknownObjective(AutotunerError):
+	http_status = 422
+
+
 MEDIA = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8"}
 # The report has no script and needs nothing from anywhere: opened from the API's origin, it may not run or fetch any.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
@@ -115,22 +121,34 @@ def export_task(
 	response_model=ParamImportance,
 	responses={404: {"model": ErrorBody}},
 )
-def get_task_importance(task_id: TaskId, store: StoreDep) -> ParamImportance:
-	"""Parameter importance for the primary objective (PED-ANOVA on the task's Optuna study, as in the report), or
-	a note saying why it cannot be computed yet."""
+def get_task_importance(
+	task_id: TaskId,
+	store: StoreDep,
+	objective: Annotated[
+		str | None,
+		Query(max_length=64, description="One of the task's objectives (default: its primary one)"),
+	] = None,
+) -> ParamImportance:
+	"""Parameter importance for one of the task's objectives, the primary one by default (PED-ANOVA on the task's
+	Optuna study, as in the report), or a note saying why it cannot be computed yet."""
 	from ...reporting.collect import param_importance
 
 	task = svc.get_task(store, task_id)
-	found, note = param_importance(store, dict(task.spec), task.study_name)
-	primary = objectives_of(task)[0]
-	info = OBJECTIVE_INFO[primary]
+	names = objectives_of(task)
+	if objective is not None and objective not in names:
+		raise UnknownObjective(
+			f"task {task_id} has no objective '{objective}'", hint="its objectives: " + ", ".join(names)
+		)
+	chosen = objective or names[0]
+	found, note = param_importance(store, dict(task.spec), task.study_name, names.index(chosen))
+	info = OBJECTIVE_INFO[chosen]
 	with store.session() as s:
 		predicted = s.scalar(
 			select(Experiment.id).where(Experiment.task_id == task_id, Experiment.predicted.is_(True)).limit(1)
 		)
 	return ParamImportance(
 		task_id=task_id,
-		objective=ObjectiveRef(name=primary, direction=info.direction, unit=info.unit),
+		objective=ObjectiveRef(name=chosen, direction=info.direction, unit=info.unit),
 		importances=found or {},
 		note=note,
 		predicted=predicted is not None,

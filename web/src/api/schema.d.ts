@@ -661,8 +661,8 @@ export interface paths {
         };
         /**
          * Get Task Importance
-         * @description Parameter importance for the primary objective (PED-ANOVA on the task's Optuna study, as in the report), or
-         *     a note saying why it cannot be computed yet.
+         * @description Parameter importance for one of the task's objectives, the primary one by default (PED-ANOVA on the task's
+         *     Optuna study, as in the report), or a note saying why it cannot be computed yet.
          */
         get: operations["get_task_importance"];
         put?: never;
@@ -4182,7 +4182,10 @@ export interface operations {
     };
     get_task_importance: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description One of the task's objectives (default: its primary one) */
+                objective?: string | null;
+            };
             header?: never;
             path: {
                 /** @description Task id */
