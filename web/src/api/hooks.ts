@@ -8,7 +8,7 @@ export const keys = {
   task: (id: number) => ["task", id] as const,
   // under the task's key: whatever refreshes the task (its live events) refreshes its summary
   summary: (id: number) => ["task", id, "summary"] as const,
-  importance: (id: number) => ["task", id, "importance"] as const,
+  importance: (id: number, objective?: string) => ["task", id, "importance", objective ?? ""] as const,
   experiments: (id: number) => ["experiments", id] as const,
   experiment: (id: number) => ["experiment", id] as const,
 };
@@ -36,10 +36,15 @@ export function useTaskSummary(id: number) {
 }
 
 /** Parameter importance (the report's, from the task's Optuna study); under the task's key like the summary. */
-export function useTaskImportance(id: number) {
+export function useTaskImportance(id: number, objective?: string) {
   return useQuery({
-    queryKey: keys.importance(id),
-    queryFn: () => unwrap(api.GET("/api/tasks/{task_id}/importance", { params: { path: { task_id: id } } })),
+    queryKey: keys.importance(id, objective),
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/tasks/{task_id}/importance", {
+          params: { path: { task_id: id }, query: objective ? { objective } : {} },
+        }),
+      ),
   });
 }
 

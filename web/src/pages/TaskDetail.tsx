@@ -123,7 +123,7 @@ export function TaskDetail() {
           <ExperimentTable experiments={exps} bestId={bestId} taskId={taskId} />
         )}
       </Card>
-      <WhatMatteredCard taskId={taskId} experiments={exps} objective={objective} />
+      <WhatMatteredCard taskId={taskId} experiments={exps} objective={objective} objectives={objectives} />
       <div className="grid gap-4 lg:grid-cols-2">
         <ObjectiveChart experiments={exps} objective={objective} />
         <ThroughputLatencyChart experiments={exps} objectives={objectives} />

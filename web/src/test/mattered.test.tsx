@@ -1,9 +1,10 @@
-import { cleanup, fireEvent, render, screen } from "@testing-library/react";
-import { afterEach, describe, expect, it } from "vitest";
-import type { Experiment, Importance } from "../api/client";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { api, type Experiment, type Importance } from "../api/client";
 import { ObjectiveChart, TtftTpotChart } from "../components/Charts";
-import { ImportanceBars, SliceChart, WhatMattered } from "../components/WhatMattered";
-import { importanceRows, sliceOf, variedParams } from "../lib/mattered";
+import { ImportanceBars, ParallelChart, SliceChart, WhatMattered, WhatMatteredCard } from "../components/WhatMattered";
+import { importanceRows, parallelOf, sliceOf, variedParams } from "../lib/mattered";
 
 function exp(
   number: number,
@@ -41,7 +42,10 @@ function exp(
   };
 }
 
-afterEach(cleanup);
+afterEach(() => {
+  cleanup();
+  vi.restoreAllMocks();
+});
 
 const EXPS = [
   exp(1, { parallel: 1, cache: "f16", threads: 2 }, 100),
@@ -153,5 +157,81 @@ describe("task charts", () => {
     expect(tpot).toHaveLength(4);
     // TPOT is 50x smaller than TTFT, yet its bars are as tall on their own axis
     expect(Math.min(...tpot)).toBeGreaterThan(Math.max(...ttft) / 2);
+  });
+});
+
+describe("what mattered: parallel coordinates", () => {
+  it("puts each parameter's values in order on its axis and the objective last", () => {
+    const par = parallelOf(EXPS, ["parallel", "cache"], "Throughput");
+    expect(par.axes.map((a) => a.name)).toEqual(["parallel", "cache", "Throughput"]);
+    expect(par.axes[0]!.labels).toEqual([
+      { pos: 0, text: "1" },
+      { pos: 0.5, text: "2" },
+      { pos: 1, text: "4" },
+    ]);
+    expect(par.axes[2]!.labels.map((l) => l.text)).toEqual(["100", "300"]);
+    // experiment 2: parallel 4 (top), q8_0 (top), the best throughput (top); the failed one has no line
+    expect(par.rows.map((r) => r.e2)).toEqual([1, 1, 1]);
+    expect(par.rows.map((r) => r.e1)).toEqual([0, 0, 0]);
+    expect(par.lines.map((l) => l.number)).toEqual([1, 2, 3, 5]);
+    expect(par.lines.find((l) => l.number === 2)?.rank).toBe(1);
+    // a minimized objective: the lowest value ranks best
+    const low = parallelOf(EXPS, ["parallel"], "TTFT", { maximize: false, scale: 1000 });
+    expect(low.lines.find((l) => l.number === 1)?.rank).toBe(1);
+    expect(low.axes[1]!.labels.map((l) => l.text)).toEqual(["100000", "300000"]);
+  });
+  it("reads another objective of a multi-objective task from objective_values", () => {
+    const mo = EXPS.map((e) => ({ ...e, objective_values: [e.objective_value, e.number * 10] }));
+    const par = parallelOf(mo, ["parallel"], "P90 TTFT", { index: 1, maximize: false });
+    expect(par.lines.map((l) => l.value)).toEqual([10, 20, 30, 50]);
+    expect(par.lines.find((l) => l.number === 1)?.rank).toBe(1);
+    expect(sliceOf(mo, "parallel", 1, 1).points.map((p) => p.y)).toEqual([10, 20, 30, 50]);
+  });
+  it("draws one line per measured experiment across every axis, the most important parameter first", () => {
+    const { container } = render(
+      <ParallelChart experiments={EXPS} objective="maximize_throughput" params={["cache", "parallel"]} />,
+    );
+    const chart = screen.getByTestId("chart-parallel");
+    expect(chart.dataset.axes).toBe("cache,parallel,Throughput per GPU (tok/s/GPU)");
+    expect(chart.dataset.lines).toBe("4");
+    expect(chart.dataset.best).toBe("2");
+    expect(container.querySelectorAll(".recharts-line-curve")).toHaveLength(4);
+    expect(chart).toHaveTextContent("q8_0"); // the axes carry their values
+  });
+  it("picks another objective: its importance is asked for and its values drawn", async () => {
+    const get = vi.spyOn(api, "GET").mockImplementation(((_path: string, init: { params: { query?: object } }) =>
+      Promise.resolve({
+        data: {
+          ...IMPORTANCE,
+          objective: { name: "minimize_p90_ttft", direction: "minimize", unit: "s" },
+          importances:
+            init.params.query && "objective" in init.params.query
+              ? { cache: 0.9, parallel: 0.1 }
+              : IMPORTANCE.importances,
+        },
+        error: undefined,
+        response: new Response(null, { status: 200 }),
+      })) as never);
+    const mo = EXPS.map((e) => ({ ...e, objective_values: [e.objective_value, e.number / 10] }));
+    const qc = new QueryClient({ defaultOptions: { queries: { retry: false } } });
+    render(
+      <QueryClientProvider client={qc}>
+        <WhatMatteredCard
+          taskId={1}
+          experiments={mo}
+          objective="maximize_throughput"
+          objectives={["maximize_throughput", "minimize_p90_ttft"]}
+        />
+      </QueryClientProvider>,
+    );
+    await waitFor(() => expect(screen.getByTestId("chart-importance").dataset.params).toBe("parallel,cache"));
+    fireEvent.change(screen.getByLabelText("Objective"), { target: { value: "1" } });
+    await waitFor(() => expect(screen.getByTestId("chart-importance").dataset.params).toBe("cache,parallel"));
+    expect(get).toHaveBeenLastCalledWith("/api/tasks/{task_id}/importance", {
+      params: { path: { task_id: 1 }, query: { objective: "minimize_p90_ttft" } },
+    });
+    expect(screen.getByTestId("chart-slice").dataset.param).toBe("cache");
+    expect(screen.getByTestId("chart-parallel").dataset.axes).toBe("cache,parallel,p90 TTFT (ms)");
+    expect(screen.getByTestId("chart-parallel").dataset.best).toBe("1"); // the lowest P90 TTFT
   });
 });
