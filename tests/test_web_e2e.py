@@ -7,6 +7,7 @@ the test's tmp dir (pytest prints where).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -239,6 +240,75 @@ def test_wizard_presets_are_accepted_and_flags_previewed(server: str, tmp_path: 
 		finally:
 			if task_id is not None:  # it cannot run here (no vLLM): stop it
 				httpx.post(f"{server}/api/tasks/{task_id}/cancel", timeout=30)
+			browser.close()
+
+
+def test_task_page_what_mattered_and_report_download(server: str, tmp_path: Path) -> None:
+	"""Issue 22 on a predicted two-objective tuning (aiconfigurator: seconds, no engine): the What mattered card's
+	parallel coordinates (a line per measured experiment), its objective picker (the second objective's importance
+	asked for), and the Report button: the file it downloads opens offline and shows its plots."""
+	if importlib.util.find_spec("aiconfigurator") is None:
+		pytest.skip("the predict extra is not installed")
+	from playwright.sync_api import expect, sync_playwright
+
+	spec = {
+		"task_name": "web-report",
+		"model": {"id_or_path": "Qwen/Qwen3-32B"},
+		"base_runtime": "vllm",
+		"deployment_mode": "predict",
+		"hardware": {"gpu": "H200", "gpu_count": 8},
+		"parameters": {"max-num-seqs": [16, 64, 256]},
+		"parallel_config": {"tp": [1, 2, 4, 8]},
+		"optimization": {
+			"strategy": "grid_search",
+			"objectives": ["maximize_throughput", "minimize_p90_ttft"],
+			"max_iterations": 12,
+			"repeat_top_k": 0,
+			"warm_start": False,
+		},
+		"benchmark": {"traffic_scenarios": ["D(2048,512)"], "num_concurrency": [64]},
+	}
+	r = httpx.post(f"{server}/api/tasks/?start=true", json=spec, timeout=30)
+	assert r.status_code == 201, r.text
+	task_id = r.json()["id"]
+	for _ in range(300):
+		task = httpx.get(f"{server}/api/tasks/{task_id}", timeout=10).json()
+		if task["status"] in ("completed", "failed", "cancelled"):
+			break
+		time.sleep(0.5)
+	assert task["status"] == "completed", task
+	measured = [
+		e for e in httpx.get(f"{server}/api/experiments/task/{task_id}", timeout=10).json() if e["status"] == "success"
+	]
+	with sync_playwright() as pw:
+		browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+		try:
+			page = browser.new_page(viewport={"width": 1400, "height": 1400}, accept_downloads=True)
+			page.set_default_timeout(20_000)
+			page.goto(f"{server}/tasks/{task_id}")
+			parallel = page.get_by_test_id("chart-parallel")
+			expect(parallel).to_have_attribute("data-lines", str(len(measured)))
+			expect(parallel.locator(".recharts-line-curve")).to_have_count(len(measured))
+			assert (parallel.get_attribute("data-axes") or "").endswith("Throughput per GPU (tok/s/GPU)")
+			with page.expect_request(lambda q: "objective=minimize_p90_ttft" in q.url):
+				page.get_by_label("Objective", exact=True).select_option("1")
+			expect(page.get_by_test_id("chart-parallel")).to_have_attribute(
+				"data-axes", re.compile(r"p90 TTFT \(ms\)$")
+			)
+			page.screenshot(path=str(tmp_path / "what_mattered.png"), full_page=True)
+			with page.expect_download() as dl:
+				page.get_by_test_id("report-link").click()
+			saved = tmp_path / "downloaded-report.html"
+			dl.value.save_as(saved)
+			assert dl.value.suggested_filename == "web-report-report.html"
+			offline = browser.new_context(offline=True).new_page()
+			offline.goto(saved.as_uri())
+			plots = offline.locator("div.plot svg")
+			assert plots.count() >= 4  # objective, Pareto, per configuration, importance
+			box = plots.first.bounding_box()
+			assert box is not None and box["width"] > 200 and box["height"] > 80
+			expect(offline.get_by_role("heading", name="For minimize_p90_ttft")).to_be_visible()
+		finally:
 			browser.close()
 
 

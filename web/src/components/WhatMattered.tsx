@@ -167,7 +167,7 @@ export function ParallelChart({
       style={{ height: H + 40 }}
     >
       <ResponsiveContainer width="100%" height="100%" initialDimension={{ width: INITIAL.width, height: H + 40 }}>
-        <LineChart data={par.rows} margin={{ top: 12, right: 56, left: 24, bottom: 4 }}>
+        <LineChart data={par.rows} margin={{ top: 12, right: 64, left: 56, bottom: 4 }}>
           <XAxis dataKey="axis" type="category" interval={0} tick={{ fontSize: 11 }} />
           <YAxis type="number" domain={[0, 1]} hide />
           {par.axes.map((a) => (
