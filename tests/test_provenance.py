@@ -4,6 +4,7 @@ predicted ones, shown by the report, and `autotuner compare` warns when two task
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,25 @@ def test_compare_warns_when_provenance_differs(tmp_path: Path) -> None:
 	assert "provenance differs" not in same.stderr and "same provenance" in same.stdout
 	missing = cli("compare", "prov-h200", "nope")
 	assert missing.returncode != 0 and "no task named" in missing.stderr
+
+	# the web compare page's source: GET /api/tasks/{id}/provenance, the same fields differ as in the CLI's warnings
+	from fastapi.testclient import TestClient
+
+	from inference_autotuner.api import Settings, create_app
+
+	cli_fields = sorted(re.findall(r"provenance differs: ([^:]+):", differ.stderr))
+	with TestClient(create_app(Settings(run_worker=False)), base_url="http://localhost") as client:
+		views = {}
+		for name in ("prov-h200", "prov-h100", "prov-h200-again"):
+			task_id = client.get(f"/api/tasks/name/{name}").json()["id"]
+			r = client.get(f"/api/tasks/{task_id}/provenance")
+			assert r.status_code == 200, r.text
+			views[name] = r.json()
+		a, b = views["prov-h200"]["provenance"], views["prov-h100"]["provenance"]
+		assert a["engine.system"] == "h200_sxm" and "argv" not in a and not any(k.startswith("experiment") for k in a)
+		api_fields = sorted(k for k in {*a, *b} if a.get(k) != b.get(k))
+		assert api_fields == cli_fields and "hardware.gpu" in api_fields
+		same = views["prov-h200-again"]["provenance"]
+		assert [k for k in {*a, *same} if a.get(k) != same.get(k)] == []
+		assert views["prov-h200"]["experiment_number"] is not None and views["prov-h200"]["differs_within"] == []
+		assert client.get("/api/tasks/99999/provenance").status_code == 404

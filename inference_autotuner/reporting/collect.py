@@ -357,6 +357,26 @@ def _provenance(
 	return first, differences(provs)
 
 
+def comparable_provenance(store: Store, ref: str | int) -> tuple[int | None, dict[str, Any] | None, list[str]]:
+	"""What `autotuner compare` and the web compare page set side by side: the provenance of the task's recommended
+	experiment (else its first with one) as flat dotted fields without the per-experiment ones (argv, experiment,
+	tuner_argv), its experiment number, and the fields the task's own experiments differ in."""
+	from ..provenance import PER_EXPERIMENT, differences, flatten
+
+	t = find_task(store, ref)
+	data = task_dict(t, experiments_of(store, t.id))
+	rec = recommended_of(data, task_summary(store, t.id))
+	with_prov = [e for e in data["experiments"] if e.get("provenance")]
+	chosen = rec if rec is not None and rec.get("provenance") else (with_prov[0] if with_prov else None)
+	if chosen is None:
+		return None, None, []
+	skip = (*PER_EXPERIMENT, "tuner_argv")
+	flat = {
+		k: v for k, v in flatten(chosen["provenance"]).items() if not any(k == s or k.startswith(s + ".") for s in skip)
+	}
+	return chosen["number"], flat, differences([e["provenance"] for e in with_prov])
+
+
 def collect(store: Store, ref: str | int, *, gpu_hour_usd: float | None = None) -> ReportData:
 	"""What a report of task `ref` (name or id) shows."""
 	t = find_task(store, ref)

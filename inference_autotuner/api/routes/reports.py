@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from ...errors import AutotunerError
@@ -113,6 +114,42 @@ def export_task(
 		media = EXPORT_MEDIA[format]
 	headers = {"Content-Disposition": f'attachment; filename="{name}"', "X-Content-Type-Options": "nosniff"}
 	return Response(content=body, media_type=media, headers=headers)
+
+
+class TaskProvenance(BaseModel):
+	"""The provenance the web compare page sets side by side (`autotuner compare` compares the same fields)."""
+
+	task_id: int
+	experiment_number: int | None = Field(
+		None, description="The experiment it is from: the recommended one, else the first with provenance"
+	)
+	provenance: dict[str, str | int | float | bool | None] | None = Field(
+		None,
+		description="Flat dotted fields (engine.version, host.gpus, tools.optuna, workload_hash, ...), without the "
+		"per-experiment ones (argv); null for results measured before provenance was kept",
+	)
+	differs_within: list[str] = Field(
+		default_factory=list, description="Fields the task's own experiments differ in (their figures may not compare)"
+	)
+
+
+@router.get(
+	"/{task_id}/provenance",
+	operation_id="get_task_provenance",
+	response_model=TaskProvenance,
+	responses={404: {"model": ErrorBody}},
+)
+def get_task_provenance(task_id: TaskId, store: StoreDep) -> TaskProvenance:
+	"""Where and with what the task's recommended result was measured (engine and version, GPUs, driver, host, tools,
+	workload hash, tuner revision), for comparing tasks."""
+	from ...reporting.collect import comparable_provenance
+
+	svc.get_task(store, task_id)
+	try:
+		number, flat, differs = comparable_provenance(store, task_id)
+	except AutotunerError as exc:  # deleted meanwhile
+		raise NotFound(exc.message) from None
+	return TaskProvenance(task_id=task_id, experiment_number=number, provenance=flat, differs_within=differs)
 
 
 @router.get(

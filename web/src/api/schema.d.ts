@@ -711,6 +711,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tasks/{task_id}/provenance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Task Provenance
+         * @description Where and with what the task's recommended result was measured (engine and version, GPUs, driver, host, tools,
+         *     workload hash, tuner revision), for comparing tasks.
+         */
+        get: operations["get_task_provenance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tasks/{task_id}/report": {
         parameters: {
             query?: never;
@@ -1495,6 +1516,31 @@ export interface components {
             lines: number;
             /** Logs */
             logs: string;
+            /** Task Id */
+            task_id: number;
+        };
+        /**
+         * TaskProvenance
+         * @description The provenance the web compare page sets side by side (`autotuner compare` compares the same fields).
+         */
+        TaskProvenance: {
+            /**
+             * Differs Within
+             * @description Fields the task's own experiments differ in (their figures may not compare)
+             */
+            differs_within?: string[];
+            /**
+             * Experiment Number
+             * @description The experiment it is from: the recommended one, else the first with provenance
+             */
+            experiment_number?: number | null;
+            /**
+             * Provenance
+             * @description Flat dotted fields (engine.version, host.gpus, tools.optuna, workload_hash, ...), without the per-experiment ones (argv); null for results measured before provenance was kept
+             */
+            provenance?: {
+                [key: string]: string | number | boolean | null;
+            } | null;
             /** Task Id */
             task_id: number;
         };
@@ -4371,6 +4417,65 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_task_provenance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Task id */
+                task_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskProvenance"];
+                };
+            };
+            /** @description No API token, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role or ownership does not allow it, or a foreign Origin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

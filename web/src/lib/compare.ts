@@ -77,3 +77,28 @@ export function parseIds(text: string | null): number[] {
     .filter((n) => Number.isInteger(n) && n > 0);
   return [...new Set(ids)];
 }
+
+/** One task's provenance as GET /api/tasks/{id}/provenance gives it (flat dotted fields, per-experiment ones left out). */
+export interface ProvenanceOf {
+  name: string;
+  provenance: Record<string, unknown> | null | undefined;
+}
+
+export interface ProvenanceDiff {
+  field: string;
+  values: string[];
+}
+
+/** The fields whose value differs between the tasks that have provenance (as `autotuner compare` warns), and the
+ * tasks without any (measured before it was kept). */
+export function provenanceDiffs(sides: ProvenanceOf[]): { diffs: ProvenanceDiff[]; missing: string[] } {
+  const have = sides.filter((s) => s.provenance);
+  const missing = sides.filter((s) => !s.provenance).map((s) => s.name);
+  if (have.length < 2) return { diffs: [], missing };
+  const fields = [...new Set(have.flatMap((s) => Object.keys(s.provenance!)))].sort();
+  const show = (v: unknown) => (v === undefined || v === null ? "–" : typeof v === "string" ? v : JSON.stringify(v));
+  const diffs = fields
+    .map((field) => ({ field, values: have.map((s) => show(s.provenance![field])) }))
+    .filter((d) => new Set(d.values).size > 1);
+  return { diffs, missing };
+}

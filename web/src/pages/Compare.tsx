@@ -4,7 +4,7 @@ import { Link, useSearchParams } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { keys } from "../api/hooks";
 import { Card, Empty, ErrorBox, Loading } from "../components/States";
-import { compareRows, parseIds } from "../lib/compare";
+import { compareRows, parseIds, provenanceDiffs } from "../lib/compare";
 
 export function Compare() {
   const [params] = useSearchParams();
@@ -19,6 +19,12 @@ export function Compare() {
     queries: ids.map((id) => ({
       queryKey: keys.summary(id),
       queryFn: () => unwrap(api.GET("/api/tasks/{task_id}/summary", { params: { path: { task_id: id } } })),
+    })),
+  });
+  const provenance = useQueries({
+    queries: ids.map((id) => ({
+      queryKey: [...keys.task(id), "provenance"],
+      queryFn: () => unwrap(api.GET("/api/tasks/{task_id}/provenance", { params: { path: { task_id: id } } })),
     })),
   });
   if (ids.length < 2)
@@ -41,8 +47,40 @@ export function Compare() {
     loaded,
     summaries.map((q) => q.data),
   );
+  const prov = provenance.every((q) => q.data)
+    ? provenanceDiffs(loaded.map((t, i) => ({ name: t.name, provenance: provenance[i]?.data?.provenance })))
+    : null;
   return (
     <Card title={`Compare ${loaded.length} tasks`}>
+      {prov && (prov.diffs.length > 0 || prov.missing.length > 0) && (
+        <div
+          className="mb-3 rounded border-l-4 border-amber-500 bg-amber-50 p-2 text-sm text-amber-900"
+          data-testid="provenance-warning"
+        >
+          {prov.diffs.length > 0 && (
+            <>
+              <p className="font-medium">
+                Provenance differs: these results come from different setups and may not be comparable.
+              </p>
+              <ul className="mt-1 list-disc pl-5 font-mono text-xs">
+                {prov.diffs.map((d) => (
+                  <li key={d.field} data-testid="provenance-diff">
+                    {d.field}: {d.values.join(" vs ")}
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
+          {prov.missing.length > 0 && (
+            <p className="mt-1">No provenance recorded for {prov.missing.join(", ")} (measured before it was kept).</p>
+          )}
+        </div>
+      )}
+      {prov && prov.diffs.length === 0 && prov.missing.length === 0 && (
+        <p className="mb-2 text-xs text-green-700" data-testid="provenance-same">
+          Same provenance (engine, tools, host, GPUs, workload, tuner revision).
+        </p>
+      )}
       <div className="overflow-x-auto">
         <table className="w-full text-left text-sm" data-testid="compare-table">
           <thead className="border-b border-slate-200 text-xs text-slate-500">

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Task, TaskSummary } from "../api/client";
-import { compareRows, parseIds } from "../lib/compare";
+import { compareRows, parseIds, provenanceDiffs } from "../lib/compare";
 
 function task(id: number, over: Partial<Task> = {}): Task {
   return {
@@ -103,5 +103,40 @@ describe("task comparison", () => {
   it("reads the ids of the URL", () => {
     expect(parseIds("3, 1,x,3,-2,0,2.5")).toEqual([3, 1]);
     expect(parseIds(null)).toEqual([]);
+  });
+});
+
+describe("provenanceDiffs", () => {
+  const h200 = { "engine.system": "h200_sxm", "engine.version": "0.24.0", "host.cpu_count": 16, workload_hash: "ab" };
+  it("names every field the tasks' setups differ in, with each task's value", () => {
+    const out = provenanceDiffs([
+      { name: "a", provenance: h200 },
+      { name: "b", provenance: { ...h200, "engine.system": "h100_sxm", "host.cpu_count": 32 } },
+    ]);
+    expect(out.diffs).toEqual([
+      { field: "engine.system", values: ["h200_sxm", "h100_sxm"] },
+      { field: "host.cpu_count", values: ["16", "32"] },
+    ]);
+    expect(out.missing).toEqual([]);
+  });
+  it("says nothing differs for the same setup, and which tasks have no provenance", () => {
+    expect(
+      provenanceDiffs([
+        { name: "a", provenance: h200 },
+        { name: "b", provenance: { ...h200 } },
+      ]).diffs,
+    ).toEqual([]);
+    const old = provenanceDiffs([
+      { name: "a", provenance: h200 },
+      { name: "old", provenance: null },
+    ]);
+    expect(old).toEqual({ diffs: [], missing: ["old"] });
+  });
+  it("counts a field only one side has as a difference", () => {
+    const out = provenanceDiffs([
+      { name: "a", provenance: h200 },
+      { name: "b", provenance: { ...h200, "tools.genai-bench": "0.1" } },
+    ]);
+    expect(out.diffs).toEqual([{ field: "tools.genai-bench", values: ["–", "0.1"] }]);
   });
 });

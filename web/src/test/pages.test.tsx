@@ -5,6 +5,7 @@ import { MemoryRouter } from "react-router-dom";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { api, type Preset, type Task } from "../api/client";
 import { objective } from "../lib/format";
+import { Compare } from "../pages/Compare";
 import { Presets } from "../pages/Presets";
 import { Tasks } from "../pages/Tasks";
 
@@ -137,5 +138,37 @@ describe("Presets page", () => {
     expect(screen.getByText("New preset")).toBeInTheDocument();
     expect(screen.getByRole("button", { name: "Create" })).toBeDisabled();
     expect(put).not.toHaveBeenCalled();
+  });
+});
+
+describe("Compare page", () => {
+  it("warns for every provenance field the tasks differ in", async () => {
+    const prov = (id: number, gpu: string) => ({
+      task_id: id,
+      experiment_number: 3,
+      provenance: { "engine.system": gpu, "engine.version": "0.24.0" },
+      differs_within: [],
+    });
+    vi.spyOn(api, "GET").mockImplementation(((path: string, init: { params: { path: { task_id: number } } }) => {
+      const id = init.params.path.task_id;
+      if (path.endsWith("/provenance")) return ok(prov(id, id === 1 ? "h200_sxm" : "h100_sxm"));
+      if (path.endsWith("/summary")) return ok(undefined);
+      return ok(task(id, `task-${id}`));
+    }) as never);
+    const qc = new QueryClient({ defaultOptions: { queries: { retry: false } } });
+    render(
+      <QueryClientProvider client={qc}>
+        <MemoryRouter
+          initialEntries={["/compare?ids=1,2"]}
+          future={{ v7_startTransition: true, v7_relativeSplatPath: true }}
+        >
+          <Compare />
+        </MemoryRouter>
+      </QueryClientProvider>,
+    );
+    await waitFor(() => expect(screen.getByTestId("provenance-warning")).toBeInTheDocument());
+    expect(screen.getAllByTestId("provenance-diff").map((li) => li.textContent)).toEqual([
+      "engine.system: h200_sxm vs h100_sxm",
+    ]);
   });
 });
