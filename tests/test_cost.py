@@ -111,3 +111,50 @@ def test_cost_objective_picks_another_winner_than_raw_throughput(tmp_path: Path)
 		assert r["cost_per_hour"] == pytest.approx(2.5 * r["gpus"])
 	text = cli("best", "cost-qwen", "--target-rate", "30")
 	assert f"on {rows[0]['gpus']} GPU(s)" in text.stdout
+
+
+def test_price_per_gpu_type() -> None:
+	"""cost.gpu_hour_usd_by_type: the task's hardware.gpu picks its price (case-insensitive), gpu_hour_usd prices the
+	types it does not list; a cost objective without a price for the task's GPU is refused."""
+	by_type = {"gpu_hour_usd_by_type": {"h100": 2.5, "H200": 3.8}}
+	assert parse_spec(spec(cost=by_type)).cost.gpu_hour_usd == 3.8  # type: ignore[union-attr]
+	h100 = parse_spec(spec(cost=by_type, hardware={"gpu": "H100", "gpu_count": 8}))
+	assert h100.cost is not None and h100.cost.gpu_hour_usd == 2.5
+	other = parse_spec(spec(cost={**by_type, "gpu_hour_usd": 1.9}, hardware={"gpu": "A100", "gpu_count": 8}))
+	assert other.cost is not None and other.cost.gpu_hour_usd == 1.9
+	with pytest.raises(SpecError, match="no price for hardware.gpu 'A100'"):
+		parse_spec(spec(cost=by_type, hardware={"gpu": "A100", "gpu_count": 8}))
+	with pytest.raises(SpecError, match="gpu_hour_usd_by_type"):
+		parse_spec(spec(cost={}))
+	with pytest.raises(SpecError):
+		parse_spec(spec(cost={"gpu_hour_usd_by_type": {"H200": -1}}))
+	# the report prices a stored spec the same way
+	from inference_autotuner.reporting.collect import gpu_hour_price
+
+	assert gpu_hour_price({"cost": by_type, "hardware": {"gpu": "h200"}}) == 3.8
+	assert gpu_hour_price({"cost": by_type, "hardware": {"gpu": "H100"}}) == 2.5
+	assert gpu_hour_price({"cost": by_type}) is None
+	assert gpu_hour_price({"cost": by_type}, 4.0) == 4.0
+
+
+@needs_predict
+def test_cost_figures_use_the_price_of_the_tasks_gpu(tmp_path: Path) -> None:
+	s = spec(
+		task_name="cost-by-type",
+		parameters={"max-num-seqs": [64]},
+		parallel_config={"tp": [2]},
+		cost={"gpu_hour_usd_by_type": {"H100": 2.5, "H200": 3.8}},
+		optimization={"strategy": "grid_search", "objective": "minimize_cost_per_mtok", "max_iterations": 1},
+	)
+	path = tmp_path / "spec.yaml"
+	path.write_text(yaml.safe_dump(s))
+	res = cli("tune", str(path))
+	assert res.returncode == 0, res.stderr
+	data = json.loads(cli("show", "cost-by-type", "--format", "json").stdout)
+	ok = [e for e in data["experiments"] if e["status"] == "success"]
+	assert ok
+	for e in ok:
+		ws = e["gpu_info"]["plan"]["world_size"]
+		assert e["figures"]["cost_per_mtok"] == pytest.approx(3.8 * ws / 3600 / e["figures"]["output_throughput"] * 1e6)
+	report = cli("report", "cost-by-type", "--format", "md")
+	assert "per million output tokens at $3.8/GPU-hour" in report.stdout

@@ -89,12 +89,20 @@ def _mean(values: list[float | None]) -> float | None:
 
 
 def gpu_hour_price(spec: dict[str, Any], override: float | None = None) -> float | None:
-	"""The price of one GPU-hour in US dollars: the override, else the spec's cost.gpu_hour_usd (None when unset)."""
+	"""The price of one GPU-hour in US dollars: the override, else the spec's (cost.gpu_hour_usd_by_type's entry for
+	its hardware.gpu, else cost.gpu_hour_usd; None when unset)."""
 	if override is not None:
 		return override
 	cost = spec.get("cost") or {}
-	value = cost.get("gpu_hour_usd") if isinstance(cost, dict) else None
-	return float(value) if isinstance(value, int | float) else None
+	if not isinstance(cost, dict) or not cost:
+		return None
+	from ..spec.models import CostSpec
+
+	try:
+		prices = CostSpec.model_validate(cost)
+	except ValueError:
+		return None
+	return prices.price_for((spec.get("hardware") or {}).get("gpu"))
 
 
 def _configs(experiments: list[dict[str, Any]], price: float | None) -> list[ConfigRow]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -486,9 +486,33 @@ class HardwareSpec(_Strict):
 class CostSpec(_Strict):
 	"""Prices for the cost figures: US dollars per million output tokens of each configuration."""
 
-	gpu_hour_usd: float = Field(
-		gt=0, le=1e6, description="Price of one GPU-hour in US dollars; a configuration pays it per GPU (world size)"
+	gpu_hour_usd: float | None = Field(
+		None,
+		gt=0,
+		le=1e6,
+		description="Price of one GPU-hour in US dollars; a configuration pays it per GPU (world size). With "
+		"gpu_hour_usd_by_type: the price of GPU types it does not list (and the price picked for the task's GPU)",
 	)
+	gpu_hour_usd_by_type: dict[str, Annotated[float, Field(gt=0, le=1e6)]] = Field(
+		default_factory=dict,
+		max_length=64,
+		description="Price of one GPU-hour per GPU type, e.g. {H100: 2.5, H200: 3.8}: the task's hardware.gpu picks "
+		"one (case-insensitive)",
+	)
+
+	@model_validator(mode="after")
+	def _a_price(self) -> CostSpec:
+		if self.gpu_hour_usd is None and not self.gpu_hour_usd_by_type:
+			raise ValueError("cost needs gpu_hour_usd (e.g. 2.5) or gpu_hour_usd_by_type (e.g. {H100: 2.5})")
+		return self
+
+	def price_for(self, gpu: str | None) -> float | None:
+		"""The GPU-hour price of GPU type `gpu`: its entry in gpu_hour_usd_by_type, else gpu_hour_usd (None: none)."""
+		if gpu:
+			for name, price in self.gpu_hour_usd_by_type.items():
+				if name.strip().lower() == gpu.strip().lower():
+					return float(price)
+		return self.gpu_hour_usd
 
 
 class KubernetesSpec(_Strict):
@@ -550,7 +574,9 @@ class TaskSpec(_Strict):
 	)
 	hardware: HardwareSpec | None = Field(None, description="GPUs per deployment (checks world size, memory fit)")
 	cost: CostSpec | None = Field(
-		None, description="Prices: {gpu_hour_usd}; gives $ per million output tokens (objective minimize_cost_per_mtok)"
+		None,
+		description="Prices: {gpu_hour_usd} and/or {gpu_hour_usd_by_type}; gives $ per million output tokens "
+		"(objective minimize_cost_per_mtok)",
 	)
 	clusterbasemodel_config: dict[str, Any] | None = None
 	clusterservingruntime_config: dict[str, Any] | None = None
@@ -605,8 +631,15 @@ class TaskSpec(_Strict):
 
 	@model_validator(mode="after")
 	def _cost_has_a_price(self) -> TaskSpec:
-		if "minimize_cost_per_mtok" in self.optimization.objective_list and self.cost is None:
-			raise ValueError("objective minimize_cost_per_mtok needs a price: cost: {gpu_hour_usd: 2.5}")
+		gpu = self.hardware.gpu if self.hardware is not None else None
+		if self.cost is not None and self.cost.gpu_hour_usd_by_type:
+			# the price of this task's GPU type becomes its price (what the runner and the report use)
+			self.cost.gpu_hour_usd = self.cost.price_for(gpu)
+		if "minimize_cost_per_mtok" in self.optimization.objective_list and (
+			self.cost is None or self.cost.gpu_hour_usd is None
+		):
+			where = f" (gpu_hour_usd_by_type has no price for hardware.gpu {gpu!r})" if self.cost is not None else ""
+			raise ValueError(f"objective minimize_cost_per_mtok needs a price: cost: {{gpu_hour_usd: 2.5}}{where}")
 		return self
 
 	@model_validator(mode="after")
