@@ -158,3 +158,34 @@ def test_cost_figures_use_the_price_of_the_tasks_gpu(tmp_path: Path) -> None:
 		assert e["figures"]["cost_per_mtok"] == pytest.approx(3.8 * ws / 3600 / e["figures"]["output_throughput"] * 1e6)
 	report = cli("report", "cost-by-type", "--format", "md")
 	assert "per million output tokens at $3.8/GPU-hour" in report.stdout
+
+
+@needs_predict
+def test_cost_in_a_pareto_front(tmp_path: Path) -> None:
+	"""Cost per million tokens against P90 TTFT: more GPUs answer sooner but cost more per token; the front keeps
+	both ends, each point's cost equal to the formula on its own figures."""
+	s = spec(
+		task_name="cost-pareto",
+		optimization={
+			"strategy": "grid_search",
+			"objectives": ["minimize_cost_per_mtok", "minimize_p90_ttft"],
+			"max_iterations": 8,
+			"repeat_top_k": 0,
+			"warm_start": False,
+		},
+	)
+	path = tmp_path / "spec.yaml"
+	path.write_text(yaml.safe_dump(s))
+	res = cli("tune", str(path))
+	assert res.returncode == 0, res.stderr
+	front = json.loads(cli("pareto", "cost-pareto", "--format", "json").stdout)
+	assert [o["name"] for o in front["objectives"]] == ["minimize_cost_per_mtok", "minimize_p90_ttft"]
+	assert len(front["front"]) >= 2
+	data = json.loads(cli("show", "cost-pareto", "--format", "json").stdout)
+	by_number = {e["number"]: e for e in data["experiments"]}
+	for p in front["front"]:
+		e = by_number[p["number"]]
+		ws = e["gpu_info"]["plan"]["world_size"]
+		assert p["objective_values"][0] == pytest.approx(2.5 * ws / 3600 / e["figures"]["output_throughput"] * 1e6)
+	points = sorted({(p["objective_values"][0], p["objective_values"][1]) for p in front["front"]})  # ties: one
+	assert all(b[1] < a[1] for a, b in zip(points, points[1:], strict=False)), points  # cheaper answers later
