@@ -8,11 +8,13 @@ the test's tmp dir (pytest prints where).
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -301,6 +303,17 @@ def test_task_page_what_mattered_and_report_download(server: str, tmp_path: Path
 			saved = tmp_path / "downloaded-report.html"
 			dl.value.save_as(saved)
 			assert dl.value.suggested_filename == "web-report-report.html"
+			# Export: the vLLM sweep folder as a zip, read back as vLLM's sweep code reads it (every summary.json)
+			page.get_by_test_id("export-menu").locator("summary").click()
+			with page.expect_download() as zdl:
+				page.get_by_test_id("export-vllm-sweep").click()
+			assert zdl.value.suggested_filename == "web-report-vllm-sweep.zip"
+			zpath = tmp_path / "sweep.zip"
+			zdl.value.save_as(zpath)
+			with zipfile.ZipFile(zpath) as zf:
+				summaries = [n for n in zf.namelist() if n.endswith("/summary.json")]
+				assert len(summaries) == len(measured)  # one load level: a folder per configuration
+				assert all(json.loads(zf.read(n))[0]["output_throughput"] > 0 for n in summaries)
 			offline = browser.new_context(offline=True).new_page()
 			offline.goto(saved.as_uri())
 			plots = offline.locator("div.plot svg")

@@ -21,6 +21,14 @@ export function downloadText(name: string, text: string, type = "application/yam
   URL.revokeObjectURL(url);
 }
 
+/** GET /api/tasks/{id}/export formats: what `autotuner export` writes (the peer folders as a zip). */
+const EXPORTS: [string, string, string][] = [
+  ["csv", "CSV (one row per experiment)", "csv"],
+  ["json", "JSON (everything, runs included)", "json"],
+  ["vllm-sweep", "vLLM bench sweep folder (zip)", "zip"],
+  ["genai-bench", "genai-bench experiments (zip)", "zip"],
+];
+
 export function TaskDetail() {
   const taskId = Number(useParams().taskId);
   const navigate = useNavigate();
@@ -70,6 +78,24 @@ export function TaskDetail() {
             >
               Report
             </a>
+            <details className="relative" data-testid="export-menu">
+              <summary className="cursor-pointer list-none rounded border border-slate-300 px-3 py-1.5 text-sm">
+                Export ▾
+              </summary>
+              <div className="absolute right-0 z-10 mt-1 flex w-56 flex-col rounded border border-slate-200 bg-white p-1 text-sm shadow">
+                {EXPORTS.map(([format, label, ext]) => (
+                  <a
+                    key={format}
+                    className="rounded px-2 py-1 hover:bg-slate-100"
+                    href={`/api/tasks/${t.id}/export?format=${format}`}
+                    download={ext === "zip" ? `${t.name}-${format}.zip` : `${t.name}.${ext}`}
+                    data-testid={`export-${format}`}
+                  >
+                    {label}
+                  </a>
+                ))}
+              </div>
+            </details>
           </div>
         }
       >
