@@ -133,6 +133,8 @@ def engine_version(engine: Any, deployment_mode: str, image: str | None = None) 
 	out: dict[str, Any] = {"name": name, "version": None, "distribution": None}
 	if image:
 		out["image"] = image
+		if deployment_mode == "docker":
+			out["image_digest"] = image_digest(image)
 	if deployment_mode == "predict":
 		return out  # the performance model's backend version is in the experiment's prediction record
 	if name == "llamacpp":
@@ -154,6 +156,21 @@ def engine_version(engine: Any, deployment_mode: str, image: str | None = None) 
 		except Exception:  # noqa: BLE001 - unknown version is recorded as unknown
 			pass
 	return out
+
+
+def image_digest(image: str, client: Any = None) -> str | None:
+	"""The local image's registry digest (`repo@sha256:...`, what `docker pull` can fetch again), else its image id
+	(`sha256:...`, a locally built image); None when the daemon or the image cannot be reached (never raises)."""
+	try:
+		if client is None:
+			from .deploy.docker import connect
+
+			client = connect(timeout=5.0)
+		found = client.images.get(image)
+		digests = (getattr(found, "attrs", None) or {}).get("RepoDigests") or []
+		return str(digests[0]) if digests else (str(found.id) if getattr(found, "id", None) else None)
+	except Exception:  # noqa: BLE001 - provenance records what it can
+		return None
 
 
 def safe_env(env: dict[str, str]) -> dict[str, str]:

@@ -68,6 +68,52 @@ def test_llamacpp_experiment_records_its_provenance(model_path: Path, tmp_path: 
 	assert "engine.distribution | xllamacpp" in report.stdout
 
 
+def test_image_digest_in_docker_mode() -> None:
+	"""Docker mode records the image's digest. The daemon is asked through the docker SDK's images.get; a stand-in
+	client (the daemon does not run on every host; test_image_digest_from_the_real_daemon asks the real one) gives
+	what the SDK's Image gives: attrs['RepoDigests'] and id."""
+	from types import SimpleNamespace
+
+	from inference_autotuner.provenance import engine_version, image_digest
+
+	class Images:
+		def __init__(self, found: dict[str, Any]) -> None:
+			self.found = found
+
+		def get(self, name: str) -> Any:
+			if name not in self.found:
+				raise LookupError(name)
+			return self.found[name]
+
+	pulled = SimpleNamespace(id="sha256:" + "a" * 64, attrs={"RepoDigests": ["vllm/vllm-openai@sha256:" + "b" * 64]})
+	built = SimpleNamespace(id="sha256:" + "c" * 64, attrs={"RepoDigests": []})
+	client = SimpleNamespace(images=Images({"vllm/vllm-openai:v0.11.0": pulled, "mine:dev": built}))
+	assert image_digest("vllm/vllm-openai:v0.11.0", client) == "vllm/vllm-openai@sha256:" + "b" * 64
+	assert image_digest("mine:dev", client) == "sha256:" + "c" * 64  # built here: its image id
+	assert image_digest("absent:1", client) is None
+	# no daemon reachable: recorded as unknown, never an error
+	out = engine_version(SimpleNamespace(name="vllm"), "docker", "vllm/vllm-openai:v0.11.0")
+	assert out["image"] == "vllm/vllm-openai:v0.11.0" and "image_digest" in out
+	assert "image_digest" not in engine_version(SimpleNamespace(name="vllm"), "kubernetes", "img:1")
+
+
+def test_image_digest_from_the_real_daemon() -> None:
+	pytest.importorskip("docker")
+	from inference_autotuner.deploy.docker import connect
+	from inference_autotuner.errors import DeployError
+	from inference_autotuner.provenance import image_digest
+
+	try:
+		client = connect(timeout=5.0)
+	except DeployError as exc:
+		pytest.skip(f"no Docker daemon here: {exc.message}")
+	assert image_digest("autotuner-no-such-image:0") is None  # the daemon's own answer: no such image
+	tags = [t for i in client.images.list() for t in i.tags]
+	for tag in tags[:3]:  # the images it has (CI: the llama.cpp image test_deploy_docker built)
+		digest = image_digest(tag)
+		assert digest is not None and "sha256:" in digest, tag
+
+
 def test_secrets_never_stored() -> None:
 	from inference_autotuner.provenance import safe_env
 
