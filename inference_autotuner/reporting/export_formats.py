@@ -36,6 +36,8 @@ from ..store import Store
 FORMATS = ("csv", "json", "vllm-sweep", "genai-bench")
 FOLDER_FORMATS = ("vllm-sweep", "genai-bench")
 LATENCIES = (("ttft", "ttft"), ("tpot", "tpot"), ("itl", "itl"), ("e2e", "e2el"))  # ours -> vLLM's metric name
+# our Stats key -> vLLM's prefix (mean_ttft_ms, median_ttft_ms, p99_ttft_ms, ...)
+STAT_KEYS = (("mean", "mean"), ("p50", "median"), ("p50", "p50"), ("p90", "p90"), ("p95", "p95"), ("p99", "p99"))
 
 
 class ExportError(AutotunerError):
@@ -192,13 +194,10 @@ def _vllm_run(run: dict[str, Any], exp: dict[str, Any], data: dict[str, Any], mo
 	}
 	for ours, theirs in LATENCIES:
 		stats = run.get(ours) or {}
-		for key, name in (("mean", "mean"), ("p50", "median"), ("p50", "p50"), ("p90", "p90"), ("p95", "p95")):
+		for key, name in STAT_KEYS:
 			value = _num(stats.get(key))
 			if value is not None:
 				out[f"{name}_{theirs}_ms"] = value * 1000
-		p99 = _num(stats.get("p99"))
-		if p99 is not None:
-			out[f"p99_{theirs}_ms"] = p99 * 1000
 	out["scenario"] = run.get("scenario")
 	out["autotuner_experiment"] = exp["number"]
 	out["autotuner_predicted"] = bool(run.get("predicted") or exp.get("predicted"))
