@@ -52,6 +52,7 @@ def model_path() -> Path:
 @pytest.fixture
 def llama_server(model_path: Path, tmp_path: Path) -> Iterator[str]:
 	"""A real llama.cpp server (4 slots, 2 threads) on a free port; yields its base URL."""
+	from inference_autotuner.deploy.base import Launch
 	from inference_autotuner.deploy.local import LocalProcessDeployer
 	from inference_autotuner.deploy.ports import free_port
 	from inference_autotuner.engines import get_engine
@@ -61,13 +62,15 @@ def llama_server(model_path: Path, tmp_path: Path) -> Iterator[str]:
 	params = {"parallel": 4, "threads": 2, "ctx-size": 4096}
 	deployer = LocalProcessDeployer()
 	dep = deployer.start(
-		engine.launch_argv(str(model_path), params, host="127.0.0.1", port=port),
-		port=port,
-		health_path=engine.health_path,
+		Launch(
+			argv=engine.launch_argv(str(model_path), params, host="127.0.0.1", port=port),
+			port=port,
+			health_path=engine.health_path,
+			env={},
+			labels={"test": "1"},
+		),
 		log_path=tmp_path / "engine.log",
-		env={},
 		timeout=60,
-		labels={"test": "1"},
 	)
 	try:
 		yield dep.base_url

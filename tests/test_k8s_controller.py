@@ -20,6 +20,7 @@ import pytest
 pytest.importorskip("kubernetes", reason="the kubernetes extra is not installed (pip install '.[kubernetes]')")
 from kubernetes.client.exceptions import ApiException  # noqa: E402
 
+from inference_autotuner.deploy.base import Launch  # noqa: E402
 from inference_autotuner.deploy.k8s.controller import Controller  # noqa: E402
 from inference_autotuner.deploy.k8s.manifests import K8sTarget  # noqa: E402
 from inference_autotuner.deploy.kubernetes import KubernetesDeployer, _start_time  # noqa: E402
@@ -216,12 +217,12 @@ def make(
 
 
 ARGV = ["vllm", "serve", "org/m", "--host", "0.0.0.0", "--port", "8080", "--max-num-seqs", "64"]
-LABELS = {"task": "7", "experiment": "3", "world_size": "2"}
+LABELS = {"task": "7", "experiment": "3"}
 
 
 def start(d: KubernetesDeployer, port: int, tmp_path: Path, timeout: float = 60) -> Any:
-	log = tmp_path / "exp.log"
-	return d.start(ARGV, port=port, health_path="/health", log_path=log, env={}, timeout=timeout, labels=LABELS)
+	launch = Launch(argv=ARGV, port=port, world_size=2, labels=LABELS)
+	return d.start(launch, log_path=tmp_path / "exp.log", timeout=timeout)
 
 
 def test_start_applies_waits_forwards_and_stop_collects_logs_and_deletes(health_port: int, tmp_path: Path) -> None:
@@ -417,8 +418,9 @@ def test_get_deployer_picks_the_kubernetes_deployer() -> None:
 
 
 def test_two_trtllm_experiments_at_once_keep_their_own_options(tmp_path: Path) -> None:
-	"""max_parallel > 1: experiment A's and B's argv are made before either starts (their calls interleave); each
-	pod gets its own TensorRT-LLM options ConfigMap (a shared slot on the deployer handed B's options to A)."""
+	"""max_parallel > 1: experiments A and B are prepared (argv, files) before either starts, then both start at once
+	(two threads) on the one shared deployer; each pod gets its own TensorRT-LLM options ConfigMap. The options are
+	data inside each Launch: nothing of an experiment is kept on the deployer (a shared slot once handed B's to A)."""
 	import yaml
 
 	from inference_autotuner.engines import get_engine
@@ -445,24 +447,38 @@ def test_two_trtllm_experiments_at_once_keep_their_own_options(tmp_path: Path) -
 		(port_a, port_b) = (s.server_address[1] for s in servers)
 		opts_a = {"kv_cache_config": {"free_gpu_memory_fraction": 0.5}}
 		opts_b = {"kv_cache_config": {"free_gpu_memory_fraction": 0.9}}
-		argv_a = d.container_argv(engine, Path("org/m"), {"tp_size": 1, OPTIONS_KEY: opts_a}, port=port_a)
-		argv_b = d.container_argv(engine, Path("org/m"), {"tp_size": 1, OPTIONS_KEY: opts_b}, port=port_b)
-		deps = []
-		for argv, port, exp in ((argv_a, port_a, "1"), (argv_b, port_b, "2")):
-			labels = {"task": "7", "experiment": exp, "world_size": "1"}
-			log = tmp_path / f"exp{exp}.log"
-			deps.append(
-				d.start(argv, port=port, health_path="/health", log_path=log, env={}, timeout=60, labels=labels)
-			)
+		launches = []
+		for opts, port, exp in ((opts_a, port_a, "1"), (opts_b, port_b, "2")):
+			params = {"tp_size": 1, OPTIONS_KEY: opts}
+			argv = d.container_argv(engine, Path("org/m"), params, port=port)
+			files = d.container_files(params)
+			launches.append(Launch(argv=argv, port=port, files=files, labels={"task": "7", "experiment": exp}))
+		deps: list[Any] = []
+		errors: list[BaseException] = []
+		gate = threading.Barrier(2)
+
+		def run(launch: Launch) -> None:
+			gate.wait()
+			try:
+				deps.append(d.start(launch, log_path=tmp_path / f"exp{launch.labels['experiment']}.log", timeout=60))
+			except BaseException as exc:  # noqa: BLE001 - reported below
+				errors.append(exc)
+
+		threads = [threading.Thread(target=run, args=(launch,)) for launch in launches]
+		for t in threads:
+			t.start()
+		for t in threads:
+			t.join(60)
+		assert not errors, errors
 		maps = {name: obj for (kind, name), obj in api.objects.items() if kind == "ConfigMap"}
 		got = {name: yaml.safe_load(next(iter(obj["data"].values()))) for name, obj in maps.items()}
 		assert got == {
 			f"autotuner-7-1-{port_a}-llm-api": opts_a,
 			f"autotuner-7-2-{port_b}-llm-api": opts_b,
 		}
-		assert d.take_options(port_a) is None and d.take_options(port_b) is None  # handed over once, nothing kept
 		for dep in deps:
 			d.stop(dep)
+		assert not d.live and not [k for k in api.objects if k[0] == "ConfigMap"], "stop deleted both ConfigMaps"
 	finally:
 		for srv in servers:
 			srv.shutdown()

@@ -29,7 +29,7 @@ from ..store.db import study_name_for
 from ..store.models import utcnow
 from .base import FINAL, RunContext
 from .budget import planned_experiments
-from .launch import baseline_params, is_predicted, model_location
+from .launch import baseline_params, model_location
 from .resources import parallel_slots
 from .search_loop import SearchLoop
 from .similarity import Match
@@ -129,14 +129,14 @@ class TaskRunner(SearchLoop):
 		engine = self.engine or get_engine(spec.base_runtime)
 		if spec.engine_port is not None:
 			ensure_port_free(spec.engine_port, why="engine_port in the spec")
-		self.deployer.preflight()  # e.g. docker: the daemon answers and the image is there, before any experiment
-		swept = self.deployer.sweep()
+		self.measurer.preflight()  # e.g. docker: the daemon answers and the image is there, before any experiment
+		swept = self.measurer.sweep()
 		if swept:
 			self._log(f"removed {swept} engine process(es) left by an earlier run")
 		check = getattr(engine, "drift", None)  # the installed engine vs its packaged flag catalogue
 		if check is not None and spec.deployment_mode == "local" and (warning := check()):
 			self._log(f"warning: {warning}")
-		if is_predicted(self.deployer) or self.deployer.remote_model:
+		if self.deployer is None or self.deployer.remote_model:
 			model_path = model_location(spec, self.deployer)
 		else:  # the model's file, downloaded into the cache when missing (with progress in the log)
 			fmt = getattr(engine, "weights_format", "gguf")  # vLLM, SGLang: a known model as a Hugging Face folder
