@@ -48,6 +48,7 @@ class RunContext:
 	redo: list[int]
 	running: list[dict[str, Any]] = field(default_factory=list)  # parameter sets being measured right now
 	space_keys: set[str] | None = None  # every configuration of a finite space (up to SPACE_KEYS_MAX)
+	slots: int = 1  # experiments measured at once (max_parallel as far as the machine allows)
 
 	def __post_init__(self) -> None:
 		size = self.space.size()
