@@ -78,5 +78,28 @@ def llama_server(model_path: Path, tmp_path: Path) -> Iterator[str]:
 		deployer.stop(dep)
 
 
+@pytest.fixture(scope="session")
+def docker_image() -> str:
+	"""The llama.cpp engine image for docker mode, built once (scripts/build_llamacpp_image.sh skips the build when
+	the image is up to date); skips where no Docker daemon answers (a failure under CI=true)."""
+	import subprocess
+	import time
+
+	from inference_autotuner.deploy.docker import connect
+	from inference_autotuner.errors import DeployError
+
+	try:
+		connect(timeout=5)
+	except DeployError as exc:
+		pytest.skip(f"Docker daemon not reachable: {exc.message}")
+	t0 = time.monotonic()
+	out = subprocess.run(
+		["bash", "scripts/build_llamacpp_image.sh"], cwd=REPO, capture_output=True, text=True, timeout=1500
+	)
+	assert out.returncode == 0, out.stdout + out.stderr
+	print(f"image ready in {time.monotonic() - t0:.1f} s: {out.stdout.strip().splitlines()[-1]}")
+	return "inference-autotuner/llamacpp:latest"
+
+
 def autotuner_cmd() -> list[str]:
 	return [sys.executable, "-m", "inference_autotuner.cli"]

@@ -40,17 +40,10 @@ def _client() -> Any:
 		pytest.skip(f"Docker daemon not reachable: {exc.message}")
 
 
-@pytest.fixture(scope="session")
-def image() -> str:
-	"""The llama.cpp engine image, built once (the script skips the build when the image is up to date)."""
-	_client()
-	t0 = time.monotonic()
-	out = subprocess.run(
-		["bash", "scripts/build_llamacpp_image.sh"], cwd=REPO, capture_output=True, text=True, timeout=1500
-	)
-	assert out.returncode == 0, out.stdout + out.stderr
-	print(f"image ready in {time.monotonic() - t0:.1f} s: {out.stdout.strip().splitlines()[-1]}")
-	return IMAGE
+@pytest.fixture
+def image(docker_image: str) -> str:
+	"""The llama.cpp engine image (tests/conftest.py builds it once per session)."""
+	return docker_image
 
 
 def ours(client: Any, **labels: str) -> list[Any]:

@@ -44,6 +44,7 @@ from .k8s.manifests import (
 	resource_labels,
 	service,
 )
+from .ports import ensure_port_free
 
 SWEPT_KINDS = {"kubernetes": ("Deployment", "Service", "ConfigMap"), "ome": ("InferenceService", "ConfigMap")}
 
@@ -60,6 +61,10 @@ class KubectlForwarder:
 
 	def __init__(self, context: str | None = None) -> None:
 		self.context = context
+
+	def reserve(self, local_port: int) -> None:
+		"""Before anything is applied: the local port is free (kubectl would fail on a taken one, later and unclear)."""
+		ensure_port_free(local_port, why="the port-forward to the engine pod listens there")
 
 	def open(self, namespace: str, pod: str, local_port: int, remote_port: int) -> Any:
 		kubectl = shutil.which("kubectl")
@@ -241,6 +246,8 @@ class KubernetesDeployer(Deployer):
 	def start(self, launch: Launch, *, log_path: Path, timeout: float) -> Deployment:
 		t = self.target
 		argv, port, labels = list(launch.argv), launch.port, launch.labels
+		if t.access != "in-cluster":  # the port-forward listens on this host's port: refuse a taken one at once
+			self.forwarder.reserve(port)
 		name = dns_name("autotuner", labels.get("task", "x"), labels.get("experiment", "x"), str(port), limit=52)
 		docs = self.manifests(argv, labels, name, world_size=launch.world_size, files=launch.files)
 		log_path.parent.mkdir(parents=True, exist_ok=True)
