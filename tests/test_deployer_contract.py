@@ -37,6 +37,7 @@ from inference_autotuner.errors import CancelledError, EngineStartError
 
 REPO = Path(__file__).resolve().parents[1]
 ZERO = REPO / "benchmarks" / "zero_server.py"
+RUN = uuid.uuid4().hex[:8]  # names every engine this test run starts (close() removes what a failed test left)
 SAYS = "engine up: contract"  # what the engine prints first: the log must keep it
 LAST = "error: unrecognized arguments: --bogus"  # the failing engine's last line: the error must quote it
 # a server that prints a line, then serves /health (argv: server file, port, a marker naming the experiment)
@@ -114,7 +115,8 @@ class Local(Place):
 		return LocalProcessDeployer()
 
 	def _launch(self, code: str, port: int, labels: dict[str, str]) -> Launch:
-		argv = [sys.executable, "-c", code, str(ZERO), str(port), f"--experiment={labels['experiment']}"]
+		exp = labels["experiment"]
+		argv = [sys.executable, "-c", code, str(ZERO), str(port), f"--experiment={exp}", f"--experiment={RUN}"]
 		return Launch(argv=argv, port=port, labels=labels)
 
 	def serving(self, port: int, labels: dict[str, str]) -> Launch:
@@ -126,12 +128,20 @@ class Local(Place):
 	def hanging(self, port: int, labels: dict[str, str]) -> Launch:
 		return self._launch(HANG, port, labels)
 
+	def _processes(self, mark: str) -> list[psutil.Process]:
+		return [
+			p
+			for p in psutil.process_iter(["cmdline", "status"])
+			if mark in (p.info["cmdline"] or []) and p.info["status"] != psutil.STATUS_ZOMBIE
+		]
+
 	def running(self, labels: dict[str, str]) -> bool:
-		mark = f"--experiment={labels['experiment']}"
-		for p in psutil.process_iter(["cmdline", "status"]):
-			if mark in (p.info["cmdline"] or []) and p.info["status"] != psutil.STATUS_ZOMBIE:
-				return True
-		return False
+		return bool(self._processes(f"--experiment={labels['experiment']}"))
+
+	def close(self) -> None:
+		"""Whatever a failed test left (e.g. an orphan a broken sweep kept): every contract engine of this run."""
+		for p in self._processes(f"--experiment={RUN}"):
+			p.kill()
 
 	def orphan(self, labels: dict[str, str], tmp_path: Path) -> None:
 		launch = self.serving(free_port(), labels)
@@ -168,6 +178,11 @@ class Docker(Place):
 	def running(self, labels: dict[str, str]) -> bool:
 		filters = {"label": [f"autotuner.experiment={labels['experiment']}", "autotuner.managed=true"]}
 		return bool(self.client.containers.list(all=True, filters=filters))
+
+	def close(self) -> None:
+		"""Whatever a failed test left: every container of this run's contract task."""
+		for c in self.client.containers.list(all=True, filters={"label": [f"autotuner.task=contract-{RUN}"]}):
+			c.remove(force=True)
 
 	def orphan(self, labels: dict[str, str], tmp_path: Path) -> None:
 		launch = self.serving(free_port(), labels)
@@ -277,7 +292,7 @@ def place(request: pytest.FixtureRequest) -> Iterator[Place]:
 
 
 def _labels() -> dict[str, str]:
-	return {"task": "contract", "experiment": uuid.uuid4().hex[:10]}
+	return {"task": f"contract-{RUN}", "experiment": f"{RUN}{uuid.uuid4().hex[:8]}"}
 
 
 def test_start_health_logs_stop(place: Place, tmp_path: Path) -> None:
