@@ -300,7 +300,7 @@ def test_start_health_logs_stop(place: Place, tmp_path: Path) -> None:
 	dep = d.start(place.serving(free_port(), labels), log_path=log, timeout=60)
 	try:
 		assert httpx.get(dep.base_url + "/health", timeout=5).status_code == 200
-		assert place.running(labels)
+		assert place.running(labels) and d.exit_code(dep) is None, "running, not exited"
 	finally:
 		d.stop(dep)
 	assert not place.running(labels), "stop left the engine running"

@@ -92,6 +92,10 @@ class Deployer:
 	def stop(self, deployment: Deployment) -> None:
 		raise NotImplementedError
 
+	def exit_code(self, deployment: Deployment) -> int | None:
+		"""The engine's exit code once it has exited (it crashed during the load), else None; default: never seen."""
+		return None
+
 	def sweep(self) -> int:
 		"""Remove what a killed earlier run of this tool left running; default: nothing is ever left."""
 		return 0

@@ -339,6 +339,10 @@ class DockerDeployer(Deployer):
 		finally:
 			self.gpu_hold.release(handle.allocation)
 
+	def exit_code(self, deployment: Deployment) -> int | None:
+		handle: ContainerHandle | None = deployment.handle
+		return handle.poll() if handle is not None else None
+
 	def sweep(self) -> int:
 		"""Remove containers of this tool whose tuner process is gone (killed -9); keep live tuners' containers."""
 		removed = 0

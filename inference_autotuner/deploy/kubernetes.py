@@ -343,6 +343,10 @@ class KubernetesDeployer(Deployer):
 			with contextlib.suppress(DeployError):
 				ctl.delete(kind, name, ns, grace=grace)
 
+	def exit_code(self, deployment: Deployment) -> int | None:
+		handle: K8sHandle | None = deployment.handle
+		return handle.poll() if handle is not None else None
+
 	def sweep(self) -> int:
 		"""Delete this tool's resources (label autotuner.io/managed=true) whose tuner process is gone."""
 		removed = 0

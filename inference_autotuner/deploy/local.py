@@ -235,6 +235,10 @@ class LocalProcessDeployer(Deployer):
 		self._record_path(proc.pid).unlink(missing_ok=True)
 		deployment.handle = None
 
+	def exit_code(self, deployment: Deployment) -> int | None:
+		handle: subprocess.Popen[bytes] | None = deployment.handle
+		return handle.poll() if handle is not None else None
+
 	def sweep(self) -> int:
 		"""Kill engines whose tuner is gone (killed with -9, crashed); keep those of a tuner still running."""
 		removed = 0

@@ -167,7 +167,7 @@ class DeployAndLoad:
 			_bench_all(job, deployment.base_url, deadline, goodput_slo_from(spec.slo), out, placement)
 		)
 		out.bench_seconds = time.monotonic() - tb
-		out.exit_code = _exit_code(deployment)
+		out.exit_code = self._deployer.exit_code(deployment)
 		out.cancelled = job.cancel.is_set()
 		out.timed_out = _timed_out(spec, out, deadline)
 
@@ -251,12 +251,6 @@ def _timed_out(spec: TaskSpec, out: Outcome, deadline: float) -> bool:
 	if out.levels is not None and spec.benchmark.load_search is not None:
 		return out.levels.incomplete
 	return len(out.runs) < _levels(spec) and not out.pruned and not out.stopped_early
-
-
-def _exit_code(deployment: Deployment) -> int | None:
-	proc = deployment.handle
-	poll = getattr(proc, "poll", None)
-	return poll() if poll else None
 
 
 # -- predict ---------------------------------------------------------------------------------------------------
