@@ -4,7 +4,7 @@
         [--objectives maximize_throughput,minimize_p90_ttft] [--constraint 'mean_tpot<=0.03' ...] \\
         [--budgets 40,80] [--seeds 5] [--strategies grid,random,nsga2,mo_tpe]
 
-The landscape (a CSV as for benchmarks/search_efficiency.py, whose Landscape and ReplayDeployer it reuses) is replayed
+The landscape (a CSV as for benchmarks/search_efficiency.py, whose Landscape and ReplayPredictor it reuses) is replayed
 through the real TaskRunner, store and Optuna samplers with optimization.objectives set: the runner tells the study
 each objective's figure and the constraints (an infeasible row, a broken --constraint or a combination missing from
 the CSV is an infeasible experiment). --objectives are the spec's names; each reads the CSV column of its figure
@@ -37,10 +37,11 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # search_efficiency and the package, from any directory
 
-from search_efficiency import Landscape, ReplayDeployer, ReplayEngine  # noqa: E402
+from search_efficiency import Landscape, ReplayEngine, ReplayPredictor  # noqa: E402
 
 from inference_autotuner.bench.metrics import RunMetrics, Stats  # noqa: E402
 from inference_autotuner.deploy.predict import PredictionInfeasible  # noqa: E402
+from inference_autotuner.runner.measure import Predicted  # noqa: E402
 from inference_autotuner.runner.task import TaskRunner, get_or_create_task  # noqa: E402
 from inference_autotuner.scoring import OBJECTIVE_INFO, pareto_front  # noqa: E402
 from inference_autotuner.space import params_key  # noqa: E402
@@ -117,8 +118,8 @@ def _stats(row: dict[str, str], prefix: str, mean: str) -> Stats:
 	return Stats(mean=m, p50=p50, p90=p90, p95=p90, p99=p99, min=m, max=p99, count=1)
 
 
-class ParetoDeployer(ReplayDeployer):
-	"""ReplayDeployer whose run carries every figure of the row: means and p50/p90/p99 of TTFT, TPOT and E2E, and
+class ParetoPredictor(ReplayPredictor):
+	"""ReplayPredictor whose run carries every figure of the row: means and p50/p90/p99 of TTFT, TPOT and E2E, and
 	the per-GPU throughputs as the (world size 1) replay engine's throughputs."""
 
 	def __init__(self, landscape: ParetoLandscape, **kw: Any) -> None:
@@ -189,7 +190,7 @@ def replay(land: ParetoLandscape, strategy: str, budget: int, seed: int, workdir
 			found[key] = (values[0], values[1])
 
 	task_id = get_or_create_task(store, spec)
-	runner = TaskRunner(store, task_id, emit=on_event, engine=ReplayEngine(), deployer=ParetoDeployer(land))  # type: ignore[arg-type]
+	runner = TaskRunner(store, task_id, emit=on_event, engine=ReplayEngine(), measurer=Predicted(ParetoPredictor(land)))  # type: ignore[arg-type]
 	runner.run()
 	store.engine.dispose()
 	points = list(found.values())

@@ -38,8 +38,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from inference_autotuner.bench.metrics import RunMetrics, Stats  # noqa: E402
-from inference_autotuner.deploy.base import Deployer  # noqa: E402
 from inference_autotuner.deploy.predict import PredictionInfeasible  # noqa: E402
+from inference_autotuner.runner.measure import Predicted  # noqa: E402
 from inference_autotuner.runner.task import TaskRunner, get_or_create_task  # noqa: E402
 from inference_autotuner.search.stopping import DEFAULT_PATIENCE, NOISE_FLOOR  # noqa: E402
 from inference_autotuner.space import params_key  # noqa: E402
@@ -172,8 +172,9 @@ class ReplayEngine:
 		return 1
 
 
-class ReplayDeployer(Deployer):
-	"""A deployment that looks figures up: the landscape value becomes the figure the spec's objective reads.
+class ReplayPredictor:
+	"""A predictor (runner/measure.py) that looks figures up: the landscape value becomes the figure the spec's
+	objective reads.
 
 	Thread-safe (max_parallel > 1 calls predict from several experiment threads): the landscape is only read, the
 	call counter is kept under a lock. overlap > 1: a lookup takes milliseconds where a real experiment takes minutes,
@@ -190,20 +191,12 @@ class ReplayDeployer(Deployer):
 		self._cond = threading.Condition()
 		self._cancel = threading.Event()
 
-	predicts = True  # predict() replaces start -> load -> stop
+	def preflight(self) -> None:
+		return None
 
 	def bind_cancel(self, cancel: threading.Event) -> None:
 		"""The runner hands over its cancel event: a held lookup ends as soon as the search is stopped."""
 		self._cancel = cancel
-
-	def start(self, *a: Any, **k: Any) -> Any:
-		raise RuntimeError("a replay starts nothing")
-
-	def stop(self, deployment: Any) -> None:
-		return None
-
-	def sweep(self) -> int:
-		return 0
 
 	def predict(self, *, spec: Any, plan: Any, goodput: Any = None) -> tuple[list[RunMetrics], dict[str, Any]]:
 		with self._cond:
@@ -317,7 +310,7 @@ def replay(
 		emit=on_event,
 		cancel=cancel,
 		engine=ReplayEngine(),
-		deployer=ReplayDeployer(landscape, overlap=PARALLEL.get(strategy, 1)),
+		measurer=Predicted(ReplayPredictor(landscape, overlap=PARALLEL.get(strategy, 1))),
 	)  # type: ignore[arg-type]
 	runner.run()
 	store.engine.dispose()

@@ -52,6 +52,7 @@ def model_path() -> Path:
 @pytest.fixture
 def llama_server(model_path: Path, tmp_path: Path) -> Iterator[str]:
 	"""A real llama.cpp server (4 slots, 2 threads) on a free port; yields its base URL."""
+	from inference_autotuner.deploy.base import Launch
 	from inference_autotuner.deploy.local import LocalProcessDeployer
 	from inference_autotuner.deploy.ports import free_port
 	from inference_autotuner.engines import get_engine
@@ -61,18 +62,43 @@ def llama_server(model_path: Path, tmp_path: Path) -> Iterator[str]:
 	params = {"parallel": 4, "threads": 2, "ctx-size": 4096}
 	deployer = LocalProcessDeployer()
 	dep = deployer.start(
-		engine.launch_argv(str(model_path), params, host="127.0.0.1", port=port),
-		port=port,
-		health_path=engine.health_path,
+		Launch(
+			argv=engine.launch_argv(str(model_path), params, host="127.0.0.1", port=port),
+			port=port,
+			health_path=engine.health_path,
+			env={},
+			labels={"test": "1"},
+		),
 		log_path=tmp_path / "engine.log",
-		env={},
 		timeout=60,
-		labels={"test": "1"},
 	)
 	try:
 		yield dep.base_url
 	finally:
 		deployer.stop(dep)
+
+
+@pytest.fixture(scope="session")
+def docker_image() -> str:
+	"""The llama.cpp engine image for docker mode, built once (scripts/build_llamacpp_image.sh skips the build when
+	the image is up to date); skips where no Docker daemon answers (a failure under CI=true)."""
+	import subprocess
+	import time
+
+	from inference_autotuner.deploy.docker import connect
+	from inference_autotuner.errors import DeployError
+
+	try:
+		connect(timeout=5)
+	except DeployError as exc:
+		pytest.skip(f"Docker daemon not reachable: {exc.message}")
+	t0 = time.monotonic()
+	out = subprocess.run(
+		["bash", "scripts/build_llamacpp_image.sh"], cwd=REPO, capture_output=True, text=True, timeout=1500
+	)
+	assert out.returncode == 0, out.stdout + out.stderr
+	print(f"image ready in {time.monotonic() - t0:.1f} s: {out.stdout.strip().splitlines()[-1]}")
+	return "inference-autotuner/llamacpp:latest"
 
 
 def autotuner_cmd() -> list[str]:

@@ -173,6 +173,7 @@ def test_a_cpu_hog_during_a_run_makes_it_suspect(llama_server: str, hog: int) ->
 
 
 def test_place_apart_pins_the_engine_and_the_client_to_disjoint_cores(model_path: Path, tmp_path: Path) -> None:
+	from inference_autotuner.deploy.base import Launch
 	from inference_autotuner.deploy.local import LocalProcessDeployer
 	from inference_autotuner.deploy.ports import free_port
 	from inference_autotuner.engines import get_engine
@@ -185,13 +186,15 @@ def test_place_apart_pins_the_engine_and_the_client_to_disjoint_cores(model_path
 	port = free_port()
 	deployer = LocalProcessDeployer()
 	dep = deployer.start(
-		engine.launch_argv(str(model_path), params, host="127.0.0.1", port=port),
-		port=port,
-		health_path=engine.health_path,
+		Launch(
+			argv=engine.launch_argv(str(model_path), params, host="127.0.0.1", port=port),
+			port=port,
+			health_path=engine.health_path,
+			env={},
+			labels={"test": "1"},
+		),
 		log_path=tmp_path / "engine.log",
-		env={},
 		timeout=60,
-		labels={"test": "1"},
 	)
 	try:
 		seen: dict[str, object] = {}

@@ -20,6 +20,7 @@ import yaml
 from sqlalchemy import create_engine, text
 
 from inference_autotuner.deploy import get_deployer
+from inference_autotuner.deploy.base import Launch
 from inference_autotuner.deploy.docker import DockerDeployer, connect, image_for
 from inference_autotuner.deploy.ports import free_port
 from inference_autotuner.engines import get_engine
@@ -39,17 +40,10 @@ def _client() -> Any:
 		pytest.skip(f"Docker daemon not reachable: {exc.message}")
 
 
-@pytest.fixture(scope="session")
-def image() -> str:
-	"""The llama.cpp engine image, built once (the script skips the build when the image is up to date)."""
-	_client()
-	t0 = time.monotonic()
-	out = subprocess.run(
-		["bash", "scripts/build_llamacpp_image.sh"], cwd=REPO, capture_output=True, text=True, timeout=1500
-	)
-	assert out.returncode == 0, out.stdout + out.stderr
-	print(f"image ready in {time.monotonic() - t0:.1f} s: {out.stdout.strip().splitlines()[-1]}")
-	return IMAGE
+@pytest.fixture
+def image(docker_image: str) -> str:
+	"""The llama.cpp engine image (tests/conftest.py builds it once per session)."""
+	return docker_image
 
 
 def ours(client: Any, **labels: str) -> list[Any]:
@@ -98,7 +92,8 @@ def test_images_and_argv_for_the_container(model_path: Path) -> None:
 	argv = d.container_argv(get_engine("llamacpp"), model_path, {"parallel": 2, "flash-attn": "on"}, port=8123)
 	assert argv[:3] == ["llama-server", "--model", f"/models/{model_path.name}"]
 	assert argv[3:] == ["--host", "127.0.0.1", "--port", "8123", "--parallel", "2", "--flash-attn", "on"]
-	assert d.model_source == model_path.resolve()  # the model file itself is mounted, never its folder's parent
+	# the model file itself is mounted read-only (data of the launch, not kept on the deployer), never its folder
+	assert d.container_mounts(model_path) == {str(model_path.resolve()): f"/models/{model_path.name}"}
 	# GPU engines: the image's program, the model folder at /models/<name>, the tuned flags kept
 	vllm = DockerDeployer("vllm", client=object())
 	argv = vllm.container_argv(get_engine("vllm"), Path("/data/Qwen"), {"tensor-parallel-size": 2}, port=8000)
@@ -150,15 +145,16 @@ def _start(d: DockerDeployer, model: Path, tmp_path: Path, port: int | None = No
 	engine = get_engine("llamacpp")
 	port = port or free_port()
 	argv = d.container_argv(engine, model, {"parallel": 2, "threads": 1, "ctx-size": 2048}, port=port)
-	return d.start(
-		argv,
+	launch = Launch(
+		argv=argv,
 		port=port,
 		health_path=engine.health_path,
-		log_path=tmp_path / "engine.log",
 		env={"AUTOTUNER_TEST_ENV": "yes"},
-		timeout=60,
+		mounts=d.container_mounts(model),
+		gpus=1 if d.use_gpus else 0,
 		labels={"task": "t1", "experiment": "1", **labels},
 	)
+	return d.start(launch, log_path=tmp_path / "engine.log", timeout=60)
 
 
 def test_container_early_exit_port_taken_and_sweep(image: str, model_path: Path, tmp_path: Path) -> None:

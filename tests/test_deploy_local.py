@@ -14,6 +14,7 @@ import httpx
 import psutil
 import pytest
 
+from inference_autotuner.deploy.base import Launch
 from inference_autotuner.deploy.local import LocalProcessDeployer
 from inference_autotuner.deploy.ports import free_port
 from inference_autotuner.engines import get_engine
@@ -27,13 +28,15 @@ def _start(deployer: LocalProcessDeployer, model: Path, tmp_path: Path, **params
 	engine = get_engine("llamacpp")
 	port = free_port()
 	return deployer.start(
-		engine.launch_argv(str(model), params, host="127.0.0.1", port=port),
-		port=port,
-		health_path=engine.health_path,
+		Launch(
+			argv=engine.launch_argv(str(model), params, host="127.0.0.1", port=port),
+			port=port,
+			health_path=engine.health_path,
+			env={},
+			labels={},
+		),
 		log_path=tmp_path / "engine.log",
-		env={},
 		timeout=60,
-		labels={},
 	)
 
 
@@ -68,13 +71,15 @@ def test_port_in_use_is_refused(model_path: Path, tmp_path: Path) -> None:
 		engine = get_engine("llamacpp")
 		with pytest.raises(EngineStartError, match=f"port {port} is already in use"):
 			LocalProcessDeployer().start(
-				engine.launch_argv(str(model_path), {}, host="127.0.0.1", port=port),
-				port=port,
-				health_path="/health",
+				Launch(
+					argv=engine.launch_argv(str(model_path), {}, host="127.0.0.1", port=port),
+					port=port,
+					health_path="/health",
+					env={},
+					labels={},
+				),
 				log_path=tmp_path / "x.log",
-				env={},
 				timeout=10,
-				labels={},
 			)
 
 
@@ -84,12 +89,13 @@ def owner_script(tmp_path: Path) -> Path:
 	script.write_text(
 		"import sys, time\n"
 		"from pathlib import Path\n"
+		"from inference_autotuner.deploy.base import Launch\n"
 		"from inference_autotuner.deploy.local import LocalProcessDeployer\n"
 		"from inference_autotuner.deploy.ports import free_port\n"
 		"from inference_autotuner.engines import get_engine\n"
 		"e = get_engine('llamacpp'); port = free_port()\n"
-		"dep = LocalProcessDeployer().start(e.launch_argv(sys.argv[1], {}, host='127.0.0.1', port=port), port=port,\n"
-		"    health_path='/health', log_path=Path(sys.argv[2]), env={}, timeout=60, labels={})\n"
+		"launch = Launch(argv=e.launch_argv(sys.argv[1], {}, host='127.0.0.1', port=port), port=port)\n"
+		"dep = LocalProcessDeployer().start(launch, log_path=Path(sys.argv[2]), timeout=60)\n"
 		"print(dep.handle.pid, flush=True)\n"
 		"time.sleep(600)\n"
 	)
@@ -167,13 +173,17 @@ def test_gpu_engines_get_their_own_gpus(tmp_path: Path) -> None:
 			port = free_port()
 			started.append(
 				dep.start(
-					[sys.executable, "-c", server, str(port)],
-					port=port,
-					health_path="/health",
+					Launch(
+						argv=[sys.executable, "-c", server, str(port)],
+						port=port,
+						health_path="/health",
+						env={},
+						labels={},
+						world_size=world,
+						gpus=world,
+					),
 					log_path=tmp_path / f"{name}.log",
-					env={},
 					timeout=30,
-					labels={"world_size": str(world)},
 				)
 			)
 		seen = [httpx.get(d.base_url + "/health", timeout=5).text for d in started]
@@ -182,13 +192,17 @@ def test_gpu_engines_get_their_own_gpus(tmp_path: Path) -> None:
 		port = free_port()
 		with pytest.raises(EngineStartError, match="out of GPUs"):  # all three held: the next one waits, then fails
 			dep.start(
-				[sys.executable, "-c", server, str(port)],
-				port=port,
-				health_path="/health",
+				Launch(
+					argv=[sys.executable, "-c", server, str(port)],
+					port=port,
+					health_path="/health",
+					env={},
+					labels={},
+					world_size=1,
+					gpus=1,
+				),
 				log_path=tmp_path / "c.log",
-				env={},
 				timeout=30,
-				labels={"world_size": "1"},
 			)
 	finally:
 		for d in started:

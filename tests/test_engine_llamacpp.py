@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from inference_autotuner.deploy.base import Launch
 from inference_autotuner.deploy.local import LocalProcessDeployer
 from inference_autotuner.engines import get_engine
 from inference_autotuner.runner.experiment import run_experiment
@@ -119,13 +120,15 @@ def test_flags_reach_the_server(model_path: Path, tmp_path: Path) -> None:
 	port = free_port()
 	params = {"parallel": 3, "ctx-size": 3072, "threads": 1, "cache-type-k": "q8_0"}
 	dep = deployer.start(
-		engine.launch_argv(str(model_path), params, host="127.0.0.1", port=port),
-		port=port,
-		health_path=engine.health_path,
+		Launch(
+			argv=engine.launch_argv(str(model_path), params, host="127.0.0.1", port=port),
+			port=port,
+			health_path=engine.health_path,
+			env={},
+			labels={},
+		),
 		log_path=tmp_path / "e.log",
-		env={},
 		timeout=60,
-		labels={},
 	)
 	try:
 		assert httpx.get(dep.base_url + "/props").json()["total_slots"] == 3

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from inference_autotuner.deploy.base import Deployer, Deployment
+from inference_autotuner.deploy.base import Deployer, Deployment, Launch
 from inference_autotuner.engines import ENGINES, check_value, get_engine, plan_launch
 from inference_autotuner.engines.parallel import PARALLEL_FIELDS, PARALLEL_PRESETS
 from inference_autotuner.engines.quant import QUANT_PRESETS, QUANT_VALUES
@@ -154,8 +154,8 @@ class StandInDeployer(Deployer):
 	def __init__(self) -> None:
 		self.started: list[list[str]] = []
 
-	def start(self, argv: list[str], **_: Any) -> Deployment:
-		self.started.append(argv)
+	def start(self, launch: Launch, **_: Any) -> Deployment:
+		self.started.append(list(launch.argv))
 		raise EngineStartError("stand-in deployer: no engine can start on this machine")
 
 	def stop(self, deployment: Deployment) -> None:

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from inference_autotuner.deploy.base import Launch
 from inference_autotuner.errors import DeployError
 from inference_autotuner.explain import explain
-from inference_autotuner.runner import experiment as experiment_module
+from inference_autotuner.runner import measure as measure_module
 from inference_autotuner.runner import task as task_module
 from inference_autotuner.runner.launch import DEFAULT_PORT, model_location
 from inference_autotuner.runner.task import TaskRunner, get_or_create_task
@@ -32,8 +33,8 @@ MEASURED = 6  # configurations the runner measures per spec (plus the baseline)
 
 
 def _recording(deployer: Any, launched: list[tuple[list[str], dict[str, str]]]) -> None:
-	"""Let the real deployer build everything, then record the argv `start` gets instead of starting it."""
-	if deployer.predicts:
+	"""Let the real deployer build everything, then record the Launch `start` gets instead of starting it."""
+	if deployer is None:
 		return  # a prediction launches nothing: the real one runs
 
 	class Recording(type(deployer)):  # type: ignore[misc]
@@ -43,8 +44,9 @@ def _recording(deployer: Any, launched: list[tuple[list[str], dict[str, str]]]) 
 		def sweep(self) -> int:
 			return 0
 
-		def start(self, argv: list[str], **kw: Any) -> Any:
-			launched.append((list(argv), dict(kw["env"])))
+		def start(self, launch: Launch, **kw: Any) -> Any:
+			assert launch.world_size >= 1 and isinstance(launch.world_size, int)
+			launched.append((list(launch.argv), dict(launch.env)))
 			raise DeployError("recorded by the test, not started")
 
 	deployer.__class__ = Recording
@@ -68,7 +70,7 @@ def test_explain_prints_what_the_runner_launches(path: Path, monkeypatch: pytest
 	runner = TaskRunner(store, task_id, cancel=threading.Event(), max_trials=MEASURED)
 	_recording(runner.deployer, launched)
 	monkeypatch.setattr(task_module, "resolve_model", lambda ref, **kw: model_location(spec, runner.deployer))
-	monkeypatch.setattr(experiment_module, "free_port", lambda: DEFAULT_PORT)
+	monkeypatch.setattr(measure_module, "free_port", lambda: DEFAULT_PORT)
 	runner.run()
 
 	with store.session() as s:

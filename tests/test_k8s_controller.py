@@ -1,7 +1,7 @@
 """The Kubernetes controller and deployer against a TEST DOUBLE of the Kubernetes API (no API server runs here).
 
-`FakeKubernetesAPI` is a test double of the three kubernetes-client APIs the controller uses (CoreV1Api, AppsV1Api,
-CustomObjectsApi): it records every call and answers from scripted state. The engine's health check goes to a real
+`FakeKubernetesAPI` (tests/k8s_double.py) is a test double of the three kubernetes-client APIs the controller uses
+(CoreV1Api, AppsV1Api, CustomObjectsApi): it records every call and answers from scripted state. The engine's health check goes to a real
 local HTTP server (the port-forward is replaced by a double that points at it). Not a live cluster.
 """
 
@@ -18,176 +18,15 @@ from typing import Any
 import pytest
 
 pytest.importorskip("kubernetes", reason="the kubernetes extra is not installed (pip install '.[kubernetes]')")
-from kubernetes.client.exceptions import ApiException  # noqa: E402
 
+from k8s_double import FakeClock, FakeForwarder, FakeKubernetesAPI, pod  # noqa: E402
+
+from inference_autotuner.deploy.base import Launch  # noqa: E402
 from inference_autotuner.deploy.k8s.controller import Controller  # noqa: E402
 from inference_autotuner.deploy.k8s.manifests import K8sTarget  # noqa: E402
 from inference_autotuner.deploy.kubernetes import KubernetesDeployer, _start_time  # noqa: E402
+from inference_autotuner.deploy.ports import free_port  # noqa: E402
 from inference_autotuner.errors import CancelledError, DeployError, EngineStartError  # noqa: E402
-
-
-class FakeKubernetesAPI:
-	"""Test double of CoreV1Api + AppsV1Api + CustomObjectsApi: records calls, serves scripted objects."""
-
-	def __init__(self) -> None:
-		self.calls: list[tuple[Any, ...]] = []
-		self.objects: dict[tuple[str, str], dict[str, Any]] = {}  # (kind, name) -> object
-		self.pod_states: list[list[dict[str, Any]]] = []  # successive answers of list_namespaced_pod
-		self.ready_after = 1  # the main object reports ready on this read
-		self.reads = 0
-		self.logs = "line 1\nline 2\nCUDA out of memory"
-		self.listed: dict[str, list[dict[str, Any]]] = {}
-		self.conflict = False
-
-	# double of the three APIs: each is this object
-	def __getattr__(self, name: str) -> Any:
-		raise AttributeError(name)
-
-	def _create(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-		if self.conflict:
-			raise ApiException(status=409, reason="AlreadyExists")
-		self.objects[(kind, body["metadata"]["name"])] = body
-		return body
-
-	def _read(self, kind: str, name: str) -> dict[str, Any]:
-		if (kind, name) not in self.objects:
-			raise ApiException(status=404, reason="NotFound")
-		self.reads += 1
-		obj = dict(self.objects[(kind, name)])
-		if self.reads >= self.ready_after:
-			obj["status"] = {"readyReplicas": 1, "conditions": [{"type": "Ready", "status": "True"}]}
-		return obj
-
-	def _delete(self, kind: str, name: str) -> None:
-		if self.objects.pop((kind, name), None) is None:
-			raise ApiException(status=404, reason="NotFound")
-
-	# AppsV1Api
-	def create_namespaced_deployment(self, namespace: str, body: dict[str, Any]) -> Any:
-		self.calls.append(("create_namespaced_deployment", namespace, body["metadata"]["name"]))
-		return self._create("Deployment", body)
-
-	def patch_namespaced_deployment(self, name: str, namespace: str, body: dict[str, Any]) -> Any:
-		self.calls.append(("patch_namespaced_deployment", name, namespace))
-		self.objects[("Deployment", name)] = body
-
-	def read_namespaced_deployment(self, name: str, namespace: str) -> Any:
-		self.calls.append(("read_namespaced_deployment", name, namespace))
-		return self._read("Deployment", name)
-
-	def delete_namespaced_deployment(self, name: str, namespace: str, **kw: Any) -> None:
-		self.calls.append(("delete_namespaced_deployment", name, namespace, kw))
-		self._delete("Deployment", name)
-
-	def list_namespaced_deployment(self, namespace: str, label_selector: str) -> Any:
-		self.calls.append(("list_namespaced_deployment", namespace, label_selector))
-		return {"items": self.listed.get("Deployment", [])}
-
-	# CoreV1Api
-	def create_namespaced_service(self, namespace: str, body: dict[str, Any]) -> Any:
-		self.calls.append(("create_namespaced_service", namespace, body["metadata"]["name"]))
-		return self._create("Service", body)
-
-	def patch_namespaced_service(self, name: str, namespace: str, body: dict[str, Any]) -> Any:
-		self.calls.append(("patch_namespaced_service", name, namespace))
-		self.objects[("Service", name)] = body
-
-	def delete_namespaced_service(self, name: str, namespace: str, **kw: Any) -> None:
-		self.calls.append(("delete_namespaced_service", name, namespace, kw))
-		self._delete("Service", name)
-
-	def list_namespaced_service(self, namespace: str, label_selector: str) -> Any:
-		self.calls.append(("list_namespaced_service", namespace, label_selector))
-		return {"items": self.listed.get("Service", [])}
-
-	def create_namespaced_config_map(self, namespace: str, body: dict[str, Any]) -> Any:
-		self.calls.append(("create_namespaced_config_map", namespace, body["metadata"]["name"]))
-		return self._create("ConfigMap", body)
-
-	def delete_namespaced_config_map(self, name: str, namespace: str, **kw: Any) -> None:
-		self.calls.append(("delete_namespaced_config_map", name, namespace, kw))
-		self._delete("ConfigMap", name)
-
-	def list_namespaced_config_map(self, namespace: str, label_selector: str) -> Any:
-		self.calls.append(("list_namespaced_config_map", namespace, label_selector))
-		return {"items": []}
-
-	def list_namespaced_pod(self, namespace: str, label_selector: str) -> Any:
-		self.calls.append(("list_namespaced_pod", namespace, label_selector))
-		pods = self.pod_states.pop(0) if len(self.pod_states) > 1 else (self.pod_states or [[]])[0]
-		return {"items": pods}
-
-	def read_namespaced_pod_log(self, name: str, namespace: str, **kw: Any) -> str:
-		self.calls.append(("read_namespaced_pod_log", name, namespace, kw))
-		return self.logs
-
-	# CustomObjectsApi
-	def create_namespaced_custom_object(self, group: str, version: str, ns: str, plural: str, body: Any) -> Any:
-		self.calls.append(("create_namespaced_custom_object", plural, ns, body["metadata"]["name"]))
-		return self._create(body["kind"], body)
-
-	def get_namespaced_custom_object(self, group: str, version: str, ns: str, plural: str, name: str) -> Any:
-		self.calls.append(("get_namespaced_custom_object", plural, ns, name))
-		return self._read({"inferenceservices": "InferenceService"}[plural], name)
-
-	def delete_namespaced_custom_object(
-		self, group: str, version: str, ns: str, plural: str, name: str, **kw: Any
-	) -> None:
-		self.calls.append(("delete_namespaced_custom_object", plural, ns, name, kw))
-		self._delete({"inferenceservices": "InferenceService"}[plural], name)
-
-	def list_namespaced_custom_object(self, group: str, version: str, ns: str, plural: str, **kw: Any) -> Any:
-		self.calls.append(("list_namespaced_custom_object", plural, ns, kw.get("label_selector")))
-		return {"items": self.listed.get(plural, [])}
-
-	def get_cluster_custom_object(self, group: str, version: str, plural: str, name: str) -> Any:
-		self.calls.append(("get_cluster_custom_object", plural, name))
-		if (plural, name) not in self.objects:
-			raise ApiException(status=404, reason="NotFound")
-		return self.objects[(plural, name)]
-
-	def create_cluster_custom_object(self, group: str, version: str, plural: str, body: Any) -> Any:
-		self.calls.append(("create_cluster_custom_object", plural, body["metadata"]["name"]))
-		self.objects[(plural, body["metadata"]["name"])] = body
-		return body
-
-
-def pod(name: str = "p1", phase: str = "Running", waiting: str | None = None, **extra: Any) -> dict[str, Any]:
-	cs: dict[str, Any] = {"name": "engine", "image": "vllm/vllm-openai:v0", "restartCount": extra.get("restarts", 0)}
-	cs["state"] = {"waiting": {"reason": waiting, "message": extra.get("message", "")}} if waiting else {"running": {}}
-	if "exit" in extra:
-		cs["lastState"] = {"terminated": {"exitCode": extra["exit"]}}
-	status: dict[str, Any] = {"phase": phase, "containerStatuses": [cs] if phase != "Pending" or waiting else []}
-	if extra.get("unschedulable"):
-		msg = "0/4 nodes are available: 4 Insufficient nvidia.com/gpu."
-		status["conditions"] = [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": msg}]
-	return {"metadata": {"name": name}, "status": status}
-
-
-class FakeClock:
-	def __init__(self) -> None:
-		self.t = 0.0
-
-	def now(self) -> float:
-		return self.t
-
-	def sleep(self, s: float) -> None:
-		self.t += s
-
-
-class FakeForwarder:
-	"""Stands in for kubectl port-forward: the 'forwarded' port is a real local HTTP server."""
-
-	def __init__(self) -> None:
-		self.opened: list[tuple[str, str, int, int]] = []
-		self.closed = 0
-
-	def open(self, namespace: str, pod: str, local: int, remote: int) -> str:
-		self.opened.append((namespace, pod, local, remote))
-		return "fwd"
-
-	def close(self, handle: Any) -> None:
-		self.closed += 1
 
 
 @pytest.fixture
@@ -216,12 +55,13 @@ def make(
 
 
 ARGV = ["vllm", "serve", "org/m", "--host", "0.0.0.0", "--port", "8080", "--max-num-seqs", "64"]
-LABELS = {"task": "7", "experiment": "3", "world_size": "2"}
+LABELS = {"task": "7", "experiment": "3"}
+NO_ENGINE = free_port()  # a free local port for starts that never reach the engine (the port-forward checks it)
 
 
 def start(d: KubernetesDeployer, port: int, tmp_path: Path, timeout: float = 60) -> Any:
-	log = tmp_path / "exp.log"
-	return d.start(ARGV, port=port, health_path="/health", log_path=log, env={}, timeout=timeout, labels=LABELS)
+	launch = Launch(argv=ARGV, port=port, world_size=2, labels=LABELS)
+	return d.start(launch, log_path=tmp_path / "exp.log", timeout=timeout)
 
 
 def test_start_applies_waits_forwards_and_stop_collects_logs_and_deletes(health_port: int, tmp_path: Path) -> None:
@@ -262,7 +102,7 @@ def test_image_pull_error_fails_at_once_and_cleans_up(tmp_path: Path) -> None:
 	api.ready_after = 99
 	api.pod_states = [[pod(phase="Pending", waiting="ImagePullBackOff", message='pull access denied for "vllm"')]]
 	with pytest.raises(EngineStartError, match=r"cannot pull image vllm/vllm-openai:v0 \(ImagePullBackOff"):
-		start(d, 1, tmp_path)
+		start(d, NO_ENGINE, tmp_path)
 	assert not api.objects  # Deployment and Service deleted
 	assert fwd.opened == []
 
@@ -272,7 +112,7 @@ def test_crash_loop_reports_the_last_log_lines(tmp_path: Path) -> None:
 	api.ready_after = 99
 	api.pod_states = [[pod()], [pod(waiting="CrashLoopBackOff", restarts=3, exit=1)]]
 	with pytest.raises(EngineStartError) as info:
-		start(d, 1, tmp_path)
+		start(d, NO_ENGINE, tmp_path)
 	msg = info.value.message
 	assert "CrashLoopBackOff (restarts: 3, exit code 1)" in msg and "CUDA out of memory" in msg
 	assert ("read_namespaced_pod_log", "p1", "ns", {"previous": True, "tail_lines": 20}) in api.calls
@@ -284,7 +124,7 @@ def test_unschedulable_fails_after_its_own_timeout(tmp_path: Path) -> None:
 	api.ready_after = 10**6
 	api.pod_states = [[pod(phase="Pending", unschedulable=True)]]
 	with pytest.raises(EngineStartError, match="Insufficient nvidia.com/gpu.*unschedulable for 30 s") as info:
-		start(d, 1, tmp_path, timeout=600)
+		start(d, NO_ENGINE, tmp_path, timeout=600)
 	assert "node_selector" in (info.value.hint or "")
 	assert clock.t == 30  # not the 600 s startup timeout
 	assert not api.objects
@@ -294,8 +134,10 @@ def test_timeout_names_the_pod_state(tmp_path: Path) -> None:
 	d, api, _, clock = make()
 	api.ready_after = 10**6
 	api.pod_states = [[pod(phase="Running")]]
-	with pytest.raises(EngineStartError, match=r"Deployment autotuner-7-3-1 not ready after 20 s: p1: Running running"):
-		start(d, 1, tmp_path, timeout=20)
+	with pytest.raises(
+		EngineStartError, match=rf"Deployment autotuner-7-3-{NO_ENGINE} not ready after 20 s: p1: Running running"
+	):
+		start(d, NO_ENGINE, tmp_path, timeout=20)
 	assert clock.t == 20
 	assert not api.objects
 
@@ -327,13 +169,13 @@ def test_cancel_deletes_within_seconds(tmp_path: Path) -> None:
 
 	def run() -> None:
 		try:
-			start(d, 1, tmp_path, timeout=600)
+			start(d, NO_ENGINE, tmp_path, timeout=600)
 		except BaseException as exc:
 			errors.append(exc)
 
 	th = threading.Thread(target=run)
 	th.start()
-	while ("Deployment", "autotuner-7-3-1") not in api.objects:
+	while ("Deployment", f"autotuner-7-3-{NO_ENGINE}") not in api.objects:
 		time.sleep(0.01)
 	t0 = time.monotonic()
 	d.cancel()
@@ -342,7 +184,7 @@ def test_cancel_deletes_within_seconds(tmp_path: Path) -> None:
 	assert isinstance(errors[0], CancelledError)
 	assert not api.objects
 	zero = {"propagation_policy": "Background", "grace_period_seconds": 0}
-	assert ("delete_namespaced_deployment", "autotuner-7-3-1", "ns", zero) in api.calls
+	assert ("delete_namespaced_deployment", f"autotuner-7-3-{NO_ENGINE}", "ns", zero) in api.calls
 
 
 def test_sweep_removes_only_leftovers_of_dead_tuners() -> None:
@@ -417,8 +259,9 @@ def test_get_deployer_picks_the_kubernetes_deployer() -> None:
 
 
 def test_two_trtllm_experiments_at_once_keep_their_own_options(tmp_path: Path) -> None:
-	"""max_parallel > 1: experiment A's and B's argv are made before either starts (their calls interleave); each
-	pod gets its own TensorRT-LLM options ConfigMap (a shared slot on the deployer handed B's options to A)."""
+	"""max_parallel > 1: experiments A and B are prepared (argv, files) before either starts, then both start at once
+	(two threads) on the one shared deployer; each pod gets its own TensorRT-LLM options ConfigMap. The options are
+	data inside each Launch: nothing of an experiment is kept on the deployer (a shared slot once handed B's to A)."""
 	import yaml
 
 	from inference_autotuner.engines import get_engine
@@ -445,24 +288,38 @@ def test_two_trtllm_experiments_at_once_keep_their_own_options(tmp_path: Path) -
 		(port_a, port_b) = (s.server_address[1] for s in servers)
 		opts_a = {"kv_cache_config": {"free_gpu_memory_fraction": 0.5}}
 		opts_b = {"kv_cache_config": {"free_gpu_memory_fraction": 0.9}}
-		argv_a = d.container_argv(engine, Path("org/m"), {"tp_size": 1, OPTIONS_KEY: opts_a}, port=port_a)
-		argv_b = d.container_argv(engine, Path("org/m"), {"tp_size": 1, OPTIONS_KEY: opts_b}, port=port_b)
-		deps = []
-		for argv, port, exp in ((argv_a, port_a, "1"), (argv_b, port_b, "2")):
-			labels = {"task": "7", "experiment": exp, "world_size": "1"}
-			log = tmp_path / f"exp{exp}.log"
-			deps.append(
-				d.start(argv, port=port, health_path="/health", log_path=log, env={}, timeout=60, labels=labels)
-			)
+		launches = []
+		for opts, port, exp in ((opts_a, port_a, "1"), (opts_b, port_b, "2")):
+			params = {"tp_size": 1, OPTIONS_KEY: opts}
+			argv = d.container_argv(engine, Path("org/m"), params, port=port)
+			files = d.container_files(params)
+			launches.append(Launch(argv=argv, port=port, files=files, labels={"task": "7", "experiment": exp}))
+		deps: list[Any] = []
+		errors: list[BaseException] = []
+		gate = threading.Barrier(2)
+
+		def run(launch: Launch) -> None:
+			gate.wait()
+			try:
+				deps.append(d.start(launch, log_path=tmp_path / f"exp{launch.labels['experiment']}.log", timeout=60))
+			except BaseException as exc:  # noqa: BLE001 - reported below
+				errors.append(exc)
+
+		threads = [threading.Thread(target=run, args=(launch,)) for launch in launches]
+		for t in threads:
+			t.start()
+		for t in threads:
+			t.join(60)
+		assert not errors, errors
 		maps = {name: obj for (kind, name), obj in api.objects.items() if kind == "ConfigMap"}
 		got = {name: yaml.safe_load(next(iter(obj["data"].values()))) for name, obj in maps.items()}
 		assert got == {
 			f"autotuner-7-1-{port_a}-llm-api": opts_a,
 			f"autotuner-7-2-{port_b}-llm-api": opts_b,
 		}
-		assert d.take_options(port_a) is None and d.take_options(port_b) is None  # handed over once, nothing kept
 		for dep in deps:
 			d.stop(dep)
+		assert not d.live and not [k for k in api.objects if k[0] == "ConfigMap"], "stop deleted both ConfigMaps"
 	finally:
 		for srv in servers:
 			srv.shutdown()

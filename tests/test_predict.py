@@ -147,7 +147,7 @@ def test_infeasible_mapping_oom_and_no_data() -> None:
 
 def test_moe_dp_and_queueing() -> None:
 	"""An MoE model gets MoE parallel fields; concurrency past the batch cap queues (Little's law raises TTFT)."""
-	from inference_autotuner.deploy.predict import PredictDeployer
+	from inference_autotuner.deploy.predict import AiconfiguratorPredictor
 	from inference_autotuner.engines import get_engine
 	from inference_autotuner.engines.plan import plan_launch
 
@@ -157,7 +157,7 @@ def test_moe_dp_and_queueing() -> None:
 			benchmark={"num_concurrency": [64], "traffic_scenarios": ["D(1000,200)"]},
 		)
 	)
-	dep = PredictDeployer.from_spec(spec)
+	dep = AiconfiguratorPredictor.from_spec(spec)
 	assert dep.moe
 	engine = get_engine("vllm")
 	plan = plan_launch(engine, {"__parallel__tp": 2, "max-num-seqs": 64})

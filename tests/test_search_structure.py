@@ -10,6 +10,7 @@ from typing import Any
 import optuna
 import pytest
 
+from inference_autotuner.runner.measure import Predicted
 from inference_autotuner.search.prior import cannot_matter, prior_from_csv
 from inference_autotuner.search.stopping import patience_of, should_stop
 from inference_autotuner.search.strategies import make_sampler
@@ -210,7 +211,7 @@ def test_runner_stops_early_and_logs_why(tmp_path: Path) -> None:
 		emit=on_event,
 		cancel=threading.Event(),
 		engine=bench.ReplayEngine(),
-		deployer=bench.ReplayDeployer(land),
+		measurer=Predicted(bench.ReplayPredictor(land)),
 	)  # type: ignore[arg-type]
 	runner.run()
 	store.engine.dispose()

@@ -20,6 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from inference_autotuner.deploy.base import Launch
 from inference_autotuner.deploy.local import TAG_ENV, LocalProcessDeployer, classify_failure
 from inference_autotuner.deploy.ports import free_port
 from inference_autotuner.engines import get_engine
@@ -75,13 +76,9 @@ def test_stop_ends_the_whole_tree_even_when_its_leader_is_gone(tmp_path: Path) -
 	deployer = LocalProcessDeployer(records=tmp_path / "run")
 	(tmp_path / "run").mkdir()
 	dep = deployer.start(
-		[sys.executable, str(script), "root", str(port)],
-		port=port,
-		health_path="/",
+		Launch(argv=[sys.executable, str(script), "root", str(port)], port=port, health_path="/", env={}, labels={}),
 		log_path=tmp_path / "engine.log",
-		env={},
 		timeout=30,
-		labels={},
 	)
 	tag = dep.info["tag"]
 	assert wait_for(lambda: len(tagged(tag)) == 3), "root, child and the grandchild that left the group"
@@ -104,12 +101,13 @@ def test_kill_9_of_the_tuner_then_sweep(tmp_path: Path) -> None:
 		f"""
 		import sys, time
 		from pathlib import Path
+		from inference_autotuner.deploy.base import Launch
 		from inference_autotuner.deploy.local import LocalProcessDeployer
 		from inference_autotuner.deploy.ports import free_port
 		port = free_port()
 		d = LocalProcessDeployer(records=Path({str(runs)!r}))
-		dep = d.start([sys.executable, {str(script)!r}, "root", str(port)], port=port, health_path="/",
-			log_path=Path({str(tmp_path / "engine.log")!r}), env={{}}, timeout=30, labels={{}})
+		launch = Launch(argv=[sys.executable, {str(script)!r}, "root", str(port)], port=port, health_path="/")
+		dep = d.start(launch, log_path=Path({str(tmp_path / "engine.log")!r}), timeout=30)
 		print(dep.info["tag"], flush=True)
 		time.sleep(600)
 		"""
@@ -141,13 +139,9 @@ def test_cancel_stops_a_start_in_progress(tmp_path: Path) -> None:
 	t0 = time.monotonic()
 	with pytest.raises(CancelledError):
 		deployer.start(
-			[sys.executable, "-c", "import time; time.sleep(600)"],  # never answers its health check
-			port=free_port(),
-			health_path="/health",
+			Launch(argv=[sys.executable, "-c", "import time; time.sleep(600)"], port=free_port()),  # never healthy
 			log_path=tmp_path / "engine.log",
-			env={},
 			timeout=300,
-			labels={},
 		)
 	assert time.monotonic() - t0 < 15
 	assert not list((tmp_path / "run").glob("engine-*.json")) and not mine()
@@ -197,13 +191,15 @@ def _start_vllm(tmp_path: Path, args: list[str], timeout: float) -> EngineStartE
 	(tmp_path / "run").mkdir(exist_ok=True)
 	with pytest.raises(EngineStartError) as info:
 		deployer.start(
-			argv,
-			port=port,
-			health_path="/health",
+			Launch(
+				argv=argv,
+				port=port,
+				health_path="/health",
+				env={"HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1"},
+				labels={},
+			),
 			log_path=tmp_path / "engine.log",
-			env={"HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1"},
 			timeout=timeout,
-			labels={},
 		)
 	assert not list((tmp_path / "run").glob("engine-*.json")), "stopped and its record removed"
 	return info.value

@@ -1,6 +1,8 @@
-"""Deployers: where an engine runs (local process, Docker container, ...), one module each behind `Deployer`.
+"""Deployers: where an engine runs (local process, Docker container, Kubernetes), one module each behind `Deployer`.
 
 Implementations are imported when chosen, so `import inference_autotuner.deploy` needs no optional package.
+deployment_mode predict runs nothing: its predictor (predict.py) is a measurer beside the deployers, chosen by
+runner/measure.py `measurer_for`.
 """
 
 from __future__ import annotations
@@ -8,13 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import DeployError
-from .base import Deployer, Deployment
+from .base import Deployer, Deployment, Launch
 
 MODES = ("local", "docker", "ome", "kubernetes", "predict")
 
 
 def get_deployer(spec: Any) -> Deployer:
-	"""The deployer for `spec.deployment_mode`: local, docker, ome / kubernetes (KubernetesDeployer)."""
+	"""The deployer for `spec.deployment_mode`: local, docker, ome / kubernetes (KubernetesDeployer). predict has
+	none (nothing is launched): DeployError."""
 	mode = getattr(spec, "deployment_mode", "local") or "local"
 	if mode == "local":
 		from .local import LocalProcessDeployer
@@ -29,14 +32,15 @@ def get_deployer(spec: Any) -> Deployer:
 		from .kubernetes import KubernetesDeployer
 
 		return KubernetesDeployer.from_spec(spec, mode)
-	if mode == "predict":  # figures from aiconfigurator's performance database: nothing is launched
-		from .predict import PredictDeployer
-
-		return PredictDeployer.from_spec(spec)
+	if mode == "predict":
+		raise DeployError(
+			"deployment_mode predict launches no engine: it has no deployer",
+			hint="its figures come from runner/measure.py measurer_for (a prediction)",
+		)
 	raise DeployError(
 		f"deployment_mode '{mode}' is not available in this version",
 		hint=f"available deployment modes: {', '.join(MODES)}",
 	)
 
 
-__all__ = ["MODES", "Deployer", "Deployment", "get_deployer"]
+__all__ = ["MODES", "Deployer", "Deployment", "Launch", "get_deployer"]

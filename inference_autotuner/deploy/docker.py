@@ -25,9 +25,10 @@ from typing import Any
 import httpx
 import psutil
 
-from ..errors import DeployError, EngineStartError
-from ..gpus import Allocation, GPUAllocator, OutOfGPUsError
-from .base import Deployer, Deployment
+from ..errors import CancelledError, DeployError, EngineStartError
+from ..gpus import Allocation, GPUAllocator
+from .base import Deployer, Deployment, Launch
+from .gpu_hold import GPUHold
 from .ports import ensure_port_free
 
 LABEL = "autotuner"  # label prefix; autotuner.managed=true marks every container this tool starts
@@ -151,13 +152,11 @@ class DockerDeployer(Deployer):
 		self.image: str = image or image_for(engine)
 		env_gpus = os.environ.get("AUTOTUNER_DOCKER_GPUS")
 		self.use_gpus = gpus if gpus is not None else (env_gpus == "1" if env_gpus in ("0", "1") else defaults.gpus)
-		self.allocator = allocator or GPUAllocator()
-		self.gpu_wait = gpu_wait if gpu_wait is not None else float(os.environ.get("AUTOTUNER_GPU_WAIT", "600"))
+		self.gpu_hold = GPUHold(allocator, gpu_wait)
 		self.shm_size = shm_size or defaults.shm_size
 		self.ipc_mode = ipc_mode or defaults.ipc_mode
 		self.host = host
 		self._client = client
-		self.model_source: Path | None = None
 		self.owner_pid = os.getpid()
 		self.owner_start = _proc_start(self.owner_pid)
 
@@ -187,11 +186,13 @@ class DockerDeployer(Deployer):
 
 	# -- argv for the container -----------------------------------------------------------------------------
 	def container_model(self, model_path: Path) -> str:
+		"""The path the engine sees the model at inside the container: /models/NAME (see container_mounts)."""
+		return f"{MODEL_MOUNT}/{Path(model_path).resolve().name}"
+
+	def container_mounts(self, model_path: Path) -> dict[str, str]:
 		"""Mount the model itself (its file, or its folder of HF weights) read-only at /models/NAME, never a parent
-		folder (a model at /x.gguf must not mount /); the path the engine sees inside the container."""
-		model_path = Path(model_path).resolve()
-		self.model_source = model_path
-		return f"{MODEL_MOUNT}/{model_path.name}"
+		folder (a model at /x.gguf must not mount /)."""
+		return {str(Path(model_path).resolve()): self.container_model(model_path)}
 
 	def container_argv(self, engine: Any, model_path: Path, params: dict[str, Any], *, port: int) -> list[str]:
 		"""The engine's argv with the image's program in place of the host one and the model at its mounted path."""
@@ -223,43 +224,26 @@ class DockerDeployer(Deployer):
 		out.update(env)
 		return out
 
-	def start(
-		self,
-		argv: list[str],
-		*,
-		port: int,
-		health_path: str,
-		log_path: Path,
-		env: dict[str, str],
-		timeout: float,
-		labels: dict[str, str],
-	) -> Deployment:
+	def start(self, launch: Launch, *, log_path: Path, timeout: float) -> Deployment:
 		docker = _docker_module()
-		ensure_port_free(port, self.host, "containers share the host network")
-		world_size = int(labels.get("world_size", "1") or 1)
-		allocation: Allocation | None = None
-		if self.use_gpus:
-			try:
-				allocation = self.allocator.acquire(world_size, timeout=self.gpu_wait)
-			except OutOfGPUsError as exc:
-				raise EngineStartError(exc.message, hint=exc.hint) from None
+		argv = list(launch.argv)
+		ensure_port_free(launch.port, self.host, "containers share the host network")
+		for source in launch.mounts:
+			if not Path(source).exists():  # docker would make a folder there on the host: never
+				raise EngineStartError(
+					f"the model is not at {source}", hint="autotuner models pull NAME, or fix model.id_or_path"
+				)
+		allocation = self.gpu_hold.acquire(launch)
 		kwargs: dict[str, Any] = {
 			"entrypoint": [argv[0]],
 			"command": argv[1:],
 			"network_mode": "host",
-			"environment": self._env(env),
-			"labels": self._labels(labels),
-			"name": f"autotuner-{labels.get('task', 'x')}-{labels.get('experiment', 'x')}-{port}",
+			"environment": self._env(launch.env),
+			"labels": self._labels(launch.labels),
+			"name": f"autotuner-{launch.labels.get('task', 'x')}-{launch.labels.get('experiment', 'x')}-{launch.port}",
 		}
-		if self.model_source is not None:
-			if not self.model_source.exists():  # docker would make a folder there on the host: never
-				self._release(allocation)
-				raise EngineStartError(
-					f"the model is not at {self.model_source}",
-					hint="autotuner models pull NAME, or fix model.id_or_path",
-				)
-			mount = f"{MODEL_MOUNT}/{self.model_source.name}"
-			kwargs["volumes"] = {str(self.model_source): {"bind": mount, "mode": "ro"}}
+		if launch.mounts:
+			kwargs["volumes"] = {src: {"bind": dst, "mode": "ro"} for src, dst in launch.mounts.items()}
 		if self.ipc_mode:
 			kwargs["ipc_mode"] = self.ipc_mode
 		if self.shm_size:
@@ -276,11 +260,11 @@ class DockerDeployer(Deployer):
 			container = self.client.containers.create(self.image, **kwargs)
 			container.start()
 		except docker.errors.ImageNotFound:
-			self._release(allocation)
+			self.gpu_hold.release(allocation)
 			self.preflight()  # raises the clear message
 			raise
 		except docker.errors.APIError as exc:
-			self._release(allocation)
+			self.gpu_hold.release(allocation)
 			if container is not None:  # created but not started (e.g. GPUs without the NVIDIA runtime)
 				with contextlib.suppress(Exception):
 					container.remove(force=True)
@@ -289,19 +273,19 @@ class DockerDeployer(Deployer):
 				hint="check the image and the daemon (docker info); GPUs need the NVIDIA container toolkit",
 			) from None
 		except BaseException:
-			self._release(allocation)
+			self.gpu_hold.release(allocation)
 			if container is not None:
 				with contextlib.suppress(Exception):
 					container.remove(force=True)
 			raise
 		handle = ContainerHandle(container, allocation)
 		info: dict[str, Any] = {"container": container.name, "container_id": container.id, "image": self.image}
-		info["gpu_info"] = (allocation or Allocation([], world_size)).info()
+		info["gpu_info"] = GPUHold.info(allocation, launch)
 		deployment = Deployment(
-			base_url=f"http://{self.host}:{port}", argv=argv, log_path=log_path, handle=handle, info=info
+			base_url=f"http://{self.host}:{launch.port}", argv=argv, log_path=log_path, handle=handle, info=info
 		)
 		try:
-			self._wait_ready(handle, deployment.base_url + health_path, timeout)
+			self._wait_ready(handle, deployment.base_url + launch.health_path, timeout)
 		except BaseException:
 			self.stop(deployment)
 			raise
@@ -329,6 +313,8 @@ class DockerDeployer(Deployer):
 						return
 				except httpx.HTTPError:
 					pass
+				if self.cancelled():
+					raise CancelledError("cancelled while the engine was starting")
 				if time.monotonic() > deadline:
 					raise EngineStartError(
 						f"engine in container not ready after {timeout:.0f} s; last log lines:\n"
@@ -336,10 +322,6 @@ class DockerDeployer(Deployer):
 						hint="raise startup_timeout in the spec, or read the experiment's log file",
 					)
 				time.sleep(0.2)
-
-	def _release(self, allocation: Allocation | None) -> None:
-		if allocation is not None:
-			self.allocator.release(allocation)
 
 	def stop(self, deployment: Deployment, grace: int = 10) -> None:
 		handle: ContainerHandle | None = deployment.handle
@@ -355,7 +337,11 @@ class DockerDeployer(Deployer):
 			with contextlib.suppress(Exception):
 				container.remove(force=True)
 		finally:
-			self._release(handle.allocation)
+			self.gpu_hold.release(handle.allocation)
+
+	def exit_code(self, deployment: Deployment) -> int | None:
+		handle: ContainerHandle | None = deployment.handle
+		return handle.poll() if handle is not None else None
 
 	def sweep(self) -> int:
 		"""Remove containers of this tool whose tuner process is gone (killed -9); keep live tuners' containers."""

@@ -23,12 +23,15 @@ from typing import Any
 
 import httpx
 import psutil
+import yaml
 
 from ..errors import CancelledError, DeployError, EngineStartError
-from .base import Deployer, Deployment
+from .base import Deployer, Deployment, Launch
 from .k8s import ome
 from .k8s.controller import Controller, connect
 from .k8s.manifests import (
+	CONFIG_FILE,
+	CONFIG_MOUNT,
 	LABEL,
 	MANAGED,
 	K8sTarget,
@@ -41,6 +44,7 @@ from .k8s.manifests import (
 	resource_labels,
 	service,
 )
+from .ports import ensure_port_free
 
 SWEPT_KINDS = {"kubernetes": ("Deployment", "Service", "ConfigMap"), "ome": ("InferenceService", "ConfigMap")}
 
@@ -57,6 +61,10 @@ class KubectlForwarder:
 
 	def __init__(self, context: str | None = None) -> None:
 		self.context = context
+
+	def reserve(self, local_port: int) -> None:
+		"""Before anything is applied: the local port is free (kubectl would fail on a taken one, later and unclear)."""
+		ensure_port_free(local_port, why="the port-forward to the engine pod listens there")
 
 	def open(self, namespace: str, pod: str, local_port: int, remote_port: int) -> Any:
 		kubectl = shutil.which("kubectl")
@@ -129,11 +137,7 @@ class KubernetesDeployer(Deployer):
 		self.forwarder = forwarder or KubectlForwarder(target.context)
 		self.health_poll = health_poll
 		self.cancel_event: threading.Event | None = None
-		self.live: dict[int, Deployment] = {}
-		# TensorRT-LLM options files per experiment, keyed by the experiment's port (unique while it runs): with
-		# max_parallel > 1 two experiments' container_argv/start calls interleave, so one shared slot would hand one
-		# experiment's options ConfigMap to another's pod
-		self._options: dict[int, dict[str, Any]] = {}
+		self.live: dict[int, Deployment] = {}  # what cancel() deletes; nothing else is kept per experiment
 		self._lock = threading.Lock()
 		self.owner_host = label_value(socket.gethostname())
 		self.owner_pid = os.getpid()
@@ -188,21 +192,15 @@ class KubernetesDeployer(Deployer):
 	# -- argv for the pod --------------------------------------------------------------------------------------
 	def container_argv(self, engine: Any, model_path: Path, params: dict[str, Any], *, port: int) -> list[str]:
 		"""The argv the engine runs with in the pod: every flag in `params`, the model as the cluster sees it."""
-		from ..engines.trtllm import OPTIONS_KEY
-
-		with self._lock:
-			options = params.get(OPTIONS_KEY) or None
-			if options:
-				self._options[port] = options
-			else:
-				self._options.pop(port, None)
 		model = ome.pod_model(self.target) if self.mode == "ome" else self.target.pod_model_path()
 		return engine_argv(self.target, engine, params, model=model)
 
-	def take_options(self, port: int) -> dict[str, Any] | None:
-		"""The TensorRT-LLM options container_argv(port=port) found (None when none), handed over once."""
-		with self._lock:
-			return self._options.pop(port, None)
+	def container_files(self, params: dict[str, Any]) -> dict[str, str]:
+		"""TensorRT-LLM's derived LLM-API options as the file `--config` names (a ConfigMap mounted in the pod)."""
+		from ..engines.trtllm import OPTIONS_KEY
+
+		options = params.get(OPTIONS_KEY)
+		return {f"{CONFIG_MOUNT}/{CONFIG_FILE}": yaml.safe_dump(options, sort_keys=True)} if options else {}
 
 	def manifests(
 		self,
@@ -210,13 +208,14 @@ class KubernetesDeployer(Deployer):
 		labels: dict[str, str],
 		name: str,
 		*,
+		world_size: int = 1,
 		serving: bool = False,
-		options: dict[str, Any] | None = None,
+		files: dict[str, str] | None = None,
 	) -> list[dict[str, Any]]:
 		"""Everything one experiment applies, in order. `serving`: for a lasting deployment (no autotuner.io/managed
-		labels, so no tuner's sweep ever deletes it). `options`: TensorRT-LLM's options file (a ConfigMap)."""
+		labels, so no tuner's sweep ever deletes it). `files`: the engine's files (a ConfigMap at CONFIG_MOUNT)."""
 		t = self.target
-		world = int(labels.get("world_size", "1") or 1)
+		world = world_size
 		if serving:
 			res_labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "inference-autotuner"}
 		else:
@@ -226,9 +225,12 @@ class KubernetesDeployer(Deployer):
 			res_labels[f"{LABEL}/mode"] = self.mode
 		docs: list[dict[str, Any]] = []
 		cm = None
-		if options:
+		if files:
+			outside = [p for p in files if str(Path(p).parent) != CONFIG_MOUNT]
+			if outside:
+				raise DeployError(f"a pod's files live under {CONFIG_MOUNT}, not {outside[0]}")
 			cm = f"{name}-llm-api"
-			docs.append(options_config_map(t, cm, options, res_labels))
+			docs.append(options_config_map(t, cm, {Path(p).name: text for p, text in files.items()}, res_labels))
 		if self.mode == "ome":
 			base = self.base_model.name if self.base_model else dns_name(t.model_ref)
 			runtime = self.runtime.name if self.runtime else None
@@ -241,20 +243,13 @@ class KubernetesDeployer(Deployer):
 		return docs
 
 	# -- lifecycle ---------------------------------------------------------------------------------------------
-	def start(
-		self,
-		argv: list[str],
-		*,
-		port: int,
-		health_path: str,
-		log_path: Path,
-		env: dict[str, str],
-		timeout: float,
-		labels: dict[str, str],
-	) -> Deployment:
+	def start(self, launch: Launch, *, log_path: Path, timeout: float) -> Deployment:
 		t = self.target
+		argv, port, labels = list(launch.argv), launch.port, launch.labels
+		if t.access != "in-cluster":  # the port-forward listens on this host's port: refuse a taken one at once
+			self.forwarder.reserve(port)
 		name = dns_name("autotuner", labels.get("task", "x"), labels.get("experiment", "x"), str(port), limit=52)
-		docs = self.manifests(argv, labels, name, options=self.take_options(port))
+		docs = self.manifests(argv, labels, name, world_size=launch.world_size, files=launch.files)
 		log_path.parent.mkdir(parents=True, exist_ok=True)
 		with log_path.open("a") as log:
 			log.write(f"# {self.mode}: applying to namespace {t.namespace}\n{dump(docs)}\n")
@@ -271,7 +266,7 @@ class KubernetesDeployer(Deployer):
 				self.controller.apply(doc)
 			handle.controller = self.controller
 			deployment_.info["resources"] = [f"{k}/{n}" for k, n, _ in handle.resources]
-			deployment_.info["gpu_info"] = {"world_size": int(labels.get("world_size", "1") or 1), "where": self.mode}
+			deployment_.info["gpu_info"] = {"world_size": launch.world_size, "where": self.mode}
 			deadline = time.monotonic() + timeout
 			pods = self.controller.wait_ready(
 				main_kind,
@@ -284,7 +279,7 @@ class KubernetesDeployer(Deployer):
 			)
 			handle.restarts = _restarts(pods)
 			deployment_.base_url = self._reach(handle, name, pods, port)
-			self._wait_healthy(deployment_.base_url + health_path, deadline, log_path)
+			self._wait_healthy(deployment_.base_url + launch.health_path, deadline, log_path)
 		except BaseException:
 			self.stop(deployment_)
 			raise
@@ -312,7 +307,7 @@ class KubernetesDeployer(Deployer):
 	def _wait_healthy(self, url: str, deadline: float, log_path: Path) -> None:
 		with httpx.Client(timeout=2.0) as client:
 			while True:
-				if self.cancel_event is not None and self.cancel_event.is_set():
+				if self.cancelled():
 					raise CancelledError("cancelled while waiting for the engine")
 				try:
 					if client.get(url).status_code == 200:
@@ -347,6 +342,10 @@ class KubernetesDeployer(Deployer):
 		for kind, name, ns in reversed(handle.resources):
 			with contextlib.suppress(DeployError):
 				ctl.delete(kind, name, ns, grace=grace)
+
+	def exit_code(self, deployment: Deployment) -> int | None:
+		handle: K8sHandle | None = deployment.handle
+		return handle.poll() if handle is not None else None
 
 	def sweep(self) -> int:
 		"""Delete this tool's resources (label autotuner.io/managed=true) whose tuner process is gone."""

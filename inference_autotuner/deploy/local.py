@@ -30,9 +30,10 @@ import httpx
 import psutil
 
 from ..errors import CancelledError, EngineStartError
-from ..gpus import Allocation, GPUAllocator, OutOfGPUsError
+from ..gpus import Allocation, GPUAllocator
 from ..paths import run_dir
-from .base import Deployer, Deployment
+from .base import Deployer, Deployment, Launch
+from .gpu_hold import GPUHold
 from .ports import ensure_port_free
 
 
@@ -112,8 +113,7 @@ class LocalProcessDeployer(Deployer):
 		self.records = records or run_dir()
 		self.host = host
 		self.use_gpus = gpus  # GPU engines: hold world-size GPUs per engine and pass them as CUDA_VISIBLE_DEVICES
-		self.allocator = allocator or GPUAllocator()
-		self.gpu_wait = gpu_wait if gpu_wait is not None else float(os.environ.get("AUTOTUNER_GPU_WAIT", "600"))
+		self.gpu_hold = GPUHold(allocator, gpu_wait)
 		self.cancel_event: threading.Event | None = None  # the runner's cancel: a start in progress stops at once
 
 	# -- pid records -------------------------------------------------------------------------------------------
@@ -137,48 +137,23 @@ class LocalProcessDeployer(Deployer):
 		tmp.replace(path)
 
 	# -- lifecycle ---------------------------------------------------------------------------------------------
-	def start(
-		self,
-		argv: list[str],
-		*,
-		port: int,
-		health_path: str,
-		log_path: Path,
-		env: dict[str, str],
-		timeout: float,
-		labels: dict[str, str],
-	) -> Deployment:
-		ensure_port_free(port, self.host)
-		allocation: Allocation | None = None
-		if self.use_gpus:
-			try:
-				allocation = self.allocator.acquire(int(labels.get("world_size", "1")), timeout=self.gpu_wait)
-			except OutOfGPUsError as exc:
-				raise EngineStartError(exc.message, hint=exc.hint) from None
+	def start(self, launch: Launch, *, log_path: Path, timeout: float) -> Deployment:
+		ensure_port_free(launch.port, self.host)
+		allocation = self.gpu_hold.acquire(launch)
 		try:
-			return self._start(argv, port, health_path, log_path, env, timeout, labels, allocation)
+			return self._start(launch, log_path, timeout, allocation)
 		except BaseException:
-			if allocation is not None:
-				self.allocator.release(allocation)
+			self.gpu_hold.release(allocation)
 			raise
 
-	def _start(
-		self,
-		argv: list[str],
-		port: int,
-		health_path: str,
-		log_path: Path,
-		env: dict[str, str],
-		timeout: float,
-		labels: dict[str, str],
-		allocation: Allocation | None,
-	) -> Deployment:
+	def _start(self, launch: Launch, log_path: Path, timeout: float, allocation: Allocation | None) -> Deployment:
+		argv = list(launch.argv)
 		log_path.parent.mkdir(parents=True, exist_ok=True)
 		log = log_path.open("ab")
 		log.write(f"$ {' '.join(argv)}\n".encode())
 		log.flush()
 		tag = uuid.uuid4().hex
-		full_env = {**os.environ, **env, TAG_ENV: tag}
+		full_env = {**os.environ, **launch.env, TAG_ENV: tag}
 		if allocation is not None and allocation.gpus:
 			full_env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in allocation.ids)
 		try:
@@ -199,15 +174,15 @@ class LocalProcessDeployer(Deployer):
 		finally:
 			if not log.closed:
 				log.close()
-		self._write_record(proc, argv, labels, tag)
-		base_url = f"http://{self.host}:{port}"
+		self._write_record(proc, argv, launch.labels, tag)
+		base_url = f"http://{self.host}:{launch.port}"
 		info: dict[str, object] = {"pid": proc.pid, "tag": tag, "start_time": _start_time(proc.pid)}
 		if allocation is not None:
-			info["gpu_info"] = allocation.info()
+			info["gpu_info"] = GPUHold.info(allocation, launch)
 			info["allocation"] = allocation
 		deployment = Deployment(base_url=base_url, argv=argv, log_path=log_path, handle=proc, info=info)
 		try:
-			self._wait_ready(proc, base_url + health_path, timeout, log_path)
+			self._wait_ready(proc, base_url + launch.health_path, timeout, log_path)
 		except BaseException:
 			self.stop(deployment)
 			raise
@@ -235,7 +210,7 @@ class LocalProcessDeployer(Deployer):
 						return
 				except httpx.HTTPError:
 					pass
-				if self.cancel_event is not None and self.cancel_event.is_set():
+				if self.cancelled():
 					raise CancelledError("cancelled while the engine was starting")
 				if time.monotonic() > deadline:
 					raise EngineStartError(
@@ -250,7 +225,7 @@ class LocalProcessDeployer(Deployer):
 		proc: subprocess.Popen[bytes] | None = deployment.handle
 		allocation = deployment.info.pop("allocation", None)
 		if isinstance(allocation, Allocation):
-			self.allocator.release(allocation)
+			self.gpu_hold.release(allocation)
 		if proc is None:
 			return
 		info = deployment.info
@@ -259,6 +234,10 @@ class LocalProcessDeployer(Deployer):
 			proc.wait(timeout=1)
 		self._record_path(proc.pid).unlink(missing_ok=True)
 		deployment.handle = None
+
+	def exit_code(self, deployment: Deployment) -> int | None:
+		handle: subprocess.Popen[bytes] | None = deployment.handle
+		return handle.poll() if handle is not None else None
 
 	def sweep(self) -> int:
 		"""Kill engines whose tuner is gone (killed with -9, crashed); keep those of a tuner still running."""

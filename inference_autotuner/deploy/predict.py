@@ -4,7 +4,8 @@ aiconfigurator (NVIDIA, `pip install 'inference-autotuner[predict]'`) composes p
 GPUs (GEMM, attention, communication, ...) into TTFT / TPOT / throughput of vLLM, SGLang and TensorRT-LLM serving a
 model with given parallelism, quantization and batch size. Each of our runs (one traffic scenario at one concurrency)
 becomes one `cli_estimate` call with the database version pinned (4-7 ms warm instead of ~800 ms); its figures become
-a RunMetrics with `predicted=True`, so scoring, SLOs and the search work unchanged.
+a RunMetrics with `predicted=True`, so scoring, SLOs and the search work unchanged. It is a predictor, not a
+deployer: the runner's `Predicted` measurer (runner/measure.py) calls it in place of deploy + load.
 
 Mapping (docs/predict.md): engine -> backend; spec.hardware.gpu -> system (H100 -> h100_sxm, ...); the model ref ->
 one of aiconfigurator's bundled model ids or a local folder holding config.json (nothing is downloaded); the launch
@@ -22,6 +23,7 @@ import difflib
 import json
 import logging
 import math
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,6 @@ from typing import Any
 from ..bench.metrics import RunMetrics, Stats
 from ..bench.traffic import parse_scenario
 from ..errors import AutotunerError, DeployError
-from .base import Deployer, Deployment
 
 # our GPU names (spec.hardware.gpu, upper-cased) -> aiconfigurator system names
 SYSTEMS = {
@@ -165,19 +166,17 @@ def _stats(value: float) -> Stats:
 	return Stats(mean=value, min=value, max=value, p50=value, p90=value, p95=value, p99=value, count=1)
 
 
-class PredictDeployer(Deployer):
-	"""A Deployer-like source of experiment figures: `predict` replaces start -> load -> stop (no process, no port)."""
+class AiconfiguratorPredictor:
+	"""Experiment figures from aiconfigurator: `predict` replaces start -> load -> stop (no process, no port)."""
 
-	kind = "predict"
 	name = "predict"
-	predicts = True  # predict() replaces start -> load -> stop
 
 	def __init__(self, *, system: str, backend: str, version: str, model: str, config: dict[str, Any]) -> None:
 		self.system, self.backend, self.version, self.model, self.config = system, backend, version, model, config
 		self.moe = is_moe(config)
 
 	@classmethod
-	def from_spec(cls, spec: Any) -> PredictDeployer:
+	def from_spec(cls, spec: Any) -> AiconfiguratorPredictor:
 		backend = str(spec.base_runtime)
 		if backend not in BACKENDS:
 			raise DeployError(
@@ -190,7 +189,7 @@ class PredictDeployer(Deployer):
 		model, config = model_config(spec.model.ref)
 		return cls(system=system, backend=backend, version=version, model=model, config=config)
 
-	# -- the Deployer protocol: nothing is ever started ---------------------------------------------------------
+	# -- before the first experiment ---------------------------------------------------------------------------
 	def preflight(self) -> None:
 		"""aiconfigurator is installed and has data for this GPU, engine and version (before any experiment)."""
 		_import_estimate()
@@ -207,14 +206,9 @@ class PredictDeployer(Deployer):
 				hint=f"versions with data: {', '.join(versions)}; or remove runtime_image_tag for the pinned default",
 			)
 
-	def start(self, argv: list[str], **_: Any) -> Deployment:
-		raise DeployError("a predicted experiment starts no engine", hint="the runner calls predict() instead")
-
-	def stop(self, deployment: Deployment) -> None:
+	def bind_cancel(self, event: threading.Event) -> None:
+		"""A prediction takes milliseconds: nothing to cut short."""
 		return None
-
-	def sweep(self) -> int:
-		return 0
 
 	# -- predictions -------------------------------------------------------------------------------------------
 	def info(self) -> dict[str, Any]:
@@ -356,3 +350,6 @@ def _run_metrics(
 		goodput=good,
 		predicted=True,
 	)
+
+
+PredictDeployer = AiconfiguratorPredictor  # the old name, still imported by search/prior.py: not a Deployer any more

@@ -12,7 +12,6 @@ from typing import Any
 import optuna
 from sqlalchemy import func, select
 
-from ..deploy import get_deployer
 from ..deploy.base import Deployer
 from ..engines import Engine
 from ..engines.plan import plan_for
@@ -25,6 +24,7 @@ from ..store import Experiment, ExperimentOrigin, ExperimentStatus, Store, Task,
 from ..store.models import utcnow
 from .events import EventSink, no_events
 from .experiment import Outcome, RunHook, run_experiment
+from .measure import Measurer, measurer_for
 from .tell import objective_values
 
 FINAL = (
@@ -48,6 +48,7 @@ class RunContext:
 	redo: list[int]
 	running: list[dict[str, Any]] = field(default_factory=list)  # parameter sets being measured right now
 	space_keys: set[str] | None = None  # every configuration of a finite space (up to SPACE_KEYS_MAX)
+	slots: int = 1  # experiments measured at once (max_parallel as far as the machine allows)
 
 	def __post_init__(self) -> None:
 		size = self.space.size()
@@ -66,6 +67,7 @@ class RunnerBase:
 		emit: EventSink = no_events,
 		cancel: threading.Event | None = None,
 		deployer: Deployer | None = None,
+		measurer: Measurer | None = None,
 		max_trials: int | None = None,
 		engine: Engine | None = None,
 		enqueue: list[dict[str, Any]] | None = None,
@@ -88,8 +90,10 @@ class RunnerBase:
 			self.spec = TaskSpec.model_validate(task.spec)
 			self.study_name = task.study_name
 			self.name = task.name
-		self.deployer = deployer or get_deployer(self.spec)  # by deployment_mode: local process, docker, ...
-		self.deployer.bind_cancel(self.cancel)  # a cancel also ends a long start-up or readiness wait at once
+		# where figures come from: deploy + load on the deployment_mode's deployer (local process, docker, ...), or
+		# a prediction; `deployer` or `measurer` stand in for the spec's own (tests, benchmarks)
+		self.measurer = measurer or measurer_for(self.spec, deployer)
+		self.measurer.bind_cancel(self.cancel)  # a cancel also ends a long start-up or readiness wait at once
 		self.max_iterations = max_trials or self.spec.optimization.max_iterations
 		self._lock = threading.RLock()  # the study, row numbering and counters, shared by parallel experiments
 		self._inflight = 0
@@ -98,6 +102,11 @@ class RunnerBase:
 		self._status: str = TaskStatus.COMPLETED
 		self._error: BaseException | None = None
 		self._engine_version: dict[str, Any] | None = None  # provenance: asked once per run of the task
+
+	@property
+	def deployer(self) -> Deployer | None:
+		"""What launches the engines (None: nothing is launched, a prediction)."""
+		return self.measurer.deployer
 
 	# -- store helpers ------------------------------------------------------------------------------------------
 	def _set_task(self, **fields: Any) -> None:
@@ -175,7 +184,7 @@ class RunnerBase:
 
 		try:
 			if self._engine_version is None:
-				image = self.deployer.image
+				image = self.deployer.image if self.deployer is not None else None
 				self._engine_version = provenance.engine_version(engine, self.spec.deployment_mode, image)
 			prediction = (outcome.gpu_info or {}).get("prediction") if outcome.predicted else None
 			return provenance.for_experiment(
@@ -237,7 +246,7 @@ class RunnerBase:
 		outcome = run_experiment(
 			spec=self.spec,
 			engine=engine,
-			deployer=self.deployer,
+			measurer=self.measurer,
 			model_path=model_path,
 			params=params,
 			log_path=log_path,

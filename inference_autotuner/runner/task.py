@@ -9,16 +9,18 @@ already measured is never measured again: the study is told the earlier score in
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..deploy.ports import ensure_port_free
-from ..engines import get_engine
+from ..engines import Engine, get_engine
 from ..errors import AutotunerError
 from ..models import resolve_model
 from ..search import make_sampler
@@ -29,7 +31,8 @@ from ..store.db import study_name_for
 from ..store.models import utcnow
 from .base import FINAL, RunContext
 from .budget import planned_experiments
-from .launch import baseline_params, is_predicted, model_location
+from .launch import baseline_params, model_location
+from .phases import noise_phase, repeat_phase
 from .resources import parallel_slots
 from .search_loop import SearchLoop
 from .similarity import Match
@@ -122,31 +125,22 @@ class TaskRunner(SearchLoop):
 				study.tell(frozen.number, state=TrialState.FAIL)
 		return redo
 
-	# -- the task -----------------------------------------------------------------------------------------------
+	# -- the task: prepare, phases (baseline, search, repeats), finish ------------------------------------------
 	def run(self) -> TaskResult:
+		ctx = self._prepare()
+		self._run_phases(ctx)
+		return self._finish()
+
+	def _prepare(self) -> RunContext:
+		"""The host checks, the model, the space, the study (reconciled after a kill), the first trials; the task
+		marked running and announced."""
 		spec = self.spec
-		opt = spec.optimization
 		engine = self.engine or get_engine(spec.base_runtime)
-		if spec.engine_port is not None:
-			ensure_port_free(spec.engine_port, why="engine_port in the spec")
-		self.deployer.preflight()  # e.g. docker: the daemon answers and the image is there, before any experiment
-		swept = self.deployer.sweep()
-		if swept:
-			self._log(f"removed {swept} engine process(es) left by an earlier run")
-		check = getattr(engine, "drift", None)  # the installed engine vs its packaged flag catalogue
-		if check is not None and spec.deployment_mode == "local" and (warning := check()):
-			self._log(f"warning: {warning}")
-		if is_predicted(self.deployer) or self.deployer.remote_model:
-			model_path = model_location(spec, self.deployer)
-		else:  # the model's file, downloaded into the cache when missing (with progress in the log)
-			fmt = getattr(engine, "weights_format", "gguf")  # vLLM, SGLang: a known model as a Hugging Face folder
-			model_path = resolve_model(spec.model.ref, file=spec.model.file, say=self._log, format=fmt)
+		self._check_host(engine)
+		model_path = self._model_path(engine)
 		space = build_task_space(spec.parameters, spec.quant_config, spec.parallel_config)
-		slots, why = parallel_slots(spec, space)
-		if opt.max_parallel > 1 and spec.engine_port is not None:
-			slots, why = 1, "engine_port is fixed: one engine at a time"
-		if opt.max_parallel > 1:
-			self._log(f"{slots} experiment(s) at once ({why})")
+		slots = self._slots(space)
+		opt = spec.optimization
 		study = open_task_study(self.store, self.task_id, make_sampler(opt, space, parallel=slots), opt)
 		redo = self._reconcile(study)
 		self._enqueue_first(study, space)
@@ -164,15 +158,56 @@ class TaskRunner(SearchLoop):
 				"done_all": self._all_final(),
 			}
 		)
+		return RunContext(study, space, engine, model_path, redo, slots=slots)
+
+	def _check_host(self, engine: Engine) -> None:
+		"""Before any experiment: the fixed port is free, the measurer's preflight (a daemon, an image, a
+		cluster resource, a performance database), what a killed earlier run left is removed, catalogue drift."""
+		spec = self.spec
+		if spec.engine_port is not None:
+			ensure_port_free(spec.engine_port, why="engine_port in the spec")
+		self.measurer.preflight()  # e.g. docker: the daemon answers and the image is there, before any experiment
+		swept = self.measurer.sweep()
+		if swept:
+			self._log(f"removed {swept} engine process(es) left by an earlier run")
+		check = getattr(engine, "drift", None)  # the installed engine vs its packaged flag catalogue
+		if check is not None and spec.deployment_mode == "local" and (warning := check()):
+			self._log(f"warning: {warning}")
+
+	def _model_path(self, engine: Engine) -> Path:
+		"""Where the engine finds the model: the reference as it is for a prediction or a cluster; otherwise the
+		model's file, downloaded into the cache when missing (with progress in the log)."""
+		spec = self.spec
+		if self.deployer is None or self.deployer.remote_model:
+			return model_location(spec, self.deployer)
+		fmt = getattr(engine, "weights_format", "gguf")  # vLLM, SGLang: a known model as a Hugging Face folder
+		return resolve_model(spec.model.ref, file=spec.model.file, say=self._log, format=fmt)
+
+	def _slots(self, space: Space) -> int:
+		"""Experiments at once: max_parallel as far as the machine allows (runner/resources.py)."""
+		opt = self.spec.optimization
+		slots, why = parallel_slots(self.spec, space)
+		if opt.max_parallel > 1 and self.spec.engine_port is not None:
+			slots, why = 1, "engine_port is fixed: one engine at a time"
+		if opt.max_parallel > 1:
+			self._log(f"{slots} experiment(s) at once ({why})")
+		return slots
+
+	def _phases(self) -> list[tuple[str, Callable[[], bool], Callable[[RunContext], None]]]:
+		"""(name, whether it runs now, what it does), in order; a phase never starts once the task is cancelled."""
+		opt = self.spec.optimization
+		return [
+			("baseline", lambda: opt.baseline is not False, lambda ctx: noise_phase(self, ctx)),
+			("search", lambda: True, lambda ctx: self._search(ctx, ctx.slots)),
+			("repeats", lambda: self._status == TaskStatus.COMPLETED, lambda ctx: repeat_phase(self, ctx)),
+		]
+
+	def _run_phases(self, ctx: RunContext) -> None:
 		t_start = time.monotonic()
-		ctx = RunContext(study, space, engine, model_path, redo)
 		try:
-			if opt.baseline is not False and not self.cancel.is_set():
-				self._noise_phase(ctx)
-			if not self.cancel.is_set():
-				self._search(ctx, slots)
-			if self._status == TaskStatus.COMPLETED and not self.cancel.is_set():
-				self._repeat_phase(ctx)
+			for _name, wanted, phase in self._phases():
+				if not self.cancel.is_set() and wanted():
+					phase(ctx)
 			if self.cancel.is_set():
 				self._status = self.cancel_status()
 		except BaseException as exc:
@@ -187,6 +222,9 @@ class TaskRunner(SearchLoop):
 				task = s.get(Task, self.task_id)
 				assert task is not None
 				task.elapsed = (task.elapsed or 0.0) + (time.monotonic() - t_start)
+
+	def _finish(self) -> TaskResult:
+		"""The recommendation, the final status (failed when every experiment failed), the task_finished event."""
 		best = self._final_best()
 		error = all_failed(self.store, self.task_id) if self._status == TaskStatus.COMPLETED else None
 		if error is not None:  # nothing was measured: every experiment failed (skipped/infeasible do not count)
@@ -252,167 +290,3 @@ class TaskRunner(SearchLoop):
 	def _baseline_params(self, space: Space) -> dict[str, Any]:
 		"""The engine's defaults (only the spec's fixed flags), or the user's current config (baseline: {...})."""
 		return baseline_params(self.spec, space)
-
-	# -- baseline and repeats ----------------------------------------------------------------------------------
-	def _measure_times(
-		self, ctx: RunContext, params: dict[str, Any], origin: str, times: int, *, keep_origin: bool = False
-	) -> None:
-		"""Measure `params` until it has `times` finished measurements (any origin): unfinished rows of this
-		configuration first (a killed run's), then new rows of `origin` (the first baseline row keeps its origin,
-		later ones are repeats)."""
-		key = params_key(params)
-		with self.store.session() as s:
-			unfinished = s.scalars(
-				select(Experiment)
-				.where(Experiment.task_id == self.task_id, Experiment.params_key == key)
-				.where(Experiment.origin.in_((ExperimentOrigin.BASELINE, ExperimentOrigin.REPEAT)))
-				.where(Experiment.status.in_((ExperimentStatus.RUNNING, ExperimentStatus.INTERRUPTED)))
-				.order_by(Experiment.number)
-			).all()
-			todo = [(e.id, e.number, e.origin) for e in unfinished]
-		while not self.cancel.is_set():
-			if todo:
-				exp_id, number, row_origin = todo.pop(0)
-			else:
-				with self.store.session() as s:
-					done = int(
-						s.scalar(
-							select(func.count()).where(
-								Experiment.task_id == self.task_id,
-								Experiment.params_key == key,
-								Experiment.status.in_(FINAL),
-							)
-						)
-						or 0
-					)
-					has_baseline = bool(
-						s.scalar(
-							select(func.count()).where(
-								Experiment.task_id == self.task_id,
-								Experiment.origin == ExperimentOrigin.BASELINE,
-							)
-						)
-					)
-				if done >= times:
-					return
-				row_origin = origin
-				if origin == ExperimentOrigin.BASELINE and has_baseline and not keep_origin:
-					row_origin = ExperimentOrigin.REPEAT
-				exp_id, number = self._new_row(params, row_origin, None)
-			outcome = self._measure(exp_id, number, params, ctx, origin=row_origin, trial=None)
-			if outcome.status == "interrupted":
-				self._status = TaskStatus.INTERRUPTED
-				return
-
-	def _count_before_repeats(self, params: dict[str, Any]) -> int:
-		"""Finished measurements of a configuration before the repeat phase (origin other than repeat): the same
-		number on a resume, so the rounds' targets are too."""
-		with self.store.session() as s:
-			q = select(func.count()).where(
-				Experiment.task_id == self.task_id,
-				Experiment.params_key == params_key(params),
-				Experiment.status.in_(FINAL),
-				Experiment.origin != ExperimentOrigin.REPEAT,
-			)
-			return int(s.scalar(q) or 0)
-
-	def _noise_phase(self, ctx: RunContext) -> None:
-		"""The baseline, `noise_runs` times, first: its spread is the noise floor, logged before the search."""
-		from .summary import task_summary
-
-		opt = self.spec.optimization
-		times = 1 if self.spec.deployment_mode == "predict" else opt.noise_runs
-		if times > 1:
-			self._log(f"measuring the baseline {times} times first: its spread is the noise floor")
-		self._measure_times(ctx, self._baseline_params(ctx.space), ExperimentOrigin.BASELINE, times, keep_origin=True)
-		if times > 1 and not self.cancel.is_set():
-			noise = task_summary(self.store, self.task_id).noise
-			if noise is None:
-				self._log("noise floor: unknown (fewer than 2 successful baseline measurements)")
-			else:
-				self._log(
-					f"noise floor: ±{noise.floor:.1%} at 95% (baseline cv {noise.cv:.1%}, n={noise.n}): differences "
-					"under it are ties" + ("; a noisy machine (see each run's audit)" if noise.floor > 0.1 else "")
-				)
-
-	def _repeat_phase(self, ctx: RunContext) -> None:
-		"""The top `repeat_top_k` configurations (by their best score) measured again in rounds interleaved with the
-		baseline (B, C1, C2, B, C1, C2, ...: gains come from pairs measured side by side, so drift cancels), up to
-		`repeats` rounds, and only while their 95% intervals overlap (scoring.noise.undecided): a configuration
-		separated from the leader, or a leader separated from all, is not measured again."""
-		from ..scoring.noise import paired_gain, undecided
-		from ..scoring.objectives import OBJECTIVE_INFO
-		from .summary import _baseline_key, _load, _measurements, group_configs
-
-		opt = self.spec.optimization
-		if opt.repeats <= 0:
-			return
-		if self.spec.deployment_mode == "predict":
-			self._log("predicted figures do not vary: no repeats")
-			return
-		with self.store.session() as s:
-			rows = s.execute(
-				select(Experiment.params_key, func.min(Experiment.score), func.min(Experiment.number))
-				.where(Experiment.task_id == self.task_id, Experiment.status == ExperimentStatus.SUCCESS)
-				.where(Experiment.score.is_not(None), Experiment.origin.in_(ExperimentOrigin.BUDGETED))
-				.group_by(Experiment.params_key)
-				.order_by(func.min(Experiment.score), func.min(Experiment.number))
-				.limit(opt.repeat_top_k)
-			).all()
-			top = []
-			for key, _, number in rows:
-				row = s.scalar(
-					select(Experiment).where(Experiment.task_id == self.task_id, Experiment.number == number)
-				)
-				if row is not None and row.params_key == key:
-					top.append(dict(row.params))
-				else:
-					first = s.scalars(
-						select(Experiment).where(Experiment.task_id == self.task_id, Experiment.params_key == key)
-					).first()
-					if first is not None:
-						top.append(dict(first.params))
-		base = self._baseline_params(ctx.space) if opt.baseline is not False else None
-		if base is not None:
-			top = [p for p in top if params_key(p) != params_key(base)]
-		if not top:
-			return
-		start = {params_key(p): self._count_before_repeats(p) for p in top}
-		base_start = self._count_before_repeats(base) if base is not None else 0
-		with_base = " interleaved with the baseline" if base is not None else ""
-		self._log(
-			f"measuring the {len(top)} best configuration(s) again{with_base}: up to {opt.repeats} round(s), "
-			"while their 95% intervals overlap"
-		)
-		direction = OBJECTIVE_INFO[(opt.objectives or [opt.objective])[0]].direction
-		active, measure_base = list(top), base is not None
-		for round_ in range(1, opt.repeats + 1):
-			order = ([base] if measure_base and base is not None else []) + active
-			for params in order:
-				if self.cancel.is_set():
-					return
-				is_base = base is not None and params_key(params) == params_key(base)
-				target = (base_start if is_base else start.get(params_key(params), 1)) + round_
-				self._measure_times(ctx, params, ExperimentOrigin.REPEAT, target)
-				if self._status == TaskStatus.INTERRUPTED:
-					return
-			_task, rows_ = _load(self.store, self.task_id)
-			configs = group_configs(_measurements(rows_))
-			bkey = _baseline_key(rows_)
-			left = undecided(configs, direction, baseline_key=bkey)
-			if bkey in left and left:
-				leader = next(c for c in configs if c.params_key == left[0])
-				basec = next((c for c in configs if c.params_key == bkey), None)
-				gain = paired_gain(leader.values, basec.values, direction) if basec is not None else None
-				if gain is not None and gain.ci_low is not None and gain.ci_high is not None:
-					if gain.ci_low > 0 or gain.ci_high < 0:  # the paired gain already tells them apart
-						left = [k for k in left if k != bkey]
-						if left == [leader.params_key]:
-							left = []
-			if not left:
-				self._log(f"repeats: the best configuration is separated after {round_} round(s)")
-				return
-			keys = {params_key(p): p for p in top}
-			active = [keys[k] for k in left if k in keys]
-			measure_base = bkey in left or bool(active)
-		self._log(f"repeats: {opt.repeats} round(s) spent; the intervals still overlap (see `autotuner best`)")

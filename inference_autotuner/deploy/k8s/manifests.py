@@ -138,13 +138,14 @@ def engine_argv(target: K8sTarget, engine: Any, flags: dict[str, Any], *, model:
 	return argv
 
 
-def options_config_map(target: K8sTarget, name: str, options: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
-	"""A ConfigMap holding TensorRT-LLM's LLM-API options YAML (mounted at CONFIG_MOUNT)."""
+def options_config_map(target: K8sTarget, name: str, data: dict[str, str], labels: dict[str, str]) -> dict[str, Any]:
+	"""A ConfigMap holding the engine's files (file name -> text; TensorRT-LLM's LLM-API options YAML), mounted at
+	CONFIG_MOUNT."""
 	return {
 		"apiVersion": "v1",
 		"kind": "ConfigMap",
 		"metadata": {"name": name, "namespace": target.namespace, "labels": dict(labels)},
-		"data": {CONFIG_FILE: yaml.safe_dump(options, sort_keys=True)},
+		"data": dict(data),
 	}
 
 

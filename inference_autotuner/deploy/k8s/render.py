@@ -32,8 +32,8 @@ def serving_manifests(
 	docs: list[dict[str, Any]] = []
 	if mode == "ome":
 		docs += [r.manifest for r in (deployer.runtime, deployer.base_model) if r is not None and r.manifest]
-	options = deployer.take_options(target.port)
-	docs += deployer.manifests(argv, {"world_size": str(plan.world_size)}, name, serving=True, options=options)
+	files = deployer.container_files(plan.flags)
+	docs += deployer.manifests(argv, {}, name, world_size=plan.world_size, serving=True, files=files)
 	if benchmark and mode == "ome":
 		output = (spec.kubernetes.benchmark_output if spec.kubernetes else None) or f"pvc://autotuner-results/{name}"
 		gpu = spec.hardware.gpu if spec.hardware else None

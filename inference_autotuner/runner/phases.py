@@ -1,0 +1,184 @@
+"""The task's measured phases around the search: the baseline first (its spread is the noise floor), the best
+configurations again at the end (repeats, interleaved with the baseline). TaskRunner.run composes them with the
+search (runner/task.py `_phases`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from ..space import params_key
+from ..store import Experiment, ExperimentOrigin, ExperimentStatus, TaskStatus
+from .base import FINAL, RunContext
+from .launch import baseline_params
+
+if TYPE_CHECKING:
+	from .task import TaskRunner
+
+
+def measure_times(
+	runner: TaskRunner, ctx: RunContext, params: dict[str, Any], origin: str, times: int, *, keep_origin: bool = False
+) -> None:
+	"""Measure `params` until it has `times` finished measurements (any origin): unfinished rows of this
+	configuration first (a killed run's), then new rows of `origin` (the first baseline row keeps its origin,
+	later ones are repeats)."""
+	key = params_key(params)
+	with runner.store.session() as s:
+		unfinished = s.scalars(
+			select(Experiment)
+			.where(Experiment.task_id == runner.task_id, Experiment.params_key == key)
+			.where(Experiment.origin.in_((ExperimentOrigin.BASELINE, ExperimentOrigin.REPEAT)))
+			.where(Experiment.status.in_((ExperimentStatus.RUNNING, ExperimentStatus.INTERRUPTED)))
+			.order_by(Experiment.number)
+		).all()
+		todo = [(e.id, e.number, e.origin) for e in unfinished]
+	while not runner.cancel.is_set():
+		if todo:
+			exp_id, number, row_origin = todo.pop(0)
+		else:
+			with runner.store.session() as s:
+				done = int(
+					s.scalar(
+						select(func.count()).where(
+							Experiment.task_id == runner.task_id,
+							Experiment.params_key == key,
+							Experiment.status.in_(FINAL),
+						)
+					)
+					or 0
+				)
+				has_baseline = bool(
+					s.scalar(
+						select(func.count()).where(
+							Experiment.task_id == runner.task_id,
+							Experiment.origin == ExperimentOrigin.BASELINE,
+						)
+					)
+				)
+			if done >= times:
+				return
+			row_origin = origin
+			if origin == ExperimentOrigin.BASELINE and has_baseline and not keep_origin:
+				row_origin = ExperimentOrigin.REPEAT
+			exp_id, number = runner._new_row(params, row_origin, None)
+		outcome = runner._measure(exp_id, number, params, ctx, origin=row_origin, trial=None)
+		if outcome.status == "interrupted":
+			runner._status = TaskStatus.INTERRUPTED
+			return
+
+
+def count_before_repeats(runner: TaskRunner, params: dict[str, Any]) -> int:
+	"""Finished measurements of a configuration before the repeat phase (origin other than repeat): the same
+	number on a resume, so the rounds' targets are too."""
+	with runner.store.session() as s:
+		q = select(func.count()).where(
+			Experiment.task_id == runner.task_id,
+			Experiment.params_key == params_key(params),
+			Experiment.status.in_(FINAL),
+			Experiment.origin != ExperimentOrigin.REPEAT,
+		)
+		return int(s.scalar(q) or 0)
+
+
+def noise_phase(runner: TaskRunner, ctx: RunContext) -> None:
+	"""The baseline, `noise_runs` times, first: its spread is the noise floor, logged before the search."""
+	from .summary import task_summary
+
+	opt = runner.spec.optimization
+	times = 1 if runner.spec.deployment_mode == "predict" else opt.noise_runs
+	if times > 1:
+		runner._log(f"measuring the baseline {times} times first: its spread is the noise floor")
+	measure_times(
+		runner, ctx, baseline_params(runner.spec, ctx.space), ExperimentOrigin.BASELINE, times, keep_origin=True
+	)
+	if times > 1 and not runner.cancel.is_set():
+		noise = task_summary(runner.store, runner.task_id).noise
+		if noise is None:
+			runner._log("noise floor: unknown (fewer than 2 successful baseline measurements)")
+		else:
+			runner._log(
+				f"noise floor: ±{noise.floor:.1%} at 95% (baseline cv {noise.cv:.1%}, n={noise.n}): differences "
+				"under it are ties" + ("; a noisy machine (see each run's audit)" if noise.floor > 0.1 else "")
+			)
+
+
+def repeat_phase(runner: TaskRunner, ctx: RunContext) -> None:
+	"""The top `repeat_top_k` configurations (by their best score) measured again in rounds interleaved with the
+	baseline (B, C1, C2, B, C1, C2, ...: gains come from pairs measured side by side, so drift cancels), up to
+	`repeats` rounds, and only while their 95% intervals overlap (scoring.noise.undecided): a configuration
+	separated from the leader, or a leader separated from all, is not measured again."""
+	from ..scoring.noise import paired_gain, undecided
+	from ..scoring.objectives import OBJECTIVE_INFO
+	from .summary import _baseline_key, _load, _measurements, group_configs
+
+	opt = runner.spec.optimization
+	if opt.repeats <= 0:
+		return
+	if runner.spec.deployment_mode == "predict":
+		runner._log("predicted figures do not vary: no repeats")
+		return
+	with runner.store.session() as s:
+		rows = s.execute(
+			select(Experiment.params_key, func.min(Experiment.score), func.min(Experiment.number))
+			.where(Experiment.task_id == runner.task_id, Experiment.status == ExperimentStatus.SUCCESS)
+			.where(Experiment.score.is_not(None), Experiment.origin.in_(ExperimentOrigin.BUDGETED))
+			.group_by(Experiment.params_key)
+			.order_by(func.min(Experiment.score), func.min(Experiment.number))
+			.limit(opt.repeat_top_k)
+		).all()
+		top = []
+		for key, _, number in rows:
+			row = s.scalar(select(Experiment).where(Experiment.task_id == runner.task_id, Experiment.number == number))
+			if row is not None and row.params_key == key:
+				top.append(dict(row.params))
+			else:
+				first = s.scalars(
+					select(Experiment).where(Experiment.task_id == runner.task_id, Experiment.params_key == key)
+				).first()
+				if first is not None:
+					top.append(dict(first.params))
+	base = baseline_params(runner.spec, ctx.space) if opt.baseline is not False else None
+	if base is not None:
+		top = [p for p in top if params_key(p) != params_key(base)]
+	if not top:
+		return
+	start = {params_key(p): count_before_repeats(runner, p) for p in top}
+	base_start = count_before_repeats(runner, base) if base is not None else 0
+	with_base = " interleaved with the baseline" if base is not None else ""
+	runner._log(
+		f"measuring the {len(top)} best configuration(s) again{with_base}: up to {opt.repeats} round(s), "
+		"while their 95% intervals overlap"
+	)
+	direction = OBJECTIVE_INFO[(opt.objectives or [opt.objective])[0]].direction
+	active, measure_base = list(top), base is not None
+	for round_ in range(1, opt.repeats + 1):
+		order = ([base] if measure_base and base is not None else []) + active
+		for params in order:
+			if runner.cancel.is_set():
+				return
+			is_base = base is not None and params_key(params) == params_key(base)
+			target = (base_start if is_base else start.get(params_key(params), 1)) + round_
+			measure_times(runner, ctx, params, ExperimentOrigin.REPEAT, target)
+			if runner._status == TaskStatus.INTERRUPTED:
+				return
+		_task, rows_ = _load(runner.store, runner.task_id)
+		configs = group_configs(_measurements(rows_))
+		bkey = _baseline_key(rows_)
+		left = undecided(configs, direction, baseline_key=bkey)
+		if bkey in left and left:
+			leader = next(c for c in configs if c.params_key == left[0])
+			basec = next((c for c in configs if c.params_key == bkey), None)
+			gain = paired_gain(leader.values, basec.values, direction) if basec is not None else None
+			if gain is not None and gain.ci_low is not None and gain.ci_high is not None:
+				if gain.ci_low > 0 or gain.ci_high < 0:  # the paired gain already tells them apart
+					left = [k for k in left if k != bkey]
+					if left == [leader.params_key]:
+						left = []
+		if not left:
+			runner._log(f"repeats: the best configuration is separated after {round_} round(s)")
+			return
+		keys = {params_key(p): p for p in top}
+		active = [keys[k] for k in left if k in keys]
+		measure_base = bkey in left or bool(active)
+	runner._log(f"repeats: {opt.repeats} round(s) spent; the intervals still overlap (see `autotuner best`)")
