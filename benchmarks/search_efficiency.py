@@ -36,6 +36,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from search_replay import fast_replay  # noqa: E402
 
 from inference_autotuner.bench.metrics import RunMetrics, Stats  # noqa: E402
 from inference_autotuner.deploy.base import Deployer  # noqa: E402
@@ -262,13 +265,9 @@ def stop_point(seen: list[float | None], maximize: bool, patience: int) -> int |
 	return None
 
 
-def replay(
-	landscape: Landscape, strategy: str, seed: int, share: float, workdir: Path, prior: Path | None = None
-) -> tuple[int, int, int, bool]:
-	"""(experiments to reach `share` of the best, to reach 95% of it, where the stopping rule would end the search,
-	whether the best found by then reached `share`) for one seeded search; N when never reached / never stopped."""
-	store = Store(f"sqlite:///{workdir / f'{strategy}-{seed}-{prior is not None}.db'}")
-	spec = TaskSpec.model_validate(
+def spec_for(landscape: Landscape, strategy: str, seed: int, prior: Path | None) -> TaskSpec:
+	"""The predict-mode task that replays `landscape` with `strategy` (the full and the fast replay share it)."""
+	return TaskSpec.model_validate(
 		{
 			"task_name": f"replay-{strategy}-{seed}",
 			"model": {"id_or_path": "landscape"},
@@ -292,6 +291,25 @@ def replay(
 			},
 		}
 	)
+
+
+def replay(
+	landscape: Landscape,
+	strategy: str,
+	seed: int,
+	share: float,
+	workdir: Path,
+	prior: Path | None = None,
+	*,
+	fast: bool = False,
+) -> tuple[int, int, int, bool]:
+	"""(experiments to reach `share` of the best, to reach 95% of it, where the stopping rule would end the search,
+	whether the best found by then reached `share`) for one seeded search; N when never reached / never stopped.
+	fast: the in-process replay (benchmarks/search_replay.py), serial strategies only."""
+	spec = spec_for(landscape, strategy, seed, prior)
+	if fast:
+		return fast_replay(landscape, spec, share, PATIENCE, stop_point, prior)
+	store = Store(f"sqlite:///{workdir / f'{strategy}-{seed}-{prior is not None}.db'}")
 	cancel = threading.Event()
 	seen: list[float | None] = []
 	hits: dict[float, int] = {}
@@ -333,6 +351,8 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 	bad = [s for s in strategies if s not in STRATEGIES]
 	if bad:
 		raise SystemExit(f"unknown strategies {bad}; valid: {', '.join(STRATEGIES)}")
+	if args.fast and any(s in PARALLEL for s in strategies):
+		raise SystemExit("--fast replays serial strategies only (drop tpe-parallel / gp-parallel)")
 	priors = [p.strip() for p in args.priors.split(",") if p.strip()]
 	if not set(priors) <= {"none", "perturbed"}:
 		raise SystemExit("--priors is none, perturbed or none,perturbed")
@@ -355,7 +375,7 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 					if mode == "perturbed":
 						prior = Path(d) / f"prior-{seed}.csv"
 						landscape.write_prior(prior, seed, args.prior_error)
-					results.append(replay(landscape, strategy, seed, args.target, Path(d), prior))
+					results.append(replay(landscape, strategy, seed, args.target, Path(d), prior, fast=args.fast))
 				print(f"  {name}: experiments to the target per seed {[r[0] for r in results]}", flush=True)
 				first = statistics.median(r[0] for r in results)
 				count = float(landscape.size) if strategy == "grid" else first
@@ -399,6 +419,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
 	p.add_argument("--priors", default="none,perturbed", help="none, perturbed, or both (each strategy twice)")
 	p.add_argument("--prior-error", type=float, default=0.4, help="log-normal error of the perturbed prior")
 	p.add_argument("--target", type=float, default=0.99, help="share of the best value that counts as reaching it")
+	p.add_argument(
+		"--fast", action="store_true", help="in-process replay: same sampler, prior and tell, no runner or store"
+	)
 	return run(p.parse_args(argv))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import importlib.util
 import sys
@@ -100,3 +101,47 @@ def test_perturbed_prior_is_seeded_and_exact_at_zero_error(tmp_path: Path) -> No
 	assert a.read_text() == b.read_text() != c.read_text()
 	assert bench.stop_point([1.0, None, 1.005, 0.5], True, 3) == 4  # 0.5% better is within the noise floor
 	assert bench.stop_point([1.0, 2.0, 1.0, 1.0], True, 3) is None
+
+
+def test_fast_replay_proposes_what_the_runner_replay_proposes(tmp_path: Path) -> None:
+	"""--fast (benchmarks/search_replay.py: the sampler, prior and tell without the runner) gives the same counts per
+	seed as the replay through the real TaskRunner and store, with and without a perturbed prior."""
+	bench = load_benchmark()
+	path = tmp_path / "land.csv"
+	write_landscape(path)
+	land = bench.Landscape(path, "maximize:tput", ["latency<=0.05"])
+	for strategy, seeds in (("gp", (0, 1)), ("tpe", (0,)), ("random", (1,))):
+		for seed in seeds:
+			prior = tmp_path / f"prior-{seed}.csv"
+			land.write_prior(prior, seed, 0.4)
+			for p in (None, prior):
+				full = bench.replay(land, strategy, seed, 0.99, tmp_path, p)
+				fast = bench.replay(land, strategy, seed, 0.99, tmp_path, p, fast=True)
+				assert fast == full, (strategy, seed, p)
+				assert 1 <= fast[0] <= land.size
+
+
+def test_fast_mode_refuses_parallel_strategies(tmp_path: Path) -> None:
+	bench = load_benchmark()
+	path = tmp_path / "land.csv"
+	write_landscape(path)
+	with pytest.raises(SystemExit, match="serial strategies only"):
+		bench.main(["--landscape", str(path), "--objective", "maximize:tput", "--strategies", "tpe-parallel", "--fast"])
+
+
+def test_held_out_landscapes_are_not_the_training_set() -> None:
+	"""The held-out set differs from the training set in model, GPU or engine, and its CSVs are full grids."""
+	# the two tables are literal dicts: read them without importing the script (it needs aiconfigurator's CLI)
+	text = (REPO / "scripts" / "make_landscapes.py").read_text()
+	tables: dict[str, dict[str, tuple[str, ...]]] = {}
+	for node in ast.parse(text).body:
+		if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+			if node.target.id in ("LANDSCAPES", "HELD_OUT"):
+				tables[node.target.id] = ast.literal_eval(node.value)
+	train, held = tables["LANDSCAPES"], tables["HELD_OUT"]
+	assert len(held) >= 2 and not set(train) & set(held)
+	combos = {(engine, model, gpu) for engine, model, gpu, *_ in train.values()}
+	for name, (engine, model, gpu, *_) in held.items():
+		assert (engine, model, gpu) not in combos
+		rows = list(csv.DictReader((REPO / "benchmarks" / "landscapes" / "held-out" / f"{name}.csv").open()))
+		assert len(rows) == 112 and any(r["status"] == "success" for r in rows)
