@@ -101,6 +101,7 @@ class Landscape:
 			raise SystemExit(f"{path}: no column {self.column!r}; columns: {', '.join(rows[0])}")
 		self.names = [c.removeprefix("param:") for c in rows[0] if c.startswith("param:")]
 		self.values: dict[str, float | None] = {}
+		self.refused: set[str] = set()  # status skipped: the tuner's launch plan refused it (never launched)
 		self.rows: dict[str, dict[str, str]] = {}  # params_key -> the CSV row (every metric column)
 		choices: dict[str, set[Any]] = {n: set() for n in self.names}
 		for row in rows:
@@ -111,6 +112,8 @@ class Landscape:
 			ok = ok and all(row.get(c) not in ("", None) and op(float(row[c]), x) for c, op, x in rules)
 			self.values[params_key(params)] = float(row[self.column]) if ok else None
 			self.rows[params_key(params)] = row
+			if row["status"] == "skipped":
+				self.refused.add(params_key(params))
 		self.grid = {_safe(n): sorted(v, key=lambda x: (str(type(x)), x)) for n, v in choices.items()}
 		feasible = [v for v in self.values.values() if v is not None]
 		if not feasible:
@@ -158,9 +161,18 @@ class Landscape:
 
 
 class ReplayEngine:
+	"""The replay's engine. A configuration the landscape's task refused before launch (status skipped: e.g.
+	TensorRT-LLM asked for an online FP8 GEMM) is refused by the real launch plan here too: its world size is
+	beyond the replay's GPUs (engines/plan.py), so the runner records it as skipped and the sampler can know it
+	before the search (search/prior.py refused_before_launch)."""
+
 	name = "landscape"
 	version = "replay"
 	health_path = "/"
+	GPUS = 8
+
+	def __init__(self, refused: set[str] | None = None) -> None:
+		self.refused = refused or set()
 
 	def catalogue(self) -> dict[str, Any]:
 		return {}
@@ -172,7 +184,7 @@ class ReplayEngine:
 		return "landscape-replay"
 
 	def world_size(self, params: dict[str, Any]) -> int:
-		return 1
+		return self.GPUS + 1 if params_key(params) in self.refused else 1
 
 
 class ReplayDeployer(Deployer):
@@ -273,6 +285,7 @@ def spec_for(landscape: Landscape, strategy: str, seed: int, prior: Path | None)
 			"model": {"id_or_path": "landscape"},
 			"base_runtime": "vllm",
 			"deployment_mode": "predict",
+			"hardware": {"gpu_count": ReplayEngine.GPUS},
 			"parameters": landscape.grid,
 			# the replay's load level is not the landscape's: the largest one keeps search/prior.py's rule for
 			# batch caps above the concurrency (held in predict mode) from touching the landscape's parameters
@@ -308,7 +321,7 @@ def replay(
 	fast: the in-process replay (benchmarks/search_replay.py), serial strategies only."""
 	spec = spec_for(landscape, strategy, seed, prior)
 	if fast:
-		return fast_replay(landscape, spec, share, PATIENCE, stop_point, prior)
+		return fast_replay(landscape, spec, share, PATIENCE, stop_point, ReplayEngine(landscape.refused))
 	store = Store(f"sqlite:///{workdir / f'{strategy}-{seed}-{prior is not None}.db'}")
 	cancel = threading.Event()
 	seen: list[float | None] = []
@@ -334,7 +347,7 @@ def replay(
 		task_id,
 		emit=on_event,
 		cancel=cancel,
-		engine=ReplayEngine(),
+		engine=ReplayEngine(landscape.refused),
 		deployer=ReplayDeployer(landscape, overlap=PARALLEL.get(strategy, 1)),
 	)  # type: ignore[arg-type]
 	runner.run()

@@ -145,3 +145,44 @@ def test_held_out_landscapes_are_not_the_training_set() -> None:
 		assert (engine, model, gpu) not in combos
 		rows = list(csv.DictReader((REPO / "benchmarks" / "landscapes" / "held-out" / f"{name}.csv").open()))
 		assert len(rows) == 112 and any(r["status"] == "success" for r in rows)
+
+
+def write_refusing_landscape(path: Path) -> None:
+	"""The tiny landscape with b=1 refused before launch (status skipped, as TensorRT-LLM's online FP8 GEMM is)."""
+	write_landscape(path)
+	rows = list(csv.reader(path.open()))
+	for row in rows[1:]:
+		if row[1] == "1":
+			row[2] = "skipped"
+	with path.open("w", newline="") as f:
+		csv.writer(f).writerows(rows)
+
+
+def test_configurations_the_launch_plan_refuses_are_left_out_of_the_gp_search(tmp_path: Path) -> None:
+	"""search/prior.py asks the real launch plan (engines/plan.py) about every configuration before the search; the
+	gp sampler never proposes a refused one, and the fast replay agrees with the runner's."""
+	from inference_autotuner.search.prior import refused_before_launch
+	from inference_autotuner.space import build_task_space
+	from inference_autotuner.store import Experiment, Store
+
+	bench = load_benchmark()
+	path = tmp_path / "land.csv"
+	write_refusing_landscape(path)
+	land = bench.Landscape(path, "maximize:tput", [])
+	assert len(land.refused) == 4
+	spec = bench.spec_for(land, "gp", 0, None)
+	space = build_task_space(spec.parameters, spec.quant_config, spec.parallel_config)
+	refused = refused_before_launch(spec, space, bench.ReplayEngine(land.refused), "landscape")
+	assert set(refused) == land.refused and all("GPUs" in why for why in refused.values())
+	for seed in (0, 1):
+		full = bench.replay(land, "gp", seed, 1.0, tmp_path, None)
+		assert bench.replay(land, "gp", seed, 1.0, tmp_path, None, fast=True) == full
+		store = Store(f"sqlite:///{tmp_path / f'gp-{seed}-False.db'}")
+		with store.session() as s:
+			statuses = [e.status for e in s.query(Experiment).order_by(Experiment.number).all()]
+		store.engine.dispose()
+		# every configuration the plan accepts comes first; only then (the sampler has nothing left) a refusal
+		assert len(statuses) >= 8 and "skipped" not in statuses[:8]
+		assert full[0] <= 8  # the best (3, 3) among the 8 configurations left
+	random_full = bench.replay(land, "random", 0, 1.0, tmp_path, None)
+	assert bench.replay(land, "random", 0, 1.0, tmp_path, None, fast=True) == random_full  # refusals told alike

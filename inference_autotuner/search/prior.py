@@ -118,14 +118,55 @@ def cannot_matter(spec: Any, space: Space) -> dict[str, Any]:
 	return {}
 
 
-def prepare(study: optuna.Study, spec: Any, space: Space, engine: Any, log: Callable[[str], None]) -> None:
-	"""Before the search: hand the sampler its prior and held dimensions, and measure the predicted top first."""
+def refused_before_launch(spec: Any, space: Space, engine: Any, model_path: Any) -> dict[str, str]:
+	"""Configurations the launch plan refuses (engines/plan.py: a quantization or parallel field the engine cannot
+	honour, a world size above the GPUs, a model that does not fit): {params_key: reason}. The runner would record
+	each as skipped/infeasible without launching it, so a search that proposes one learns only what the plan knew.
+	Finite spaces of at most MAX_PREDICTED configurations; {} for larger ones or without an engine."""
+	size = space.size()
+	if engine is None or size is None or size > MAX_PREDICTED:
+		return {}
+	from ..engines.memory import find_model_config
+	from ..engines.plan import hardware_for, plan_launch
+
+	ref = str(model_path) if model_path is not None else str(getattr(spec.model, "ref", ""))
+	config = find_model_config(ref) if ref else None
+	hardware = hardware_for(spec)
+	out: dict[str, str] = {}
+	for c in space.iter_combinations():
+		params = space.full(c)
+		plan = plan_launch(engine, params, model_ref=ref, model_config=config, hardware=hardware)
+		if plan.status != "ok":
+			out[params_key(params)] = plan.reason or plan.status
+	return out
+
+
+def prepare(
+	study: optuna.Study,
+	spec: Any,
+	space: Space,
+	engine: Any,
+	log: Callable[[str], None],
+	*,
+	model_path: Any = None,
+) -> None:
+	"""Before the search: hand the sampler its prior, held dimensions and the configurations the launch plan refuses,
+	and measure the predicted top first."""
 	opt = spec.optimization
 	sampler = study.sampler
 	held = cannot_matter(spec, space)
 	if held and isinstance(sampler, StructuredSampler):
 		sampler.hold(held)
 		log(f"held (cannot change a prediction): {', '.join(f'{k}={v}' for k, v in held.items())}")
+	if isinstance(sampler, StructuredSampler):
+		try:
+			refused = refused_before_launch(spec, space, engine, model_path)
+		except Exception as exc:  # a help, never a reason to fail the task: the runner still checks each plan
+			refused = {}
+			log(f"launch plans not checked before the search: {exc}")
+		if refused and sampler.exclude(refused):
+			first = next(iter(refused.values()))
+			log(f"left out of the search: {len(refused)} configurations the launch plan refuses (e.g. {first})")
 	if not opt.prior:
 		return
 	try:
