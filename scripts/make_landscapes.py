@@ -45,6 +45,10 @@ HELD_OUT: dict[str, tuple[str, str, str, str, int]] = {
 	"llama31-405b-b200-sglang": ("sglang", "meta-llama/Meta-Llama-3.1-405B", "B200", "D(3072,768)", 192),
 	"llama31-8b-h200-vllm": ("vllm", "meta-llama/Meta-Llama-3.1-8B", "H200", "D(512,2048)", 384),
 	"qwen3-32b-a100-trtllm": ("trtllm", "Qwen/Qwen3-32B", "A100", "D(1536,384)", 96),
+	# set 2: generated after the last change to the default strategy (set 1 had been seen once by then)
+	"llama31-70b-h200-sglang": ("sglang", "meta-llama/Meta-Llama-3.1-70B", "H200", "D(1024,256)", 320),
+	"qwen3-32b-h100-vllm": ("vllm", "Qwen/Qwen3-32B", "H100", "D(2048,2048)", 160),
+	"qwen3-30b-a3b-b200-trtllm": ("trtllm", "Qwen/Qwen3-30B-A3B", "B200", "D(4096,256)", 224),
 }
 ALL = {**LANDSCAPES, **HELD_OUT}
 
