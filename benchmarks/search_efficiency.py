@@ -36,6 +36,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from search_replay import fast_replay  # noqa: E402
 
 from inference_autotuner.bench.metrics import RunMetrics, Stats  # noqa: E402
 from inference_autotuner.deploy.predict import PredictionInfeasible  # noqa: E402
@@ -98,6 +101,7 @@ class Landscape:
 			raise SystemExit(f"{path}: no column {self.column!r}; columns: {', '.join(rows[0])}")
 		self.names = [c.removeprefix("param:") for c in rows[0] if c.startswith("param:")]
 		self.values: dict[str, float | None] = {}
+		self.refused: set[str] = set()  # status skipped: the tuner's launch plan refused it (never launched)
 		self.rows: dict[str, dict[str, str]] = {}  # params_key -> the CSV row (every metric column)
 		choices: dict[str, set[Any]] = {n: set() for n in self.names}
 		for row in rows:
@@ -108,6 +112,8 @@ class Landscape:
 			ok = ok and all(row.get(c) not in ("", None) and op(float(row[c]), x) for c, op, x in rules)
 			self.values[params_key(params)] = float(row[self.column]) if ok else None
 			self.rows[params_key(params)] = row
+			if row["status"] == "skipped":
+				self.refused.add(params_key(params))
 		self.grid = {_safe(n): sorted(v, key=lambda x: (str(type(x)), x)) for n, v in choices.items()}
 		feasible = [v for v in self.values.values() if v is not None]
 		if not feasible:
@@ -155,9 +161,18 @@ class Landscape:
 
 
 class ReplayEngine:
+	"""The replay's engine. A configuration the landscape's task refused before launch (status skipped: e.g.
+	TensorRT-LLM asked for an online FP8 GEMM) is refused by the real launch plan here too: its world size is
+	beyond the replay's GPUs (engines/plan.py), so the runner records it as skipped and the sampler can know it
+	before the search (search/prior.py refused_before_launch)."""
+
 	name = "landscape"
 	version = "replay"
 	health_path = "/"
+	GPUS = 8
+
+	def __init__(self, refused: set[str] | None = None) -> None:
+		self.refused = refused or set()
 
 	def catalogue(self) -> dict[str, Any]:
 		return {}
@@ -169,7 +184,7 @@ class ReplayEngine:
 		return "landscape-replay"
 
 	def world_size(self, params: dict[str, Any]) -> int:
-		return 1
+		return self.GPUS + 1 if params_key(params) in self.refused else 1
 
 
 class ReplayPredictor:
@@ -255,18 +270,15 @@ def stop_point(seen: list[float | None], maximize: bool, patience: int) -> int |
 	return None
 
 
-def replay(
-	landscape: Landscape, strategy: str, seed: int, share: float, workdir: Path, prior: Path | None = None
-) -> tuple[int, int, int, bool]:
-	"""(experiments to reach `share` of the best, to reach 95% of it, where the stopping rule would end the search,
-	whether the best found by then reached `share`) for one seeded search; N when never reached / never stopped."""
-	store = Store(f"sqlite:///{workdir / f'{strategy}-{seed}-{prior is not None}.db'}")
-	spec = TaskSpec.model_validate(
+def spec_for(landscape: Landscape, strategy: str, seed: int, prior: Path | None) -> TaskSpec:
+	"""The predict-mode task that replays `landscape` with `strategy` (the full and the fast replay share it)."""
+	return TaskSpec.model_validate(
 		{
 			"task_name": f"replay-{strategy}-{seed}",
 			"model": {"id_or_path": "landscape"},
 			"base_runtime": "vllm",
 			"deployment_mode": "predict",
+			"hardware": {"gpu_count": ReplayEngine.GPUS},
 			"parameters": landscape.grid,
 			# the replay's load level is not the landscape's: the largest one keeps search/prior.py's rule for
 			# batch caps above the concurrency (held in predict mode) from touching the landscape's parameters
@@ -285,6 +297,25 @@ def replay(
 			},
 		}
 	)
+
+
+def replay(
+	landscape: Landscape,
+	strategy: str,
+	seed: int,
+	share: float,
+	workdir: Path,
+	prior: Path | None = None,
+	*,
+	fast: bool = False,
+) -> tuple[int, int, int, bool]:
+	"""(experiments to reach `share` of the best, to reach 95% of it, where the stopping rule would end the search,
+	whether the best found by then reached `share`) for one seeded search; N when never reached / never stopped.
+	fast: the in-process replay (benchmarks/search_replay.py), serial strategies only."""
+	spec = spec_for(landscape, strategy, seed, prior)
+	if fast:
+		return fast_replay(landscape, spec, share, PATIENCE, stop_point, ReplayEngine(landscape.refused))
+	store = Store(f"sqlite:///{workdir / f'{strategy}-{seed}-{prior is not None}.db'}")
 	cancel = threading.Event()
 	seen: list[float | None] = []
 	hits: dict[float, int] = {}
@@ -309,7 +340,7 @@ def replay(
 		task_id,
 		emit=on_event,
 		cancel=cancel,
-		engine=ReplayEngine(),
+		engine=ReplayEngine(landscape.refused),
 		measurer=Predicted(ReplayPredictor(landscape, overlap=PARALLEL.get(strategy, 1))),
 	)  # type: ignore[arg-type]
 	runner.run()
@@ -326,6 +357,8 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 	bad = [s for s in strategies if s not in STRATEGIES]
 	if bad:
 		raise SystemExit(f"unknown strategies {bad}; valid: {', '.join(STRATEGIES)}")
+	if args.fast and any(s in PARALLEL for s in strategies):
+		raise SystemExit("--fast replays serial strategies only (drop tpe-parallel / gp-parallel)")
 	priors = [p.strip() for p in args.priors.split(",") if p.strip()]
 	if not set(priors) <= {"none", "perturbed"}:
 		raise SystemExit("--priors is none, perturbed or none,perturbed")
@@ -348,7 +381,7 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 					if mode == "perturbed":
 						prior = Path(d) / f"prior-{seed}.csv"
 						landscape.write_prior(prior, seed, args.prior_error)
-					results.append(replay(landscape, strategy, seed, args.target, Path(d), prior))
+					results.append(replay(landscape, strategy, seed, args.target, Path(d), prior, fast=args.fast))
 				print(f"  {name}: experiments to the target per seed {[r[0] for r in results]}", flush=True)
 				first = statistics.median(r[0] for r in results)
 				count = float(landscape.size) if strategy == "grid" else first
@@ -392,6 +425,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
 	p.add_argument("--priors", default="none,perturbed", help="none, perturbed, or both (each strategy twice)")
 	p.add_argument("--prior-error", type=float, default=0.4, help="log-normal error of the perturbed prior")
 	p.add_argument("--target", type=float, default=0.99, help="share of the best value that counts as reaching it")
+	p.add_argument(
+		"--fast", action="store_true", help="in-process replay: same sampler, prior and tell, no runner or store"
+	)
 	return run(p.parse_args(argv))
 
 

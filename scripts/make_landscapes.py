@@ -7,7 +7,8 @@ auto/fp8 x KV-cache dtype auto/fp8) of one model, GPU and engine, predicted thro
 mode and exported like `autotuner export` (param:NAME columns, status, every figure). No SLO is applied here: the
 benchmark applies its constraint (`--constraint 'mean_tpot<=0.05'`), so one CSV serves several constraints.
 Dense and MoE models, H100/H200/B200/A100, vLLM, SGLang and TensorRT-LLM: the training set of the search strategies
-(benchmarks/search_efficiency.py). Needs the `predict` extra (aiconfigurator); about 2-10 s per landscape.
+(benchmarks/search_efficiency.py). `--held-out` writes the held-out set instead (HELD_OUT: other models, GPU/engine
+pairs and traffic, generated after the default strategy was chosen and never tuned on). Needs the `predict` extra (aiconfigurator); about 2-10 s per landscape.
 """
 
 from __future__ import annotations
@@ -38,10 +39,22 @@ LANDSCAPES: dict[str, tuple[str, str, str, str, int]] = {
 	"qwen3-32b-b200-sglang": ("sglang", "Qwen/Qwen3-32B", "B200", "D(4096,1024)", 128),
 	"qwen3-8b-h100-vllm": ("vllm", "Qwen/Qwen3-8B", "H100", "D(1024,1024)", 512),
 }
+# the held-out set (benchmarks/landscapes/held-out/): generated after the strategy was chosen, never tuned on; models,
+# GPU/engine pairs and traffic the training set does not have
+HELD_OUT: dict[str, tuple[str, str, str, str, int]] = {
+	"llama31-405b-b200-sglang": ("sglang", "meta-llama/Meta-Llama-3.1-405B", "B200", "D(3072,768)", 192),
+	"llama31-8b-h200-vllm": ("vllm", "meta-llama/Meta-Llama-3.1-8B", "H200", "D(512,2048)", 384),
+	"qwen3-32b-a100-trtllm": ("trtllm", "Qwen/Qwen3-32B", "A100", "D(1536,384)", 96),
+	# set 2: generated after the last change to the default strategy (set 1 had been seen once by then)
+	"llama31-70b-h200-sglang": ("sglang", "meta-llama/Meta-Llama-3.1-70B", "H200", "D(1024,256)", 320),
+	"qwen3-32b-h100-vllm": ("vllm", "Qwen/Qwen3-32B", "H100", "D(2048,2048)", 160),
+	"qwen3-30b-a3b-b200-trtllm": ("trtllm", "Qwen/Qwen3-30B-A3B", "B200", "D(4096,256)", 224),
+}
+ALL = {**LANDSCAPES, **HELD_OUT}
 
 
 def spec_for(name: str) -> dict[str, Any]:
-	engine, model, gpu, scenario, concurrency = LANDSCAPES[name]
+	engine, model, gpu, scenario, concurrency = ALL[name]
 	return {
 		"task_name": f"landscape-{name}",
 		"model": {"id_or_path": model},
@@ -86,12 +99,14 @@ def make(name: str, out_dir: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
 	p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-	p.add_argument("--only", nargs="*", choices=sorted(LANDSCAPES), help="landscapes to write (default: all)")
-	p.add_argument("--out-dir", default=str(REPO / "benchmarks" / "landscapes"))
+	p.add_argument("--only", nargs="*", choices=sorted(ALL), help="landscapes to write (default: the training set)")
+	p.add_argument("--held-out", action="store_true", help="write the held-out set (default dir: .../held-out)")
+	p.add_argument("--out-dir", default=None)
 	args = p.parse_args(argv)
-	out_dir = Path(args.out_dir)
+	default = REPO / "benchmarks" / "landscapes"
+	out_dir = Path(args.out_dir) if args.out_dir else default / "held-out" if args.held_out else default
 	out_dir.mkdir(parents=True, exist_ok=True)
-	for name in args.only or list(LANDSCAPES):
+	for name in args.only or list(HELD_OUT if args.held_out else LANDSCAPES):
 		make(name, out_dir)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import importlib.util
 import sys
@@ -100,3 +101,88 @@ def test_perturbed_prior_is_seeded_and_exact_at_zero_error(tmp_path: Path) -> No
 	assert a.read_text() == b.read_text() != c.read_text()
 	assert bench.stop_point([1.0, None, 1.005, 0.5], True, 3) == 4  # 0.5% better is within the noise floor
 	assert bench.stop_point([1.0, 2.0, 1.0, 1.0], True, 3) is None
+
+
+def test_fast_replay_proposes_what_the_runner_replay_proposes(tmp_path: Path) -> None:
+	"""--fast (benchmarks/search_replay.py: the sampler, prior and tell without the runner) gives the same counts per
+	seed as the replay through the real TaskRunner and store, with and without a perturbed prior."""
+	bench = load_benchmark()
+	path = tmp_path / "land.csv"
+	write_landscape(path)
+	land = bench.Landscape(path, "maximize:tput", ["latency<=0.05"])
+	for strategy, seeds in (("gp", (0, 1)), ("tpe", (0,)), ("random", (1,))):
+		for seed in seeds:
+			prior = tmp_path / f"prior-{seed}.csv"
+			land.write_prior(prior, seed, 0.4)
+			for p in (None, prior):
+				full = bench.replay(land, strategy, seed, 0.99, tmp_path, p)
+				fast = bench.replay(land, strategy, seed, 0.99, tmp_path, p, fast=True)
+				assert fast == full, (strategy, seed, p)
+				assert 1 <= fast[0] <= land.size
+
+
+def test_fast_mode_refuses_parallel_strategies(tmp_path: Path) -> None:
+	bench = load_benchmark()
+	path = tmp_path / "land.csv"
+	write_landscape(path)
+	with pytest.raises(SystemExit, match="serial strategies only"):
+		bench.main(["--landscape", str(path), "--objective", "maximize:tput", "--strategies", "tpe-parallel", "--fast"])
+
+
+def test_held_out_landscapes_are_not_the_training_set() -> None:
+	"""The held-out set differs from the training set in model, GPU or engine, and its CSVs are full grids."""
+	# the two tables are literal dicts: read them without importing the script (it needs aiconfigurator's CLI)
+	text = (REPO / "scripts" / "make_landscapes.py").read_text()
+	tables: dict[str, dict[str, tuple[str, ...]]] = {}
+	for node in ast.parse(text).body:
+		if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+			if node.target.id in ("LANDSCAPES", "HELD_OUT"):
+				tables[node.target.id] = ast.literal_eval(node.value)
+	train, held = tables["LANDSCAPES"], tables["HELD_OUT"]
+	assert len(held) >= 2 and not set(train) & set(held)
+	combos = {(engine, model, gpu) for engine, model, gpu, *_ in train.values()}
+	for name, (engine, model, gpu, *_) in held.items():
+		assert (engine, model, gpu) not in combos
+		rows = list(csv.DictReader((REPO / "benchmarks" / "landscapes" / "held-out" / f"{name}.csv").open()))
+		assert len(rows) == 112 and any(r["status"] == "success" for r in rows)
+
+
+def write_refusing_landscape(path: Path) -> None:
+	"""The tiny landscape with b=1 refused before launch (status skipped, as TensorRT-LLM's online FP8 GEMM is)."""
+	write_landscape(path)
+	rows = list(csv.reader(path.open()))
+	for row in rows[1:]:
+		if row[1] == "1":
+			row[2] = "skipped"
+	with path.open("w", newline="") as f:
+		csv.writer(f).writerows(rows)
+
+
+def test_configurations_the_launch_plan_refuses_are_left_out_of_the_gp_search(tmp_path: Path) -> None:
+	"""search/prior.py asks the real launch plan (engines/plan.py) about every configuration before the search; the
+	gp sampler never proposes a refused one, and the fast replay agrees with the runner's."""
+	from inference_autotuner.search.prior import refused_before_launch
+	from inference_autotuner.space import build_task_space
+	from inference_autotuner.store import Experiment, Store
+
+	bench = load_benchmark()
+	path = tmp_path / "land.csv"
+	write_refusing_landscape(path)
+	land = bench.Landscape(path, "maximize:tput", [])
+	assert len(land.refused) == 4
+	spec = bench.spec_for(land, "gp", 0, None)
+	space = build_task_space(spec.parameters, spec.quant_config, spec.parallel_config)
+	refused = refused_before_launch(spec, space, bench.ReplayEngine(land.refused), "landscape")
+	assert set(refused) == land.refused and all("GPUs" in why for why in refused.values())
+	for seed in (0, 1):
+		full = bench.replay(land, "gp", seed, 1.0, tmp_path, None)
+		assert bench.replay(land, "gp", seed, 1.0, tmp_path, None, fast=True) == full
+		store = Store(f"sqlite:///{tmp_path / f'gp-{seed}-False.db'}")
+		with store.session() as s:
+			statuses = [e.status for e in s.query(Experiment).order_by(Experiment.number).all()]
+		store.engine.dispose()
+		# every configuration the plan accepts comes first; only then (the sampler has nothing left) a refusal
+		assert len(statuses) >= 8 and "skipped" not in statuses[:8]
+		assert full[0] <= 8  # the best (3, 3) among the 8 configurations left
+	random_full = bench.replay(land, "random", 0, 1.0, tmp_path, None)
+	assert bench.replay(land, "random", 0, 1.0, tmp_path, None, fast=True) == random_full  # refusals told alike

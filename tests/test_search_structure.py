@@ -217,3 +217,40 @@ def test_runner_stops_early_and_logs_why(tmp_path: Path) -> None:
 	store.engine.dispose()
 	assert len(done) < 48
 	assert any(m.startswith("stopping: 3 experiments since the best") for m in logs)
+
+
+def test_strategy_auto_takes_a_predicted_prior_on_gpu_deployments_of_modelled_engines() -> None:
+	"""Unset optimization.prior: 'predict' for auto on a docker/kubernetes/ome deployment of vLLM/SGLang/TRT-LLM with
+	a named GPU; 'none' or another strategy: none. Then prepare() runs the real aiconfigurator over the space, hands
+	the gp sampler the ranking and says in the log that it is the default."""
+	from inference_autotuner.engines import get_engine
+	from inference_autotuner.search.prior import effective_prior, prepare
+	from inference_autotuner.space import build_task_space
+
+	base = {
+		"task_name": "t",
+		"model": {"id_or_path": "Qwen/Qwen3-32B"},
+		"base_runtime": "vllm",
+		"deployment_mode": "docker",
+		"hardware": {"gpu": "H100", "gpu_count": 8},
+		"parameters": {"max-num-seqs": [64, 128]},
+		"parallel_config": {"tp": [2, 4]},
+		"benchmark": {"traffic_scenarios": ["D(1024,256)"], "num_concurrency": [64]},
+	}
+	spec = TaskSpec.model_validate(base)
+	assert effective_prior(spec) == "predict"
+	assert effective_prior(TaskSpec.model_validate({**base, "optimization": {"prior": "none"}})) is None
+	assert effective_prior(TaskSpec.model_validate({**base, "optimization": {"strategy": "random"}})) is None
+	assert effective_prior(TaskSpec.model_validate({**base, "hardware": {"gpu_count": 8}})) is None
+	assert effective_prior(TaskSpec.model_validate({**base, "base_runtime": "llamacpp", "parameters": {}})) is None
+	assert effective_prior(TaskSpec.model_validate({**base, "deployment_mode": "predict"})) is None
+
+	pytest.importorskip("aiconfigurator")
+	space = build_task_space(spec.parameters, spec.quant_config, spec.parallel_config)
+	study = optuna.create_study(sampler=make_sampler(spec.optimization, space))
+	logs: list[str] = []
+	prepare(study, spec, space, get_engine("vllm"), logs.append, model_path=spec.model.ref)
+	sampler = study.sampler
+	assert isinstance(sampler, StructuredSampler)
+	assert len(sampler._prior) == 4 and any(v is not None for v in sampler._prior.values())
+	assert any("the default of strategy auto" in line and "4 configurations predicted" in line for line in logs), logs

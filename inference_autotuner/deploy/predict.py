@@ -351,5 +351,3 @@ def _run_metrics(
 		predicted=True,
 	)
 
-
-PredictDeployer = AiconfiguratorPredictor  # the old name, still imported by search/prior.py: not a Deployer any more

@@ -25,7 +25,8 @@ EXPLORE_AFTER_DUPLICATES = 3  # finite spaces: after this many repeats in a row,
 class SearchLoop(RunnerBase):
 	# -- search -------------------------------------------------------------------------------------------------
 	def _search(self, ctx: RunContext, slots: int) -> None:
-		prepare(ctx.study, self.spec, ctx.space, ctx.engine, self._log)  # prior, held dimensions (search/prior.py)
+		# prior, held dimensions, configurations the launch plan refuses (search/prior.py)
+		prepare(ctx.study, self.spec, ctx.space, ctx.engine, self._log, model_path=ctx.model_path)
 		if slots <= 1:
 			self._search_worker(ctx)
 		else:

@@ -1,6 +1,7 @@
 """Priors from predictions, dimensions that cannot matter, and the start of a search.
 
-`optimization.prior`:
+`optimization.prior` (unset: `predict` for strategy auto on a GPU deployment of vLLM / SGLang / TensorRT-LLM with a
+named GPU, see effective_prior; `none`: no prior):
 - `predict`: aiconfigurator predicts every configuration of the space (ms each; vLLM / SGLang / TensorRT-LLM on a
   GPU it has data for), scored with the task's objective and SLOs as a predicted experiment would be;
 - a CSV path: a landscape or `autotuner export` file (param:NAME columns, status ok/success, objective_value in the
@@ -61,14 +62,14 @@ def prior_from_csv(path: Path, space: Space, direction: str) -> dict[str, float 
 
 def prior_from_predictions(spec: Any, space: Space, engine: Any) -> dict[str, float | None]:
 	"""Predicted scores of every configuration of the space from aiconfigurator (deploy/predict.py)."""
-	from ..deploy.predict import PredictDeployer, PredictionInfeasible
+	from ..deploy.predict import AiconfiguratorPredictor, PredictionInfeasible
 	from ..engines.plan import plan_for
 	from ..scoring import goodput_slo_from, score_experiment
 
 	size = space.size()
 	if size is None or size > MAX_PREDICTED:
 		raise ValueError(f"a predicted prior needs a finite space of at most {MAX_PREDICTED} configurations")
-	deployer = PredictDeployer.from_spec(spec)
+	deployer = AiconfiguratorPredictor.from_spec(spec)
 	deployer.preflight()
 	opt = spec.optimization
 	out: dict[str, float | None] = {}
@@ -87,13 +88,34 @@ def prior_from_predictions(spec: Any, space: Space, engine: Any) -> dict[str, fl
 	return out
 
 
-def load_prior(spec: Any, space: Space, engine: Any) -> dict[str, float | None]:
+AUTO_PRIOR_MODES = ("docker", "kubernetes", "ome")  # deployments whose experiments cost GPU time
+
+
+def effective_prior(spec: Any) -> str | None:
+	"""The prior a task uses: `optimization.prior` as set ('none': no prior); unset with strategy auto, one
+	objective, a GPU deployment (docker, kubernetes, ome) of vLLM / SGLang / TensorRT-LLM and a named GPU: 'predict'
+	(aiconfigurator predicts the space in seconds where one experiment costs minutes; where it has no data for the
+	model, GPU or engine the task logs it and searches without). Otherwise none."""
 	opt = spec.optimization
-	if not opt.prior or opt.multi_objective:
+	if opt.prior == "none" or opt.multi_objective:
+		return None
+	if opt.prior:
+		return str(opt.prior)
+	from ..deploy.predict import BACKENDS
+
+	gpu = getattr(getattr(spec, "hardware", None), "gpu", None)
+	if opt.strategy == "auto" and spec.deployment_mode in AUTO_PRIOR_MODES and spec.base_runtime in BACKENDS and gpu:
+		return "predict"
+	return None
+
+
+def load_prior(spec: Any, space: Space, engine: Any) -> dict[str, float | None]:
+	prior = effective_prior(spec)
+	if not prior:
 		return {}
-	if opt.prior == "predict":
+	if prior == "predict":
 		return prior_from_predictions(spec, space, engine)
-	return prior_from_csv(Path(opt.prior).expanduser(), space, OBJECTIVE_INFO[opt.objective].direction)
+	return prior_from_csv(Path(prior).expanduser(), space, OBJECTIVE_INFO[spec.optimization.objective].direction)
 
 
 def cannot_matter(spec: Any, space: Space) -> dict[str, Any]:
@@ -118,27 +140,72 @@ def cannot_matter(spec: Any, space: Space) -> dict[str, Any]:
 	return {}
 
 
-def prepare(study: optuna.Study, spec: Any, space: Space, engine: Any, log: Callable[[str], None]) -> None:
-	"""Before the search: hand the sampler its prior and held dimensions, and measure the predicted top first."""
+def refused_before_launch(spec: Any, space: Space, engine: Any, model_path: Any) -> dict[str, str]:
+	"""Configurations the launch plan refuses (engines/plan.py: a quantization or parallel field the engine cannot
+	honour, a world size above the GPUs, a model that does not fit): {params_key: reason}. The runner would record
+	each as skipped/infeasible without launching it, so a search that proposes one learns only what the plan knew.
+	Finite spaces of at most MAX_PREDICTED configurations; {} for larger ones or without an engine."""
+	size = space.size()
+	if engine is None or size is None or size > MAX_PREDICTED:
+		return {}
+	from ..engines.memory import find_model_config
+	from ..engines.plan import hardware_for, plan_launch
+
+	ref = str(model_path) if model_path is not None else str(getattr(spec.model, "ref", ""))
+	config = find_model_config(ref) if ref else None
+	hardware = hardware_for(spec)
+	out: dict[str, str] = {}
+	for c in space.iter_combinations():
+		params = space.full(c)
+		plan = plan_launch(engine, params, model_ref=ref, model_config=config, hardware=hardware)
+		if plan.status != "ok":
+			out[params_key(params)] = plan.reason or plan.status
+	return out
+
+
+def prepare(
+	study: optuna.Study,
+	spec: Any,
+	space: Space,
+	engine: Any,
+	log: Callable[[str], None],
+	*,
+	model_path: Any = None,
+) -> None:
+	"""Before the search: hand the sampler its prior, held dimensions and the configurations the launch plan refuses,
+	and measure the predicted top first."""
 	opt = spec.optimization
 	sampler = study.sampler
 	held = cannot_matter(spec, space)
 	if held and isinstance(sampler, StructuredSampler):
 		sampler.hold(held)
 		log(f"held (cannot change a prediction): {', '.join(f'{k}={v}' for k, v in held.items())}")
-	if not opt.prior:
+	if isinstance(sampler, StructuredSampler):
+		try:
+			refused = refused_before_launch(spec, space, engine, model_path)
+		except Exception as exc:  # a help, never a reason to fail the task: the runner still checks each plan
+			refused = {}
+			log(f"launch plans not checked before the search: {exc}")
+		if refused and sampler.exclude(refused):
+			first = next(iter(refused.values()))
+			log(f"left out of the search: {len(refused)} configurations the launch plan refuses (e.g. {first})")
+	name = effective_prior(spec)
+	if not name:
 		return
+	label = (
+		repr(name) if opt.prior else f"{name!r} (the default of strategy auto; optimization.prior: none turns it off)"
+	)
 	try:
 		prior = load_prior(spec, space, engine)
 	except Exception as exc:  # a prior is a help, never a reason to fail the task
-		log(f"prior {opt.prior!r} not used: {exc}")
+		log(f"prior {label} not used: {exc}")
 		return
 	if not prior:
-		log(f"prior {opt.prior!r}: no configuration of this space in it; searching without")
+		log(f"prior {label}: no configuration of this space in it; searching without")
 		return
 	feasible = sorted((v, k) for k, v in prior.items() if v is not None)
 	log(
-		f"prior {opt.prior!r}: {len(prior)} configurations predicted, {len(feasible)} feasible; the top "
+		f"prior {label}: {len(prior)} configurations predicted, {len(feasible)} feasible; the top "
 		f"{min(PRIOR_TOP_K, len(feasible))} measured first, the ranking corrected by each measurement"
 	)
 	if isinstance(sampler, StructuredSampler):

@@ -205,6 +205,17 @@ class StructuredSampler(optuna.samplers.BaseSampler):
 			self._candidates = [c for c in self._candidates if all(c.get(k) == v for k, v in held.items())]
 			self._cx = None
 
+	def exclude(self, keys: Any) -> bool:
+		"""Never propose these configurations (params_key of the full configuration): the launch plan refuses them.
+		Kept when every configuration would go (the runner then records the refusals). True when applied."""
+		if self._candidates is None:
+			return False
+		left = [c for c in self._candidates if self._key(c) not in keys]
+		if not left:
+			return False
+		self._candidates, self._cx = left, None
+		return True
+
 	@property
 	def startup(self) -> int:
 		if self._n_startup is not None:
