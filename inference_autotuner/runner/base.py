@@ -48,6 +48,7 @@ class RunContext:
 	redo: list[int]
 	running: list[dict[str, Any]] = field(default_factory=list)  # parameter sets being measured right now
 	space_keys: set[str] | None = None  # every configuration of a finite space (up to SPACE_KEYS_MAX)
+	quality: Any = None  # the quality guardrail (quality.QualityGuard) when it is on for this task
 
 	def __post_init__(self) -> None:
 		size = self.space.size()
@@ -248,6 +249,7 @@ class RunnerBase:
 			labels={"task": str(self.task_id), "experiment": str(number)},
 			plan=plan,
 			on_run=self._pruning_hook(trial, plan.world_size if plan.status == "ok" else 1),
+			quality=ctx.quality,
 		)
 		values = objective_values(self.spec.optimization, outcome.score.figures if outcome.score else None)
 		prov = self._provenance(engine, outcome)

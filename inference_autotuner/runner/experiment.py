@@ -22,7 +22,9 @@ from ..engines import Engine
 from ..engines.plan import LaunchPlan, plan_for
 from ..errors import AutotunerError, BenchmarkError, CancelledError
 from ..paths import data_dir
+from ..quality import QualityGuard
 from ..scoring import ScoreResult, goodput_slo_from, score_experiment
+from ..space import params_key
 from ..spec.models import TaskSpec
 from .events import EventSink
 from .launch import is_predicted, launch_for
@@ -136,6 +138,7 @@ def run_experiment(
 	labels: dict[str, str] | None = None,
 	plan: LaunchPlan | None = None,
 	on_run: RunHook | None = None,
+	quality: QualityGuard | None = None,
 ) -> Outcome:
 	t0 = time.monotonic()
 	# quant_config / parallel_config -> engine flags; a refused or non-fitting config is recorded, never launched
@@ -216,6 +219,8 @@ def run_experiment(
 			)
 		else:
 			out.score = _score(spec, out, engine.world_size(params))
+			if quality is not None:  # probed while the engine is up (quality/guard.py); below a threshold: infeasible
+				quality.check(out, deployment.base_url, params_key(params))
 			if not out.score.feasible:
 				completed = sum(r.completed for r in out.runs)
 				out.status = "infeasible" if completed else "failed"

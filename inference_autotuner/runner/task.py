@@ -30,6 +30,7 @@ from ..store.models import utcnow
 from .base import FINAL, RunContext
 from .budget import planned_experiments
 from .launch import baseline_params, is_predicted, model_location
+from .quality import quality_guard
 from .resources import parallel_slots
 from .search_loop import SearchLoop
 from .similarity import Match
@@ -167,6 +168,7 @@ class TaskRunner(SearchLoop):
 		t_start = time.monotonic()
 		ctx = RunContext(study, space, engine, model_path, redo)
 		try:
+			ctx.quality = quality_guard(self, ctx)  # the quality guardrail (quality/), when it is on
 			if opt.baseline is not False and not self.cancel.is_set():
 				self._noise_phase(ctx)
 			if not self.cancel.is_set():
