@@ -1,6 +1,6 @@
 """Quality of llama.cpp's quantized KV cache vs f16 on the demo model (docs/quality.md's figures).
 
-    python benchmarks/quality_kv_cache.py [--prompts 8] [--max-tokens 24]
+    python benchmarks/quality_kv_cache.py [--prompts 8] [--max-tokens 16]
 
 Starts the real engine once per cache type (f16 reference, q8_0, q4_0; flash attention on, which a quantized V
 cache needs), probes each with the shipped prompts and prints top-1 agreement, mean KL and exact match against f16,
@@ -35,7 +35,7 @@ def probe(base_url: str, prompts: list[str], max_tokens: int, top_k: int) -> Pro
 def main() -> None:
 	ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 	ap.add_argument("--prompts", type=int, default=8)
-	ap.add_argument("--max-tokens", type=int, default=24)
+	ap.add_argument("--max-tokens", type=int, default=16)
 	ap.add_argument("--top-k", type=int, default=10)
 	args = ap.parse_args()
 	model = resolve_model("smollm2")

@@ -118,3 +118,12 @@ def test_judge_names_each_failed_threshold() -> None:
 	bad = judge(q, {"quality_top1": 0.9, "quality_kl": 0.2, "quality_accuracy": 0.4})
 	assert bad == ["top-1 agreement 0.9 < 0.98", "KL 0.2 > 0.05", "eval accuracy 0.4 < 0.5"]
 	assert judge(QualitySpec(min_accuracy=0.5), {"quality_accuracy": 0.1}) == []  # no eval set: no accuracy check
+
+
+def test_a_token_outside_the_candidates_top_k_is_no_likelier_than_its_kth_token() -> None:
+	ref = pos("x", x=0.5, y=0.3)
+	cand = pos("x", x=0.3, w=0.05)  # leftover 0.65, but y is below the candidate's 2nd token: 0.05
+	p = {"x": 0.5, "y": 0.3, "other": 0.2}
+	q = {"x": 0.3, "y": 0.05, "other": 0.65}
+	want = sum(p[t] * math.log(p[t] / q[t]) for t in p)
+	assert position_kl(ref, cand) == pytest.approx(want, rel=1e-9)

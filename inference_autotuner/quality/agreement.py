@@ -10,7 +10,8 @@ KL approximation (servers return only the top-k log-probabilities): KL(P_ref || 
 tokens T plus one "other" bucket holding the rest of each distribution (1 - its mass on T). Coarse-graining a
 distribution can only lower a KL divergence, so the figure is a lower bound of the full-vocabulary KL. A token of T
 missing from the candidate's top-k gets the candidate's leftover mass (1 - its top-k mass) shared evenly among the
-missing tokens; every probability is floored at 1e-10. The figure is the mean over the compared positions, in nats.
+missing tokens, capped at the candidate's k-th probability (a token outside the top-k is no likelier than that);
+every probability is floored at 1e-10. The figure is the mean over the compared positions, in nats.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def position_kl(ref: Position, cand: Position) -> float:
 	cand_p = {t: math.exp(lp) for t, lp in cand.top.items()}
 	missing = [t for t in p if t not in cand_p]
 	leftover = max(0.0, 1.0 - sum(cand_p.values()))
-	fill = leftover / len(missing) if missing else 0.0
+	# a token outside the candidate's top-k has at most the k-th probability: never more than that
+	fill = min(leftover / len(missing), min(cand_p.values(), default=leftover)) if missing else 0.0
 	q = {t: cand_p.get(t, fill) for t in p}
 	p["\0other"] = 1.0 - sum(p.values())
 	q["\0other"] = 1.0 - sum(q.values())

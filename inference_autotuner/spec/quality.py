@@ -54,7 +54,7 @@ class QualitySpec(BaseModel):
 		"unset: the baseline itself",
 	)
 	prompts: int = Field(8, ge=1, le=64, description="Probe prompts used (of the shipped probe set)")
-	max_tokens: int = Field(24, ge=1, le=256, description="Tokens generated greedily per probe prompt")
+	max_tokens: int = Field(16, ge=1, le=256, description="Tokens generated greedily per probe prompt")
 	top_k: int = Field(10, ge=1, le=20, description="Log-probabilities asked per position (n_probs / logprobs)")
 	eval: QualityEvalSpec | None = Field(None, description="Task accuracy: {path: FILE.jsonl}")
 
