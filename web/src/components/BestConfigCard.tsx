@@ -62,8 +62,8 @@ function Recommendation({ summary, unit, taskId }: { summary: TaskSummary; unit:
       )}
       {summary.noise && (
         <div data-testid="noise-floor" className="text-slate-600">
-          Noise floor: ±{(summary.noise.floor * 100).toFixed(1)}% at 95% (baseline measured {summary.noise.n} times,
-          cv {(summary.noise.cv * 100).toFixed(1)}%); smaller differences are ties.
+          Noise floor: ±{(summary.noise.floor * 100).toFixed(1)}% at 95% (baseline measured {summary.noise.n} times, cv{" "}
+          {(summary.noise.cv * 100).toFixed(1)}%); smaller differences are ties.
         </div>
       )}
       {summary.notes?.map((n) => (
