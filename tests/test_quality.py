@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from inference_autotuner.errors import AutotunerError
 from inference_autotuner.quality import (
 	Completion,
+	LogprobsUnavailable,
 	Position,
 	compare,
+	complete,
 	judge,
 	load_eval,
 	position_kl,
@@ -127,3 +133,71 @@ def test_a_token_outside_the_candidates_top_k_is_no_likelier_than_its_kth_token(
 	q = {"x": 0.3, "y": 0.05, "other": 0.65}
 	want = sum(p[t] * math.log(p[t] / q[t]) for t in p)
 	assert position_kl(ref, cand) == pytest.approx(want, rel=1e-9)
+
+
+# vLLM, SGLang and TensorRT-LLM servers cannot run on this CPU-only machine: their answers are replayed by a small
+# local HTTP server in the shapes their docs give (OpenAI completions logprobs; SGLang's /generate meta_info).
+VLLM_ANSWER = {
+	"choices": [
+		{
+			"text": " Paris.",
+			"logprobs": {
+				"tokens": [" Paris", "."],
+				"token_logprobs": [-0.2, -0.4],
+				"top_logprobs": [{" Paris": -0.2, " the": -2.0}, {".": -0.4, ",": -1.5}],
+			},
+		}
+	]
+}
+SGLANG_ANSWER = {
+	"text": " Paris.",
+	"meta_info": {
+		"output_token_logprobs": [[-0.2, 7042, None], [-0.4, 30, None]],
+		"output_top_logprobs": [[[-0.2, 7042, None], [-2.0, 260, None]], [[-0.4, 30, None], [-1.5, 28, None]]],
+	},
+}
+
+
+@pytest.fixture
+def replay() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+	seen: list[dict[str, Any]] = []
+
+	class Handler(BaseHTTPRequestHandler):
+		def do_POST(self) -> None:  # noqa: N802 - http.server's name
+			body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+			seen.append({"path": self.path, **body})
+			answer = SGLANG_ANSWER if self.path == "/generate" else VLLM_ANSWER
+			if self.path == "/v1/completions" and "logprobs" not in body:
+				answer = {"choices": [{"text": " 12", "logprobs": None}]}
+			data = json.dumps(answer).encode()
+			self.send_response(200)
+			self.send_header("Content-Type", "application/json")
+			self.send_header("Content-Length", str(len(data)))
+			self.end_headers()
+			self.wfile.write(data)
+
+		def log_message(self, *args: Any) -> None:
+			pass
+
+	server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+	thread = threading.Thread(target=server.serve_forever, daemon=True)
+	thread.start()
+	try:
+		yield f"http://127.0.0.1:{server.server_address[1]}", seen
+	finally:
+		server.shutdown()
+		server.server_close()
+
+
+def test_each_engine_is_asked_in_its_own_shape(replay: tuple[str, list[dict[str, Any]]]) -> None:
+	url, seen = replay
+	v = complete("vllm", url, "The capital of France is", max_tokens=2, top_k=2, model="m")
+	assert seen[-1]["path"] == "/v1/completions" and seen[-1]["logprobs"] == 2 and seen[-1]["temperature"] == 0
+	assert [p.token for p in v.positions] == [" Paris", "."] and v.positions[0].top[" the"] == -2.0
+	s = complete("sglang", url, "The capital of France is", max_tokens=2, top_k=2)
+	assert seen[-1]["path"] == "/generate" and seen[-1]["return_logprob"] and seen[-1]["top_logprobs_num"] == 2
+	assert [p.token for p in s.positions] == ["#7042", "#30"] and s.positions[1].top["#28"] == -1.5
+	with pytest.raises(LogprobsUnavailable, match="not available"):
+		complete("trtllm", url, "x", max_tokens=2, top_k=2)
+	t = complete("trtllm", url, "What is 5 plus 7?", max_tokens=4, top_k=0)  # the eval's text still works
+	assert t.text == " 12" and t.positions == []
