@@ -20,13 +20,14 @@ from pydantic import BaseModel, Field
 from ..engines.output_knobs import output_changing
 from ..errors import AutotunerError
 from ..paths import data_dir
+from ..scoring.objectives import QUALITY_FIGURE_KEYS
 from ..spec.models import TaskSpec
 from ..spec.quality import QualitySpec
 from .agreement import Comparison, compare
 from .data import EvalItem, load_eval, probe_prompts
 from .requests import Completion, LogprobsUnavailable, complete, served_model
 
-FIGURES = ("quality_top1", "quality_kl", "quality_exact", "quality_accuracy", "quality_probe_seconds")
+FIGURES = QUALITY_FIGURE_KEYS
 LABELS = {"quality_top1": "top-1 agreement", "quality_kl": "KL", "quality_exact": "exact match"}
 LABELS["quality_accuracy"] = "eval accuracy"
 QUALITY_OBJECTIVES = ("maximize_quality_top1", "minimize_quality_kl", "maximize_quality_accuracy")

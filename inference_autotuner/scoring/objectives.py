@@ -68,7 +68,9 @@ RUN_FIGURE_KEYS = (
 	"request_throughput",
 	"goodput",
 )
-# Every key of ScoreResult.figures.
+# Figures of the quality guardrail (quality/guard.py), in an experiment's figures when it was probed.
+QUALITY_FIGURE_KEYS = ("quality_top1", "quality_kl", "quality_exact", "quality_accuracy", "quality_probe_seconds")
+# Every key of ScoreResult.figures as scoring gives it (the quality guardrail adds QUALITY_FIGURE_KEYS).
 FIGURE_KEYS = RUN_FIGURE_KEYS + (
 	"per_gpu_throughput",
 	"per_gpu_output_throughput",
@@ -77,8 +79,6 @@ FIGURE_KEYS = RUN_FIGURE_KEYS + (
 	"max_load",  # benchmark.load_search only: the highest load level that met every SLO
 	"cost_per_mtok",  # with cost.gpu_hour_usd only: US dollars per million output tokens (cost_per_mtok())
 )
-# Figures of the quality guardrail (quality/guard.py), added to an experiment's figures when it is probed.
-QUALITY_FIGURE_KEYS = ("quality_top1", "quality_kl", "quality_exact", "quality_accuracy", "quality_probe_seconds")
 
 
 class ScoreResult(BaseModel):
