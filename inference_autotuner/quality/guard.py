@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..engines.output_knobs import output_changing
-from ..errors import AutotunerError
+from ..errors import AutotunerError, CancelledError
 from ..paths import data_dir
 from ..scoring.objectives import QUALITY_FIGURE_KEYS
 from ..spec.models import TaskSpec
@@ -105,13 +105,20 @@ class QualityGuard:
 				self.reference = None
 
 	# -- probing ------------------------------------------------------------------------------------------------
-	def probe(self, base_url: str) -> ProbeResult:
-		"""The probe prompts greedily with top-k log-probabilities, then the eval items (text only)."""
+	def probe(self, base_url: str, cancel: threading.Event | None = None) -> ProbeResult:
+		"""The probe prompts greedily with top-k log-probabilities, then the eval items (text only); a cancel stops
+		it between two requests (CancelledError)."""
 		t0 = time.monotonic()
+
+		def go_on() -> None:
+			if cancel is not None and cancel.is_set():
+				raise CancelledError("cancelled during the quality probe")
+
 		model = self.spec.benchmark.model_name or (None if self.engine == "llamacpp" else served_model(base_url))
 		out = ProbeResult()
 		try:
 			for prompt in self.prompts:
+				go_on()
 				out.completions.append(
 					complete(
 						self.engine, base_url, prompt, max_tokens=self.q.max_tokens, top_k=self.q.top_k, model=model
@@ -122,6 +129,7 @@ class QualityGuard:
 		if self.eval:
 			right = 0
 			for item in self.eval:
+				go_on()
 				done = complete(
 					self.engine,
 					base_url,
@@ -158,14 +166,16 @@ class QualityGuard:
 			"quality_probe_seconds": result.seconds,
 		}
 
-	def check(self, out: Any, base_url: str, key: str) -> None:
+	def check(self, out: Any, base_url: str, key: str, cancel: threading.Event | None = None) -> None:
 		"""Probe the running configuration (`key`: its params_key) and fold the figures and verdict into
 		`out.score` (runner/experiment.Outcome): below a threshold -> infeasible, reason `quality: ...`."""
 		if out.score is None:
 			return
 		notes: list[str] = []
 		try:
-			result = self.probe(base_url)
+			result = self.probe(base_url, cancel)
+		except CancelledError:
+			raise
 		except AutotunerError as exc:
 			result, cmp = None, None
 			notes.append(f"quality probe failed: {exc}")

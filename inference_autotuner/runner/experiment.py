@@ -220,7 +220,7 @@ def run_experiment(
 		else:
 			out.score = _score(spec, out, engine.world_size(params))
 			if quality is not None:  # probed while the engine is up (quality/guard.py); below a threshold: infeasible
-				quality.check(out, deployment.base_url, params_key(params))
+				quality.check(out, deployment.base_url, params_key(params), cancel)
 			if not out.score.feasible:
 				completed = sum(r.completed for r in out.runs)
 				out.status = "infeasible" if completed else "failed"
