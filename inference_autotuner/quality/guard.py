@@ -95,6 +95,7 @@ class QualityGuard:
 		self.prompts = list(probe_prompts()[: q.prompts])
 		self.eval: list[EvalItem] = load_eval(q.eval.path, q.eval.limit) if q.eval is not None else []
 		self.reference: ProbeResult | None = None
+		self._judged: dict[str, tuple[dict[str, float | None], bool]] = {}  # params_key -> (figures, unknown)
 		self._lock = threading.Lock()
 		digest = json.dumps([reference_key, self.prompts, q.max_tokens, q.top_k, model, q.eval and q.eval.model_dump()])
 		self.cache = data_dir() / "quality" / f"task-{task_id}-{hashlib.sha256(digest.encode()).hexdigest()[:16]}.json"
@@ -166,36 +167,47 @@ class QualityGuard:
 			"quality_probe_seconds": result.seconds,
 		}
 
-	def check(self, out: Any, base_url: str, key: str, cancel: threading.Event | None = None) -> None:
-		"""Probe the running configuration (`key`: its params_key) and fold the figures and verdict into
-		`out.score` (runner/experiment.Outcome): below a threshold -> infeasible, reason `quality: ...`."""
-		if out.score is None:
-			return
+	def _measure(
+		self, base_url: str, key: str, cancel: threading.Event | None
+	) -> tuple[dict[str, float | None], bool, list[str]]:
+		"""(figures, whether top-1/KL could not be judged, notes) of one probe of the running configuration."""
 		notes: list[str] = []
+		cmp: Comparison | None = None
 		try:
 			result = self.probe(base_url, cancel)
 		except CancelledError:
 			raise
 		except AutotunerError as exc:
-			result, cmp = None, None
-			notes.append(f"quality probe failed: {exc}")
-		if result is not None:
-			with self._lock:
-				ref = self.reference
-			if ref is None and key == self.reference_key:
-				self._keep_reference(result)
-				ref = result
-			if ref is None:
-				cmp = None
-				notes.append("quality: no reference probe (the reference configuration did not run)")
-			elif not (ref.logprobs and result.logprobs):
-				cmp = None
-				notes.append(result.note or ref.note or "quality: no log-probabilities")
-			else:
-				cmp = compare(ref.completions, result.completions)
-		figures = self.figures(result, cmp) if result is not None else dict.fromkeys(FIGURES)
+			return dict.fromkeys(FIGURES), True, [f"quality probe failed: {exc}"]
+		with self._lock:
+			ref = self.reference
+		if ref is None and key == self.reference_key:
+			self._keep_reference(result)
+			ref = result
+		if ref is None:
+			notes.append("quality: no reference probe (the reference configuration did not run)")
+		elif not (ref.logprobs and result.logprobs):
+			notes.append(result.note or ref.note or "quality: no log-probabilities")
+		else:
+			cmp = compare(ref.completions, result.completions)
+		return self.figures(result, cmp), cmp is None and result.logprobs, notes
+
+	def check(self, out: Any, base_url: str, key: str, cancel: threading.Event | None = None) -> None:
+		"""Probe the running configuration (`key`: its params_key) and fold the figures and verdict into
+		`out.score` (runner/experiment.Outcome): below a threshold -> infeasible, reason `quality: ...`."""
+		if out.score is None:
+			return
+		with self._lock:
+			earlier = self._judged.get(key)
+		if earlier is not None:  # greedy probes are deterministic: a configuration measured again keeps its figures
+			figures, unknown = {**earlier[0], "quality_probe_seconds": 0.0}, earlier[1]
+			notes = ["quality: the figures of this configuration's first probe (not probed again)"]
+		else:
+			figures, unknown, notes = self._measure(base_url, key, cancel)
+			if not unknown:  # a failed probe is tried again next time
+				with self._lock:
+					self._judged[key] = (figures, unknown)
 		fails = judge(self.q, figures)
-		unknown = result is None or (cmp is None and result.logprobs)
 		if unknown and any(k != "quality_accuracy" for k in self.q.thresholds()):
 			fails.append(notes[-1] if notes else "quality not measured")
 		score = out.score
