@@ -83,7 +83,7 @@ def test_a_tuning_never_recommends_the_configuration_that_fails_the_guardrail(mo
 			"optimization": {
 				"strategy": "grid_search",
 				"max_iterations": 2,
-				"noise_runs": 1,
+				"noise_runs": 2,
 				"repeats": 0,
 				"repeat_top_k": 0,
 				"warm_start": False,
@@ -102,6 +102,8 @@ def test_a_tuning_never_recommends_the_configuration_that_fails_the_guardrail(mo
 		s.expunge_all()
 	assert rows[0].origin == "baseline" and rows[0].status == "success"
 	assert rows[0].figures["quality_kl"] == 0.0 and rows[0].figures["quality_top1"] == 1.0  # it is the reference
+	assert rows[1].params_key == rows[0].params_key and rows[1].figures["quality_kl"] == 0.0
+	assert rows[1].figures["quality_probe_seconds"] == 0.0, "measured again: the first probe's figures, not a probe"
 	quantized = [r for r in rows if r.params.get("cache-type-v") == "q4_0"]
 	assert len(quantized) == 1
 	for r in quantized:
@@ -113,5 +115,3 @@ def test_a_tuning_never_recommends_the_configuration_that_fails_the_guardrail(mo
 	assert summary.recommended is not None
 	assert summary.recommended.params.get("cache-type-v", "f16") == "f16"
 	assert any("quality: " in str(e.get("message", "")) for e in events if e.get("type") == "log")
-	for r in rows:
-		print(r.number, r.params, r.status, r.duration, r.figures and r.figures.get("quality_probe_seconds"))
