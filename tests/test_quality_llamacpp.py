@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from inference_autotuner.cli import app
 from inference_autotuner.deploy.local import LocalProcessDeployer
 from inference_autotuner.deploy.ports import free_port
 from inference_autotuner.engines import get_engine
@@ -115,3 +117,11 @@ def test_a_tuning_never_recommends_the_configuration_that_fails_the_guardrail(mo
 	assert summary.recommended is not None
 	assert summary.recommended.params.get("cache-type-v", "f16") == "f16"
 	assert any("quality: " in str(e.get("message", "")) for e in events if e.get("type") == "log")
+	# shown: show (columns and the reason), best (the recommendation's quality line), export (the figures)
+	show = CliRunner().invoke(app, ["show", "quality-guard"], env={"COLUMNS": "220"})
+	assert show.exit_code == 0, show.stdout
+	assert "top-1" in show.stdout and "KL" in show.stdout and "infeasible: quality: KL" in show.stdout
+	best = CliRunner().invoke(app, ["best", "quality-guard"], env={"COLUMNS": "220"})
+	assert best.exit_code == 0 and "quality vs reference: top-1 1.000, KL 0.0000 nats" in best.stdout, best.stdout
+	export = CliRunner().invoke(app, ["export", "quality-guard", "--format", "csv"])
+	assert export.exit_code == 0 and "quality_kl" in export.stdout.splitlines()[0], export.stdout[:300]
