@@ -94,6 +94,14 @@ def experiments_table(
 		table.caption = f"{table.caption}; {note}" if table.caption else note
 	for _key, title, _scale in figures:
 		table.add_column(title, justify="right")
+	from .quality.show import has_quality, quality_cells
+
+	quality = has_quality(rows)  # the quality guardrail's figures vs its reference (docs/quality.md)
+	if quality:
+		table.add_column("top-1", justify="right")
+		table.add_column("KL", justify="right")
+		note = "top-1 / KL = quality vs the reference configuration (top-1 agreement, KL in nats)"
+		table.caption = f"{table.caption}\n{note}" if table.caption else note
 	table.add_column("time s", justify="right")
 	audits = [audit_mark(r) for r in rows]
 	if any(audits):
@@ -116,6 +124,7 @@ def experiments_table(
 			fmt_params({k: v for k, v in r["params"].items() if k in keys}),
 			fmt(r.get("objective_value")),
 			*[fmt(fig.get(key), scale) for key, _t, scale in figures],
+			*(quality_cells(fig) if quality else ()),
 			fmt(r.get("duration_s")),
 			*([f"[yellow]{audit}[/]" if audit else "ok"] if any(audits) else []),
 		)

@@ -81,4 +81,19 @@ def explain(spec: TaskSpec, limit: int = 50, configs: list[dict[str, Any]] | Non
 		"space_size": space.size(),
 		"shown": sum(1 for r in rows if r["origin"] == "search"),
 		"experiments": rows,
+		"quality": _quality(spec),  # the quality guardrail (docs/quality.md): what each experiment is held to
+	}
+
+
+def _quality(spec: TaskSpec) -> dict[str, Any] | None:
+	from .quality import quality_spec
+
+	q = quality_spec(spec)
+	if q is None:
+		return None
+	return {
+		"thresholds": q.thresholds(),
+		"reference": q.reference or "the baseline",
+		"probe": f"{q.prompts} prompts x {q.max_tokens} tokens, top-{q.top_k}"
+		+ (f", eval {q.eval.path}" if q.eval else ""),
 	}

@@ -18,6 +18,7 @@ from inference_autotuner.scoring import (
 	pareto_front,
 	score_experiment,
 )
+from inference_autotuner.scoring.objectives import QUALITY_FIGURE_KEYS
 from inference_autotuner.spec.models import OBJECTIVES, LatencySLO, SLOSpec, SLOTarget
 
 E = math.e  # 2.718281828459045
@@ -185,7 +186,7 @@ def test_objective_info_covers_every_objective() -> None:
 	assert set(OBJECTIVE_INFO) == set(OBJECTIVES)
 	for info in OBJECTIVE_INFO.values():
 		assert info.direction in ("minimize", "maximize")
-		assert info.figure in FIGURE_KEYS
+		assert info.figure in FIGURE_KEYS + QUALITY_FIGURE_KEYS
 
 
 def test_minimize_latency_with_penalty() -> None:

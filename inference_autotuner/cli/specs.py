@@ -84,6 +84,13 @@ def explain(
 		console.print(
 			"[dim]port 8000 shown: each experiment gets a free port when it launches (engine_port fixes it)[/]"
 		)
+	if (q := data.get("quality")) is not None:  # docs/quality.md
+		limits = ", ".join(f"{k} {v:g}" for k, v in q["thresholds"].items()) or "no thresholds"
+		console.print(
+			f"quality guardrail: each experiment probed vs {q['reference']} ({q['probe']}); infeasible past: {limits}",
+			highlight=False,
+			markup=False,
+		)
 	for row in data["experiments"]:
 		style = {"ok": "green", "skipped": "dim", "infeasible": "yellow"}[row["status"]]
 		mem = row["memory"]

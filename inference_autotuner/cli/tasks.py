@@ -95,6 +95,10 @@ def _print_best(data: dict[str, Any], summary: TaskSummary | None = None) -> Non
 		print_recommendation(summary)
 	fig = best.get("figures") or {}
 	console.print("  " + ", ".join(f"{title} {fmt(fig.get(key), scale)}" for key, title, scale in FIGURE_COLUMNS))
+	from ..quality.show import quality_line
+
+	if (line := quality_line(fig)) is not None:  # the quality guardrail's figures (docs/quality.md)
+		console.print(f"  {line}", markup=False, highlight=False)
 	if best.get("launch_command"):
 		console.print("  launch with:")
 		console.print(f"    {best['launch_command']}", highlight=False, soft_wrap=True)

@@ -350,4 +350,3 @@ def _run_metrics(
 		goodput=good,
 		predicted=True,
 	)
-

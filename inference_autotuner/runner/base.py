@@ -49,6 +49,7 @@ class RunContext:
 	running: list[dict[str, Any]] = field(default_factory=list)  # parameter sets being measured right now
 	space_keys: set[str] | None = None  # every configuration of a finite space (up to SPACE_KEYS_MAX)
 	slots: int = 1  # experiments measured at once (max_parallel as far as the machine allows)
+	quality: Any = None  # the quality guardrail (quality.QualityGuard) when it is on for this task
 
 	def __post_init__(self) -> None:
 		size = self.space.size()
@@ -257,6 +258,7 @@ class RunnerBase:
 			labels={"task": str(self.task_id), "experiment": str(number)},
 			plan=plan,
 			on_run=self._pruning_hook(trial, plan.world_size if plan.status == "ok" else 1),
+			quality=ctx.quality,
 		)
 		values = objective_values(self.spec.optimization, outcome.score.figures if outcome.score else None)
 		prov = self._provenance(engine, outcome)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,9 @@ from ..deploy.base import Deployer
 from ..engines import Engine
 from ..engines.plan import LaunchPlan, plan_for
 from ..errors import AutotunerError
+from ..quality import QualityGuard
 from ..scoring import ScoreResult, score_experiment
+from ..space import params_key
 from ..spec.models import TaskSpec
 from .events import EventSink
 from .measure import DeployAndLoad, Job, Measurer
@@ -40,6 +43,7 @@ def run_experiment(
 	labels: dict[str, str] | None = None,
 	plan: LaunchPlan | None = None,
 	on_run: RunHook | None = None,
+	quality: QualityGuard | None = None,
 ) -> Outcome:
 	"""Measure `params` with `measurer` (or deploy + load on `deployer`) and judge it; never raises for the
 	experiment's own failures (they are its status and reason)."""
@@ -65,10 +69,15 @@ def run_experiment(
 		labels=dict(labels or {}),
 		on_run=on_run,
 	)
+	key = params_key(plan.flags)
+	if quality is not None:  # probed while the engine is up (quality/guard.py), judged with the score below
+		job.probes.append(lambda running: quality.collect(running.out, running.deployment.base_url, key, cancel))
 	out = measurer.measure(job)  # launch, warm-up, load runs, probes, stop (or a prediction)
 	if out.measured:
 		try:
-			judge(spec, out, plan.world_size, log_path)
+			# a configuration below a quality threshold: infeasible, reason `quality: ...`
+			on_score = None if quality is None else (lambda o: quality.apply(o, key))
+			judge(spec, out, plan.world_size, log_path, on_score=on_score)
 		except AutotunerError as exc:
 			out.status, out.reason = "failed", str(exc)
 		except Exception as exc:  # a bug in scoring must not lose the task
@@ -78,7 +87,13 @@ def run_experiment(
 	return out
 
 
-def judge(spec: TaskSpec, out: Outcome, world_size: int, log_path: Path) -> None:
+def judge(
+	spec: TaskSpec,
+	out: Outcome,
+	world_size: int,
+	log_path: Path,
+	on_score: Callable[[Outcome], None] | None = None,
+) -> None:
 	"""The verdict on measured (or predicted) runs: interrupted, crashed, timed out, client-bound (never scored),
 	or scored: success, infeasible (an SLO), failed (nothing completed), pruned."""
 	if out.cancelled:
@@ -97,6 +112,8 @@ def judge(spec: TaskSpec, out: Outcome, world_size: int, log_path: Path) -> None
 		)
 	else:
 		out.score = _score(spec, out, world_size)
+		if on_score is not None:  # e.g. the quality guardrail's verdict, before the status is decided
+			on_score(out)
 		if not out.score.feasible:
 			completed = sum(r.completed for r in out.runs)
 			out.status = "infeasible" if completed else "failed"

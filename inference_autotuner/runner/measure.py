@@ -52,6 +52,7 @@ class Job:
 	port: int | None = None  # None: a free one
 	labels: dict[str, str] = field(default_factory=dict)
 	on_run: RunHook | None = None
+	probes: list[Probe] = field(default_factory=list)  # this experiment's own probes, after the measurer's
 
 
 class Measurer(Protocol):
@@ -124,7 +125,7 @@ class DeployAndLoad:
 			self._ready(job, deployment, out, t0)
 			placement = self._place(job, deployment)
 			self._load(job, deployment, out, placement)
-			for probe in self.probes:  # the seam for checks against the running engine (quality, ...)
+			for probe in [*self.probes, *job.probes]:  # the seam for checks against the running engine (quality, ...)
 				probe(Running(job, deployment, out))
 			out.measured = True
 		except CancelledError:

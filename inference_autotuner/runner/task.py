@@ -33,6 +33,7 @@ from .base import FINAL, RunContext
 from .budget import planned_experiments
 from .launch import baseline_params, model_location
 from .phases import noise_phase, repeat_phase
+from .quality import quality_guard
 from .resources import parallel_slots
 from .search_loop import SearchLoop
 from .similarity import Match
@@ -205,6 +206,7 @@ class TaskRunner(SearchLoop):
 	def _run_phases(self, ctx: RunContext) -> None:
 		t_start = time.monotonic()
 		try:
+			ctx.quality = quality_guard(self, ctx)  # the quality guardrail (quality/), when it is on
 			for _name, wanted, phase in self._phases():
 				if not self.cancel.is_set() and wanted():
 					phase(ctx)

@@ -2,7 +2,8 @@
 
 One objective: the lower-is-better score (SLO penalties included). Several: each objective's natural figure, in the
 study's directions. Every told trial carries the same two constraints (`trial.set_constraint`; > 0 = violated):
-- slo: how far the experiment missed its SLOs. One objective: only a hard SLO failure (the score already carries
+- slo: how far the experiment missed its SLOs (or 1 for an infeasible one, e.g. below the quality guardrail's
+  thresholds: failure reason `quality: ...`, docs/quality.md). One objective: only a hard SLO failure (the score already carries
   soft penalties). Several objectives: also soft violations (their sum of violation ratios), so NSGA-II and TPE
   learn where the SLOs hold.
 - failure: 1 when the engine did not start, crashed, ran out of memory, timed out, or the configuration was refused

@@ -42,6 +42,10 @@ OBJECTIVE_INFO: dict[str, ObjectiveInfo] = {
 	"maximize_max_load": ObjectiveInfo("maximize", "max_load", "load"),
 	# cost.gpu_hour_usd x world size over the output tokens an hour at the measured output throughput
 	"minimize_cost_per_mtok": ObjectiveInfo("minimize", "cost_per_mtok", "$/Mtok"),
+	# the quality guardrail's figures (quality/guard.py), against the reference configuration
+	"maximize_quality_top1": ObjectiveInfo("maximize", "quality_top1", "share"),
+	"minimize_quality_kl": ObjectiveInfo("minimize", "quality_kl", "nats"),
+	"maximize_quality_accuracy": ObjectiveInfo("maximize", "quality_accuracy", "share"),
 }
 assert set(OBJECTIVE_INFO) == set(OBJECTIVES), "every objective of the spec needs an entry in OBJECTIVE_INFO"
 
@@ -64,7 +68,9 @@ RUN_FIGURE_KEYS = (
 	"request_throughput",
 	"goodput",
 )
-# Every key of ScoreResult.figures.
+# Figures of the quality guardrail (quality/guard.py), in an experiment's figures when it was probed.
+QUALITY_FIGURE_KEYS = ("quality_top1", "quality_kl", "quality_exact", "quality_accuracy", "quality_probe_seconds")
+# Every key of ScoreResult.figures as scoring gives it (the quality guardrail adds QUALITY_FIGURE_KEYS).
 FIGURE_KEYS = RUN_FIGURE_KEYS + (
 	"per_gpu_throughput",
 	"per_gpu_output_throughput",

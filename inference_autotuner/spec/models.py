@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .. import limits as L
 from ..names import check_name
+from .quality import QualitySpec
 
 OBJECTIVES = (
 	"minimize_latency",
@@ -20,6 +21,10 @@ OBJECTIVES = (
 	"minimize_p90_tpot",
 	"maximize_max_load",
 	"minimize_cost_per_mtok",
+	# the quality guardrail's figures (quality/, docs/quality.md): in `objectives`, after a speed objective
+	"maximize_quality_top1",
+	"minimize_quality_kl",
+	"maximize_quality_accuracy",
 )
 STRATEGIES = ("auto", "gp", "grid_search", "random", "bayesian", "nsga2", "mo_tpe")
 STRATEGY_ALIASES = {
@@ -304,6 +309,11 @@ class OptimizationSpec(_Strict):
 			raise ValueError(f"strategy {self.strategy} needs two or more `objectives`")
 		if self.multi_objective and self.pruner != "none":
 			raise ValueError("a pruner works on single-objective searches only; set pruner: none")
+		if "_quality_" in self.objective_list[0]:
+			raise ValueError(
+				f"{self.objective_list[0]} cannot be the first (scored) objective: list a speed objective first, "
+				"e.g. objectives: [maximize_throughput, maximize_quality_top1]"
+			)
 		if self.objectives:
 			self.objective = self.objectives[0]  # the primary objective: the score, the repeats, `best`
 		return self
@@ -591,6 +601,9 @@ class TaskSpec(_Strict):
 		120, gt=0, le=L.MAX_SECONDS, description="Seconds to wait for the engine to become ready"
 	)
 	engine_port: int | None = Field(None, ge=1, le=65535, description="Fixed engine port (default: a free one)")
+	quality: QualitySpec | None = Field(
+		None, description="Quality guardrail: thresholds, reference, eval set (docs/quality.md)"
+	)
 
 	@field_validator("parameters", mode="before")
 	@classmethod

@@ -62,8 +62,8 @@ function Recommendation({ summary, unit, taskId }: { summary: TaskSummary; unit:
       )}
       {summary.noise && (
         <div data-testid="noise-floor" className="text-slate-600">
-          Noise floor: ±{(summary.noise.floor * 100).toFixed(1)}% at 95% (baseline measured {summary.noise.n} times,
-          cv {(summary.noise.cv * 100).toFixed(1)}%); smaller differences are ties.
+          Noise floor: ±{(summary.noise.floor * 100).toFixed(1)}% at 95% (baseline measured {summary.noise.n} times, cv{" "}
+          {(summary.noise.cv * 100).toFixed(1)}%); smaller differences are ties.
         </div>
       )}
       {summary.notes?.map((n) => (
@@ -114,6 +114,16 @@ export function BestConfigCard({
         <dd>{ms(fig(best.figures, "mean_ttft"))}</dd>
         <dt className="text-slate-500">Mean TPOT</dt>
         <dd>{ms(fig(best.figures, "mean_tpot"))}</dd>
+        {fig(best.figures, "quality_probe_seconds") !== null && (
+          <>
+            <dt className="text-slate-500" title="quality vs the reference configuration (docs/quality.md)">
+              Quality: top-1 / KL
+            </dt>
+            <dd data-testid="best-quality">
+              {num(fig(best.figures, "quality_top1"), 3)} / {num(fig(best.figures, "quality_kl"), 4)} nats
+            </dd>
+          </>
+        )}
       </dl>
       {summary && <Recommendation summary={summary} unit={info?.unit} taskId={best.task_id} />}
       <div className="mt-3 text-sm">

@@ -96,6 +96,26 @@ const COLUMNS: Col[] = [
   { key: "duration", label: "Duration", value: (e) => e.duration, show: (e) => secs(e.duration) },
 ];
 
+/** The quality guardrail's figures vs its reference configuration (docs/quality.md); shown when a task probes. */
+export const QUALITY_COLUMNS: Col[] = [
+  {
+    key: "quality_top1",
+    label: "Top-1 agree",
+    value: (e) => fig(e.figures, "quality_top1"),
+    show: (e) => num(fig(e.figures, "quality_top1"), 3),
+  },
+  {
+    key: "quality_kl",
+    label: "KL (nats)",
+    value: (e) => fig(e.figures, "quality_kl"),
+    show: (e) => num(fig(e.figures, "quality_kl"), 4),
+  },
+];
+
+export function hasQuality(experiments: Pick<Experiment, "figures">[]): boolean {
+  return experiments.some((e) => fig(e.figures, "quality_probe_seconds") !== null);
+}
+
 function compare(a: number | string | null, b: number | string | null): number {
   if (a === null && b === null) return 0;
   if (a === null) return 1; // nulls last
@@ -116,8 +136,13 @@ export function ExperimentTable({
   const [sort, setSort] = useState<{ key: string; asc: boolean }>({ key: "number", asc: true });
   const [filter, setFilter] = useState("");
   const [status, setStatus] = useState("");
+  const columns = useMemo(() => {
+    if (!hasQuality(experiments)) return COLUMNS;
+    const at = COLUMNS.findIndex((c) => c.key === "objective");
+    return [...COLUMNS.slice(0, at), ...QUALITY_COLUMNS, ...COLUMNS.slice(at)];
+  }, [experiments]);
   const rows = useMemo(() => {
-    const col = COLUMNS.find((c) => c.key === sort.key) ?? COLUMNS[0]!;
+    const col = columns.find((c) => c.key === sort.key) ?? columns[0]!;
     const f = filter.trim().toLowerCase();
     return experiments
       .filter((e) => !status || e.status === status)
@@ -126,7 +151,7 @@ export function ExperimentTable({
         const c = compare(col.value(a), col.value(b));
         return sort.asc ? c : -c;
       });
-  }, [experiments, sort, filter, status]);
+  }, [experiments, columns, sort, filter, status]);
   const statuses = [...new Set(experiments.map((e) => e.status))];
 
   if (!experiments.length) return <Empty>No experiments yet. They appear here live as the task runs.</Empty>;
@@ -156,7 +181,7 @@ export function ExperimentTable({
         <table className="w-full text-left text-sm" data-testid="experiment-table">
           <thead className="border-b border-slate-200 text-xs text-slate-500">
             <tr>
-              {COLUMNS.map((c) => (
+              {columns.map((c) => (
                 <th key={c.key} className="px-2 py-1 whitespace-nowrap">
                   <button
                     className="hover:text-slate-900"
@@ -172,7 +197,7 @@ export function ExperimentTable({
           <tbody>
             {rows.map((e) => (
               <tr key={e.id} className={`border-b border-slate-100 ${e.id === bestId ? "bg-green-50" : ""}`}>
-                {COLUMNS.map((c) => (
+                {columns.map((c) => (
                   <td key={c.key} className="px-2 py-1 whitespace-nowrap">
                     {c.key === "number" ? (
                       <Link className="text-blue-700 underline" to={`/tasks/${taskId}/experiments/${e.id}`}>

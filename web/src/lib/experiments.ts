@@ -20,6 +20,9 @@ export const OBJECTIVE_LABEL: Record<string, { label: string; unit: string; maxi
   minimize_p90_tpot: { label: "p90 TPOT", unit: "s", maximize: false },
   maximize_max_load: { label: "Max load under SLO", unit: "load", maximize: true },
   minimize_cost_per_mtok: { label: "Cost per M output tokens", unit: "$/Mtok", maximize: false },
+  maximize_quality_top1: { label: "Top-1 agreement", unit: "share", maximize: true },
+  minimize_quality_kl: { label: "KL vs reference", unit: "nats", maximize: false },
+  maximize_quality_accuracy: { label: "Eval accuracy", unit: "share", maximize: true },
 };
 
 /** The task's objectives in order: optimization.objectives, else [optimization.objective]. */

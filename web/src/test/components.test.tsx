@@ -63,6 +63,21 @@ describe("ExperimentTable", () => {
     expect(firstCells()).toEqual(["2 ★", "1", "3"]);
     fireEvent.change(screen.getByLabelText("Filter parameters"), { target: { value: "parallel=3" } });
     expect(firstCells()).toEqual(["3"]);
+    expect(screen.queryByRole("button", { name: /Top-1 agree/ })).toBeNull(); // no quality probe: no columns
+  });
+
+  it("shows the quality guardrail's figures when the task probed them", () => {
+    const q = (e: Experiment, top1: number, kl: number): Experiment => ({
+      ...e,
+      figures: { ...e.figures, quality_top1: top1, quality_kl: kl, quality_probe_seconds: 1.5 },
+    });
+    const failed = { ...q(exp(2, 90, "infeasible"), 0.8679, 0.5), failure_reason: "quality: KL 0.5 > 0.2" };
+    wrap(<ExperimentTable experiments={[q(exp(1, 50), 1, 0), failed]} bestId={101} taskId={1} />);
+    fireEvent.click(screen.getByRole("button", { name: /KL \(nats\)/ }));
+    const rows = [...screen.getAllByTestId("experiment-table").at(-1)!.querySelectorAll("tbody tr")];
+    expect(rows[1]).toHaveTextContent("0.868");
+    expect(rows[1]).toHaveTextContent("0.5");
+    expect(rows[0]).toHaveTextContent("1 ★");
   });
 });
 
@@ -71,6 +86,16 @@ describe("BestConfigCard", () => {
     wrap(<BestConfigCard best={exp(2, 80)} objective="maximize_throughput" />);
     expect(screen.getByTestId("launch-command")).toHaveTextContent("llama-server --parallel 2");
     expect(screen.getByText("Throughput per GPU")).toBeInTheDocument();
+    expect(screen.queryByTestId("best-quality")).toBeNull();
+  });
+  it("shows the recommendation's quality figures", () => {
+    const e = exp(2, 80);
+    const best = {
+      ...e,
+      figures: { ...e.figures, quality_top1: 0.9866, quality_kl: 0.0412, quality_probe_seconds: 2 },
+    };
+    wrap(<BestConfigCard best={best} objective="maximize_throughput" />);
+    expect(screen.getByTestId("best-quality")).toHaveTextContent("0.987 / 0.0412 nats");
   });
   it("has an empty state", () => {
     wrap(<BestConfigCard best={undefined} objective="maximize_throughput" />);
