@@ -161,6 +161,11 @@ class RunMetrics(BaseModel):
 	audit: RunAudit | None = Field(
 		None, description="How far the figures can be trusted: client lag, host interference (bench/audit.py)"
 	)
+	workload: str | None = Field(
+		None, description="The real workload the run sent (docs/workloads.md), e.g. dataset(chat.json); None: synthetic"
+	)
+	workload_sha256: str | None = Field(None, description="sha256 of the workload's file (dataset or trace)")
+	speedup: float | None = Field(None, description="Trace replay: recorded times were divided by this")
 
 
 def compute_run_metrics(

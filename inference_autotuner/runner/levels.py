@@ -19,7 +19,8 @@ from ..bench.early_stop import EarlyStopper, make_stopper, planned_seconds, save
 from ..bench.engine_metrics import EngineMetricsSampler
 from ..bench.loadsearch import judge_run, search_max_load
 from ..bench.metrics import GoodputSLO, RunMetrics
-from ..bench.traffic import Scenario, parse_scenario
+from ..bench.traffic import Scenario
+from ..bench.workload import check_workload, scenarios_for
 from ..errors import BenchmarkError
 from ..spec.models import TaskSpec
 from .events import EventSink
@@ -59,7 +60,7 @@ class Bench:
 		times while time is left, and the least suspect attempt is kept (its audit says how many were measured)."""
 		conc = None if rate else int(level)
 		started = {"type": "run_started", "number": self.number, "scenario": str(scenario), "concurrency": conc}
-		started["request_rate"] = level if rate else None
+		started["request_rate"] = level if rate and self.spec.benchmark.trace is None else None
 		if probe is not None:
 			started["probe"] = probe
 		self.emit(started)
@@ -136,7 +137,8 @@ class Bench:
 			seed=self.spec.optimization.seed or 0,
 			request_timeout=max(5.0, remaining),
 			progress=progress,
-			request_rate=level if rate else None,
+			request_rate=level if rate and b.trace is None else None,
+			speedup=level if b.trace is not None else None,
 			stop_check=stopper.add if stopper is not None else None,
 			objectives=tuple(self.spec.optimization.objectives or [self.spec.optimization.objective]),
 			precision=b.precision,
@@ -179,6 +181,8 @@ class LevelsResult:
 def levels_of(spec: TaskSpec) -> tuple[list[float], bool]:
 	"""The sweep's load levels per scenario and whether they are request rates."""
 	b = spec.benchmark
+	if b.trace is not None:  # a trace sets its own times: one level, its speedup (open loop)
+		return [b.trace.speedup], True
 	if b.request_rates:
 		return list(b.request_rates), True
 	return [float(c) for c in b.num_concurrency], False
@@ -186,6 +190,7 @@ def levels_of(spec: TaskSpec) -> tuple[list[float], bool]:
 
 def check_driver(spec: TaskSpec, driver: Driver) -> None:
 	b = spec.benchmark
+	check_workload(b, driver)
 	wants_rate = bool(b.request_rates) or (b.load_search is not None and b.load_search.mode == "rate")
 	if wants_rate and not getattr(driver, "supports_rate", False):
 		raise BenchmarkError(
@@ -199,11 +204,11 @@ async def sweep(bench: Bench, on_run: RunHook | None = None) -> LevelsResult:
 	"""Every level of every scenario; a run whose SLO is clearly lost skips that scenario's higher levels."""
 	spec = bench.spec
 	levels, rate = levels_of(spec)
-	total = len(spec.benchmark.traffic_scenarios) * len(levels)
+	scenarios = scenarios_for(spec.benchmark)
+	total = len(scenarios) * len(levels)
 	res = LevelsResult()
 	skipped = 0
-	for scenario_text in spec.benchmark.traffic_scenarios:
-		scenario = parse_scenario(scenario_text)
+	for scenario in scenarios:  # the traffic scenarios, or the one workload (bench/workload.py)
 		lost_at: RunMetrics | None = None
 		for level in levels:
 			if lost_at is not None and level > _level(lost_at):
@@ -255,11 +260,10 @@ async def load_search(bench: Bench) -> LevelsResult:
 	spec = bench.spec
 	ls = spec.benchmark.load_search
 	assert ls is not None
-	rate = ls.mode == "rate"
+	rate = ls.mode in ("rate", "speedup")
 	res = LevelsResult(score_runs=[])
 	best: list[float] = []
-	for scenario_text in spec.benchmark.traffic_scenarios:
-		scenario = parse_scenario(scenario_text)
+	for scenario in scenarios_for(spec.benchmark):
 		cut: set[int] = set()
 
 		async def probe(level: float, _s: Scenario = scenario, _cut: set[int] = cut) -> RunMetrics:
@@ -291,7 +295,7 @@ async def load_search(bench: Bench) -> LevelsResult:
 			integer=not rate,
 			keep_going=keep_going,
 		)
-		unit = "req/s" if rate else "concurrent requests"
+		unit = "x trace speed" if ls.mode == "speedup" else "req/s" if rate else "concurrent requests"
 		fails = "; ".join(f"{p.level:g}: {p.failure}" for p in found.probes if not p.passed)
 		summary = (
 			f"{scenario}: max load {found.best if found.best is not None else 'none'} ({unit}) in "
@@ -332,6 +336,8 @@ def _level(run: RunMetrics) -> float:
 
 
 def _label(run: RunMetrics) -> str:
+	if run.speedup is not None:
+		return f"{run.scenario} speedup={run.speedup:g}"
 	if run.request_rate is not None:
 		return f"{run.scenario} rate={run.request_rate:g}/s"
 	return f"{run.scenario} c={run.concurrency}"

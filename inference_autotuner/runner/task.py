@@ -17,6 +17,7 @@ from optuna.trial import TrialState
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from ..bench.workload import describe_workload, load_workload
 from ..deploy.ports import ensure_port_free
 from ..engines import get_engine
 from ..errors import AutotunerError
@@ -130,6 +131,10 @@ class TaskRunner(SearchLoop):
 		if spec.engine_port is not None:
 			ensure_port_free(spec.engine_port, why="engine_port in the spec")
 		self.deployer.preflight()  # e.g. docker: the daemon answers and the image is there, before any experiment
+		if (
+			spec.benchmark.workload_kind is not None
+		):  # a missing or changed workload file fails here, not per experiment
+			self._log(describe_workload(load_workload(spec.benchmark)))
 		swept = self.deployer.sweep()
 		if swept:
 			self._log(f"removed {swept} engine process(es) left by an earlier run")

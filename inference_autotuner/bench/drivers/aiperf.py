@@ -13,7 +13,6 @@ wall time `benchmark_duration` is taken. See docs/drivers.md for the mapping.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from pathlib import Path
@@ -21,8 +20,9 @@ from typing import Any
 
 from ...errors import BenchmarkError
 from ..metrics import GoodputSLO, RunMetrics
+from ..request import RunRequest
 from ..traffic import Deterministic, Normal, Scenario, Uniform
-from .base import ExternalTool, Row, RunRequest, log_tail, metrics_from_rows, run_tool
+from .base import ExternalTool, Row, metrics_from_rows
 
 EXECUTABLE = "aiperf"
 STARTUP_SLACK_S = 120.0
@@ -198,22 +198,20 @@ class AiperfDriver(ExternalTool):
 	name = "aiperf"
 	extra = "aiperf"
 	executable = EXECUTABLE
+	log_name = "aiperf.log"
 	supports_rate = True
 
-	async def run(self, req: RunRequest, cancel: asyncio.Event | None = None) -> RunMetrics:
-		exe, workdir = self.prepare(req)
+	def build_argv(self, exe: str, req: RunRequest, workdir: Path) -> list[str]:
+		return build_argv(exe, req, workdir / "artifacts")
+
+	def timeout(self, req: RunRequest) -> float:
+		return max(req.max_duration_s, 1.0) + GRACE_S + STARTUP_SLACK_S
+
+	def results(self, req: RunRequest, workdir: Path) -> Path | None:
 		out_dir = workdir / "artifacts"
-		argv = build_argv(exe, req, out_dir)
-		timeout = max(req.max_duration_s, 1.0) + GRACE_S + STARTUP_SLACK_S
-		rc = await run_tool(argv, cwd=workdir, timeout=timeout, cancel=cancel, log_name="aiperf.log")
-		if not (out_dir / RECORDS).is_file():
-			if cancel is not None and cancel.is_set():
-				return req.labelled(metrics_from_rows([], scenario=str(req.scenario), concurrency=req.concurrency))
-			raise BenchmarkError(
-				f"aiperf exited with code {rc} and wrote no results: {log_tail(workdir / 'aiperf.log')}"
-			)
-		return req.labelled(
-			parse_artifacts(
-				out_dir, scenario=str(req.scenario), concurrency=req.concurrency, goodput_slo=req.goodput_slo
-			)
+		return out_dir if (out_dir / RECORDS).is_file() else None
+
+	def parse(self, path: Path, req: RunRequest) -> RunMetrics:
+		return parse_artifacts(
+			path, scenario=str(req.scenario), concurrency=req.concurrency, goodput_slo=req.goodput_slo
 		)
