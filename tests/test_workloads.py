@@ -174,7 +174,7 @@ def _run(url: str, b: BenchmarkSpec, records: list[RequestRecord], **kw: object)
 
 @pytest.mark.engine
 def test_dataset_sends_the_same_requests_on_every_run(llama_server: str, samples: Path) -> None:
-	b = BenchmarkSpec(dataset={"path": "chat.json", "sample": 4, "seed": 5, "max_output_tokens": 12})
+	b = BenchmarkSpec(dataset={"path": "chat.json", "sample": 4, "seed": 5, "max_output_tokens": 12, "salt": False})
 	first: list[RequestRecord] = []
 	m = _run(llama_server, b, first)
 	assert (m.completed, m.errored) == (4, 0), m.errors
@@ -184,6 +184,22 @@ def test_dataset_sends_the_same_requests_on_every_run(llama_server: str, samples
 	assert [r.input_tokens for r in first] == [r.input_tokens for r in again]  # same prompts, same order
 	assert [r.output_tokens for r in first] == [r.output_tokens for r in again]
 	assert all(1 <= r.output_tokens <= 12 for r in first)  # the replies' lengths, counted and capped
+
+
+@pytest.mark.engine
+def test_cache_hygiene_a_run_never_starts_on_an_earlier_runs_cache(llama_server: str, samples: Path) -> None:
+	"""llama.cpp keeps each slot's last prompt: the same dataset sent again starts on a warm cache (flagged); with
+	the run salt (the default) it does not. Its usage says how much of each prompt was cached."""
+	plain = BenchmarkSpec(dataset={"path": "chat.json", "sample": 2, "max_output_tokens": 4, "salt": False})
+	_run(llama_server, plain, [], max_requests=2)
+	again = _run(llama_server, plain, [], max_requests=2)
+	assert again.warm_start is True and again.cached_share is not None and again.cached_share > 0.5
+	assert again.audit is not None and any("warm prefix cache" in n for n in again.audit.notes)
+	salted = BenchmarkSpec(dataset={"path": "chat.json", "sample": 2, "max_output_tokens": 4})
+	first = _run(llama_server, salted, [], max_requests=2)
+	second = _run(llama_server, salted, [], max_requests=2)
+	assert first.warm_start is False and second.warm_start is False
+	assert second.cached_share is not None and second.cached_share < 0.5
 
 
 @pytest.mark.engine

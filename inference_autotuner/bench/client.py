@@ -170,6 +170,11 @@ def _metrics(req: RunRequest, out: Outcome, tracker: PrecisionTracker | None, pr
 	metrics.audit = client_audit(out.records, concurrency=conc, request_rate=rate, stalls=out.stalls)
 	if processes > 1:
 		metrics.audit.client_processes = processes
+	if metrics.warm_start:
+		metrics.audit.notes.append(
+			"started on a warm prefix cache: the run's first request found most of its prompt cached (an earlier "
+			"run's prompts; docs/workloads.md, cache hygiene)"
+		)
 	if wl is not None:
 		metrics.workload, metrics.workload_sha256 = wl.label, wl.sha256
 		metrics.speedup = (req.speedup or wl.speedup) if trace else None

@@ -32,6 +32,9 @@ class RequestRecord(BaseModel):
 	input_tokens: int = Field(0, description="Prompt tokens (server usage, else tokenizer count)")
 	output_tokens: int = Field(0, description="Generated tokens (server usage, else tokenizer count)")
 	error: str | None = Field(None, description="Error text; None when the request succeeded")
+	cached_tokens: int | None = Field(
+		None, description="Prompt tokens the server took from its prefix cache (usage.prompt_tokens_details)"
+	)
 
 	@property
 	def ok(self) -> bool:
@@ -54,6 +57,10 @@ class RequestRecord(BaseModel):
 	@property
 	def itls(self) -> list[float]:
 		return [b - a for a, b in zip(self.chunk_times, self.chunk_times[1:], strict=False)]
+
+
+WARM_SHARE = 0.5
+"""A run's first request with more than this share of its prompt from the prefix cache started on a warm cache."""
 
 
 class Stats(BaseModel):
@@ -166,6 +173,16 @@ class RunMetrics(BaseModel):
 	)
 	workload_sha256: str | None = Field(None, description="sha256 of the workload's file (dataset or trace)")
 	speedup: float | None = Field(None, description="Trace replay: recorded times were divided by this")
+	cached_share: float | None = Field(
+		None,
+		description="Share of the completed requests' prompt tokens the server served from its prefix cache (its "
+		"usage.prompt_tokens_details.cached_tokens); None when the server does not report it",
+	)
+	warm_start: bool | None = Field(
+		None,
+		description="True when the run's first request found most of its prompt in the prefix cache: the cache was "
+		"warm from an earlier run (docs/workloads.md, cache hygiene); None when the server does not report it",
+	)
 
 
 def compute_run_metrics(
@@ -202,7 +219,17 @@ def compute_run_metrics(
 	def rate(n: float) -> float:
 		return n / duration if duration else 0.0
 
+	cached = [r for r in done if r.cached_tokens is not None]
+	first = min(records, key=lambda r: r.sent) if records else None
+	warm = None
+	if first is not None and first.ok and first.cached_tokens is not None and first.input_tokens > 0:
+		warm = first.cached_tokens > WARM_SHARE * first.input_tokens
+	share = None
+	if cached and sum(r.input_tokens for r in cached) > 0:
+		share = sum(r.cached_tokens or 0 for r in cached) / sum(r.input_tokens for r in cached)
 	return RunMetrics(
+		cached_share=share,
+		warm_start=warm,
 		scenario=scenario,
 		concurrency=concurrency,
 		request_rate=request_rate,

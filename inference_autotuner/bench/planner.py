@@ -72,7 +72,13 @@ def plan_run(req: RunRequest) -> RunPlan:
 		]
 		return RunPlan(warm, reqs)
 	convs = wl.conversations
-	return RunPlan(warm, [_from_conversation(convs[i % len(convs)], wl) for i in range(req.max_requests)])
+	salt = run_salt() if wl.salt else ""
+	return RunPlan(warm, [_from_conversation(convs[i % len(convs)], wl, salt=salt) for i in range(req.max_requests)])
+
+
+def run_salt() -> str:
+	"""A short text no other run of this process starts its prompts with (a dataset's cache hygiene)."""
+	return f"[run {PromptBuilder.new_variant():06d}] "
 
 
 def _synthetic(req: RunRequest, rng: random.Random) -> list[Planned]:
@@ -86,10 +92,16 @@ def _synthetic(req: RunRequest, rng: random.Random) -> list[Planned]:
 	return plan
 
 
-def _from_conversation(c: Conversation, wl: Workload, turn: int = 0, blocks: dict[int, int] | None = None) -> Planned:
+def _from_conversation(
+	c: Conversation, wl: Workload, turn: int = 0, blocks: dict[int, int] | None = None, salt: str = ""
+) -> Planned:
 	t = c.turns[turn]
 	item = Planned(t.input_tokens, t.output_tokens, PromptBuilder.new_variant(), text=t.text, reply=t.reply)
 	item.system = c.system
+	if salt and item.system is not None:  # the conversation's first words: its system prompt (sent every turn) ...
+		item.system = salt + item.system
+	elif salt and turn == 0 and item.text is not None:  # ... or its first turn (later turns re-send it as history)
+		item.text = salt + item.text
 	if c.blocks:  # Mooncake: every block but the last is a shared prefix block; the last holds the rest
 		shared = c.blocks[:-1] if len(c.blocks) * wl.block_tokens >= t.input_tokens else c.blocks
 		known = blocks if blocks is not None else {}
@@ -104,11 +116,12 @@ def _sessions(req: RunRequest, wl: Workload, rng: random.Random) -> list[list[Pl
 	total = 0
 	i = 0
 	shape = req.scenario.shape if isinstance(req.scenario, WorkloadScenario) else req.scenario
+	salt = run_salt() if wl.salt else ""
 	limit = max(1, math.ceil(req.max_requests / max(1, wl.turns))) * 4 + len(wl.conversations)
 	while total < req.max_requests and i < limit:
 		if wl.conversations:
 			c = wl.conversations[i % len(wl.conversations)]
-			turns = [_from_conversation(c, wl, k) for k in range(min(wl.turns, len(c.turns)))]
+			turns = [_from_conversation(c, wl, k, salt=salt) for k in range(min(wl.turns, len(c.turns)))]
 		else:
 			turns = [Planned(*shape.sample(rng), variant=PromptBuilder.new_variant()) for _ in range(wl.turns)]
 		turns = turns[: req.max_requests - total]

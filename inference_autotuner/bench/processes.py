@@ -97,11 +97,12 @@ def _pack(rec: RequestRecord) -> tuple[Any, ...]:
 		rec.input_tokens,
 		rec.output_tokens,
 		rec.error,
+		rec.cached_tokens,
 	)
 
 
 def _unpack(data: tuple[Any, ...]) -> RequestRecord:
-	scheduled, sent, first, end, chunks, inp, out, error = data
+	scheduled, sent, first, end, chunks, inp, out, error, cached = data
 	return RequestRecord.model_construct(
 		scheduled=scheduled,
 		sent=sent,
@@ -111,6 +112,7 @@ def _unpack(data: tuple[Any, ...]) -> RequestRecord:
 		input_tokens=inp,
 		output_tokens=out,
 		error=error,
+		cached_tokens=cached,
 	)
 
 

@@ -61,6 +61,9 @@ def _usage_or_error(obj: dict[str, Any], rec: RequestRecord) -> None:
 	if usage:
 		rec.input_tokens = int(usage.get("prompt_tokens") or 0)
 		rec.output_tokens = int(usage.get("completion_tokens") or 0)
+		details = usage.get("prompt_tokens_details")
+		if isinstance(details, dict) and details.get("cached_tokens") is not None:
+			rec.cached_tokens = int(details["cached_tokens"])
 	if "error" in obj:
 		err = obj["error"]
 		msg = err.get("message", err) if isinstance(err, dict) else err

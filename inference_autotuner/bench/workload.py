@@ -57,6 +57,7 @@ class Workload:
 	prefix_tokens: int = 0
 	block_tokens: int = 512  # trace (mooncake)
 	speedup: float = 1.0
+	salt: bool = False  # dataset: each run's prompts start with a text of the run's own (cache hygiene)
 
 
 class WorkloadScenario(Scenario):
@@ -152,7 +153,9 @@ def _dataset(b: BenchmarkSpec) -> Workload:
 	if ds.sample is not None and ds.sample < len(convs):
 		picked = sorted(random.Random(f"dataset-{ds.seed}").sample(range(len(convs)), ds.sample))
 		convs = [convs[i] for i in picked]
-	return Workload("dataset", f"dataset({path.name})", sha, convs, max_output_tokens=ds.max_output_tokens)
+	return Workload(
+		"dataset", f"dataset({path.name})", sha, convs, max_output_tokens=ds.max_output_tokens, salt=ds.salt
+	)
 
 
 def _utf8(data: bytes, path: Path) -> str:

@@ -64,6 +64,11 @@ class DatasetSpec(_Strict):
 	sha256: str | None = Field(
 		None, description="Expected sha256 of the file (hex); a file that differs is refused before any run"
 	)
+	salt: bool = Field(
+		True,
+		description="Start each run's prompts with a short text of its own, so no run finds an earlier run's prompts "
+		"in the engine's prefix cache (sharing within the run is kept); false: the file's text exactly",
+	)
 
 	@field_validator("path")
 	@classmethod
