@@ -144,6 +144,9 @@ class RunMetrics(BaseModel):
 	total_throughput: float = Field(description="(Input + output tokens) / duration, tokens/s")
 	request_throughput: float = Field(description="Completed requests / duration, requests/s")
 	goodput: float | None = Field(None, description="Requests/s that met every SLO (None when no SLO is set)")
+	attainment: float | None = Field(
+		None, description="Share of the run's requests (errors included) that met every SLO; None when no SLO is set"
+	)
 	max_send_lag: float = Field(0.0, description="Worst delay between scheduled and actual send, seconds")
 	valid: bool = Field(True, description="False when the load generator fell behind its schedule")
 	predicted: bool = Field(False, description="True when figures come from a performance model, not a measurement")
@@ -212,9 +215,11 @@ def compute_run_metrics(
 		if text not in errors and len(errors) < 5:
 			errors.append(text)
 	lag = max((r.sent - r.scheduled for r in records), default=0.0)
-	goodput = None
+	goodput = attainment = None
 	if goodput_slo is not None and any(v is not None for v in (goodput_slo.ttft, goodput_slo.tpot, goodput_slo.e2e)):
-		goodput = sum(1 for r in done if goodput_slo.met_by(r)) / duration if duration else 0.0
+		met = sum(1 for r in done if goodput_slo.met_by(r))
+		goodput = met / duration if duration else 0.0
+		attainment = met / len(records) if records else None
 
 	def rate(n: float) -> float:
 		return n / duration if duration else 0.0
@@ -228,6 +233,7 @@ def compute_run_metrics(
 	if cached and sum(r.input_tokens for r in cached) > 0:
 		share = sum(r.cached_tokens or 0 for r in cached) / sum(r.input_tokens for r in cached)
 	return RunMetrics(
+		attainment=attainment,
 		cached_share=share,
 		warm_start=warm,
 		scenario=scenario,

@@ -522,6 +522,21 @@ class SLOSpec(_Strict):
 	ttft: SLOTarget | None = None
 	tpot: SLOTarget | None = None
 	steepness: float = Field(0.1, gt=0)
+	attainment: float | None = Field(
+		None,
+		gt=0,
+		le=1,
+		description="Tail SLO: at least this share of a run's requests must meet every per-request threshold (TTFT, "
+		"TPOT, the loosest latency percentile's); a run below it is infeasible, a max-load probe fails (docs/workloads.md)",
+	)
+
+	@model_validator(mode="after")
+	def _attainment_needs_a_threshold(self) -> SLOSpec:
+		has = self.ttft is not None or self.tpot is not None
+		has = has or (self.latency is not None and any((self.latency.p50, self.latency.p90, self.latency.p99)))
+		if self.attainment is not None and not has:
+			raise ValueError("slo.attainment needs a threshold to attain: set slo.ttft, slo.tpot or slo.latency")
+		return self
 
 
 class HardwareSpec(_Strict):
