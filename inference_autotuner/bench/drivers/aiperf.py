@@ -20,8 +20,10 @@ from typing import Any
 
 from ...errors import BenchmarkError
 from ..metrics import GoodputSLO, RunMetrics
+from ..planner import workload_of
 from ..request import RunRequest
 from ..traffic import Deterministic, Normal, Scenario, Uniform
+from .aiperf_input import INPUT, write_input
 from .base import ExternalTool, Row, metrics_from_rows
 
 EXECUTABLE = "aiperf"
@@ -70,13 +72,31 @@ def load_args(req: RunRequest) -> list[str]:
 	return ["--concurrency", str(req.concurrency)]
 
 
-def build_argv(exe: str, req: RunRequest, out_dir: Path) -> list[str]:
+def input_args(req: RunRequest, input_file: Path | None) -> list[str]:
+	"""Synthetic lengths, or a workload's input file (aiperf_input.py): a trace replayed at its own times."""
+	wl = workload_of(req)
+	if wl is None or input_file is None:
+		mi, si, mo, so = lengths(req.scenario)
+		return [
+			"--prompt-input-tokens-mean", _num(mi),
+			"--prompt-input-tokens-stddev", _num(si),
+			"--prompt-output-tokens-mean", _num(mo),
+			"--prompt-output-tokens-stddev", _num(so),
+			*load_args(req),
+		]  # fmt: skip
+	argv = ["--input-file", str(input_file), "--custom-dataset-type", "mooncake_trace"]
+	if wl.kind == "trace":
+		return [*argv, "--fixed-schedule", "--fixed-schedule-auto-offset",
+			"--prompt-input-tokens-block-size", str(wl.block_tokens)]  # fmt: skip
+	return [*argv, *load_args(req)]
+
+
+def build_argv(exe: str, req: RunRequest, out_dir: Path, input_file: Path | None = None) -> list[str]:
 	"""The aiperf command line for one run (an argv list, never a shell string)."""
 	if req.tokenizer_dir is None:
 		raise BenchmarkError("aiperf needs a local tokenizer folder (benchmark.model_tokenizer)")
 	if req.endpoint not in ("chat", "completions"):
 		raise BenchmarkError(f"aiperf driver: endpoint {req.endpoint!r} is not chat or completions")
-	mi, si, mo, so = lengths(req.scenario)
 	argv = [
 		exe, "profile",
 		"--model", req.model or "default",
@@ -84,15 +104,11 @@ def build_argv(exe: str, req: RunRequest, out_dir: Path) -> list[str]:
 		"--endpoint-type", req.endpoint,
 		"--streaming",
 		"--tokenizer", req.tokenizer_dir,
-		*load_args(req),
+		*input_args(req, input_file),
 		"--request-count", str(req.max_requests),
 		"--benchmark-duration", _num(max(req.max_duration_s, 1.0)),
 		"--benchmark-grace-period", _num(GRACE_S),
 		"--request-timeout-seconds", _num(req.request_timeout),
-		"--prompt-input-tokens-mean", _num(mi),
-		"--prompt-input-tokens-stddev", _num(si),
-		"--prompt-output-tokens-mean", _num(mo),
-		"--prompt-output-tokens-stddev", _num(so),
 		"--use-server-token-count",
 		# a new connection per request: llama.cpp's server closes kept-alive connections after streamed responses,
 		# and AIPerf (aiohttp) does not retry a request whose pooled connection was closed as it was reused
@@ -200,9 +216,16 @@ class AiperfDriver(ExternalTool):
 	executable = EXECUTABLE
 	log_name = "aiperf.log"
 	supports_rate = True
+	workloads = ("dataset", "trace")  # as AIPerf's mooncake_trace input file (aiperf_input.py)
+
+	async def stage(self, req: RunRequest, workdir: Path) -> None:
+		wl = workload_of(req)
+		if wl is not None:
+			await write_input(req, wl, workdir)
 
 	def build_argv(self, exe: str, req: RunRequest, workdir: Path) -> list[str]:
-		return build_argv(exe, req, workdir / "artifacts")
+		wl = workload_of(req)
+		return build_argv(exe, req, workdir / "artifacts", workdir / INPUT if wl is not None else None)
 
 	def timeout(self, req: RunRequest) -> float:
 		return max(req.max_duration_s, 1.0) + GRACE_S + STARTUP_SLACK_S

@@ -21,6 +21,7 @@ from typing import Protocol
 
 from ...errors import BenchmarkError
 from ..metrics import GoodputSLO, RequestRecord, RunMetrics, compute_run_metrics
+from ..planner import workload_of
 from ..request import RunRequest
 
 TOOLS_DIR_ENV = "AUTOTUNER_TOOLS_DIR"
@@ -39,6 +40,18 @@ class Driver(Protocol):
 	async def run(self, req: RunRequest, cancel: asyncio.Event | None = None) -> RunMetrics:
 		"""Run one scenario at one concurrency and measure it."""
 		...
+
+
+def with_workload(req: RunRequest, metrics: RunMetrics) -> RunMetrics:
+	"""A tool's figures labelled with the run's workload and its file's hash (a trace run: its speedup, no
+	concurrency)."""
+	wl = workload_of(req)
+	if wl is None:
+		return metrics
+	update: dict[str, object] = {"workload": wl.label, "workload_sha256": wl.sha256}
+	if wl.kind == "trace":
+		update |= {"concurrency": None, "speedup": req.speedup or wl.speedup}
+	return metrics.model_copy(update=update)
 
 
 def find_tool(driver: str, executable: str) -> str | None:
@@ -93,6 +106,9 @@ class ExternalTool:
 			raise BenchmarkError(f"{self.name} needs a work folder")
 		return exe, req.workdir
 
+	async def stage(self, req: RunRequest, workdir: Path) -> None:
+		"""Write what the tool reads besides its argv (a workload's input file) into the work folder; default none."""
+
 	def build_argv(self, exe: str, req: RunRequest, workdir: Path) -> list[str]:
 		"""The tool's command line for one run (an argv list, never a shell string)."""
 		raise NotImplementedError
@@ -111,6 +127,8 @@ class ExternalTool:
 
 	async def run(self, req: RunRequest, cancel: asyncio.Event | None = None) -> RunMetrics:
 		exe, workdir = self.prepare(req)
+		workdir.mkdir(parents=True, exist_ok=True)
+		await self.stage(req, workdir)
 		argv = self.build_argv(exe, req, workdir)
 		rc = await run_tool(
 			argv, cwd=workdir, timeout=self.timeout(req), cancel=cancel, env=self.env, log_name=self.log_name
@@ -122,7 +140,7 @@ class ExternalTool:
 			raise BenchmarkError(
 				f"{self.name} exited with code {rc} and wrote no results: {log_tail(workdir / self.log_name)}"
 			)
-		return req.labelled(self.parse(found, req))
+		return with_workload(req, req.labelled(self.parse(found, req)))
 
 
 async def run_tool(
