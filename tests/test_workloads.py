@@ -247,9 +247,24 @@ def test_external_drivers_refuse_workloads_with_one_line(samples: Path) -> None:
 	from inference_autotuner.bench.drivers import get_driver
 	from inference_autotuner.bench.workload import check_workload
 
-	b = BenchmarkSpec(dataset={"path": "chat.json"}, driver="aiperf")
-	with pytest.raises(BenchmarkError, match="'aiperf' cannot send a dataset workload"):
-		check_workload(b, get_driver("aiperf"))
+	b = BenchmarkSpec(dataset={"path": "chat.json"}, driver="guidellm")
+	with pytest.raises(BenchmarkError, match="'guidellm' cannot send a dataset workload"):
+		check_workload(b, get_driver("guidellm"))
 	check_workload(b, get_driver("builtin"))
 	shutil.rmtree(workload_dirs()[0])  # the folder is made again on use
 	assert workload_dirs()[0].is_dir()
+
+
+def test_the_provenance_workload_hash_covers_the_files_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+	from types import SimpleNamespace
+
+	from inference_autotuner.provenance import workload_hash
+
+	monkeypatch.setenv(WORKLOAD_DIRS_ENV, str(tmp_path))
+	path = tmp_path / "p.jsonl"
+	path.write_text('{"prompt": "hello", "output_tokens": 4}\n')
+	spec = SimpleNamespace(benchmark=BenchmarkSpec(dataset={"path": "p.jsonl", "format": "jsonl"}), slo=None)
+	before = workload_hash(spec)
+	assert workload_hash(spec) == before
+	path.write_text('{"prompt": "hello there", "output_tokens": 4}\n')
+	assert workload_hash(spec) != before  # same spec, another file: another workload

@@ -12,6 +12,7 @@ a file:// URL must name a file inside a workload folder too.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import urllib.parse
@@ -66,6 +67,21 @@ def resolve(text: str, what: str = "workload file") -> Path:
 		f"{what} {text!r} not found in the workload folders ({where})",
 		hint=f"copy it into {dirs[0]} or add its folder to ${WORKLOAD_DIRS_ENV} where the tuner runs",
 	)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha_of(path: str, mtime_ns: int, size: int) -> str:
+	digest = hashlib.sha256()
+	with open(path, "rb") as f:
+		for block in iter(lambda: f.read(1 << 20), b""):
+			digest.update(block)
+	return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+	"""The file's sha256, computed once per file version (path, modification time, size)."""
+	st = path.stat()
+	return _sha_of(str(path), st.st_mtime_ns, st.st_size)
 
 
 def read_bytes(path: Path) -> bytes:

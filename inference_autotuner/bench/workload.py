@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import BenchmarkError
 from ..spec.models import BenchmarkSpec
-from .datafiles import check_sha, fetch, read_bytes, resolve
+from .datafiles import check_sha, fetch, file_sha256, read_bytes, resolve
 from .traffic import Scenario, parse_scenario
 
 
@@ -323,3 +323,15 @@ def describe_workload(wl: Workload) -> str:
 	what = {"dataset": f"{n} entries", "trace": f"{n} requests", "sessions": f"{n} conversations" if n else "synthetic"}
 	text = f"workload {wl.label}: {what.get(wl.kind, 'synthetic')}"
 	return text + (f", sha256 {wl.sha256}" if wl.sha256 else "")
+
+
+def workload_file_sha256(b: BenchmarkSpec) -> str | None:
+	"""The sha256 of the workload's file (dataset or trace), or None (no file, or it cannot be read here)."""
+	try:
+		if b.trace is not None:
+			return file_sha256(resolve(b.trace.path, "trace"))
+		if b.dataset is not None:
+			return file_sha256(fetch(b.dataset_url) if b.dataset_url else resolve(b.dataset.path or "", "dataset"))
+	except (BenchmarkError, OSError):
+		return None
+	return None
