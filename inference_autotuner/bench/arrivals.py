@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import aiohttp
 
-from .sender import LoadRun, Planned, distinct
+from .sender import LoadRun, Planned
+from .tally import distinct
 
 
 def poisson_offsets(rate: float, count: int, seed: int = 0) -> list[float]:

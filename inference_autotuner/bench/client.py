@@ -35,7 +35,8 @@ from .metrics import RequestRecord, RunMetrics, compute_run_metrics
 from .planner import MAX_UNIQUE_PROMPTS, RunPlan, plan_run, workload_of
 from .precision import PrecisionTracker, batch_size
 from .request import RunRequest
-from .sender import PATHS, Endpoint, LoadRun, Outcome, Tally, client_http
+from .sender import PATHS, Endpoint, LoadRun, client_http
+from .tally import Outcome, Tally
 
 
 def normalize_base_url(base_url: str) -> str:

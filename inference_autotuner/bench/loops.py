@@ -12,7 +12,8 @@ from typing import Any
 import aiohttp
 
 from .audit import LoopMonitor
-from .sender import LoadRun, Planned, distinct
+from .sender import LoadRun, Planned
+from .tally import distinct
 
 
 async def measure(run: LoadRun, drive: Coroutine[Any, Any, None], cancel: asyncio.Event | None) -> list[float]:

@@ -40,7 +40,8 @@ from .loops import drive_closed_loop, measure
 from .metrics import RequestRecord
 from .precision import MAX_WARM_ROUNDS
 from .prompts import PromptBuilder
-from .sender import Endpoint, LoadRun, Outcome, Planned, Tally, client_http, shares
+from .sender import Endpoint, LoadRun, Planned, client_http
+from .tally import Outcome, Tally, shares
 from .traffic import Scenario
 
 START_AHEAD_S = 0.05
