@@ -268,3 +268,40 @@ def test_the_provenance_workload_hash_covers_the_files_content(tmp_path: Path, m
 	assert workload_hash(spec) == before
 	path.write_text('{"prompt": "hello there", "output_tokens": 4}\n')
 	assert workload_hash(spec) != before  # same spec, another file: another workload
+
+
+@pytest.mark.engine
+def test_llamacpp_refuses_a_slot_erase_without_slot_save_path(llama_server: str) -> None:
+	"""The real llama.cpp server answers 501 to a slot erase unless started with --slot-save-path (a flag the tuner
+	owns): the reset is recorded as not done and the prompts' salt keeps runs apart."""
+	from inference_autotuner.bench.cache import reset_prefix_cache
+
+	assert asyncio.run(reset_prefix_cache(llama_server, "llamacpp")) is False
+	assert asyncio.run(reset_prefix_cache(llama_server, "trtllm")) is None  # not known: not tried
+
+
+def test_vllm_and_sglang_reset_endpoints() -> None:
+	"""vLLM and SGLang cannot run here (no GPU; vLLM's CPU build takes minutes to start): a stand-in HTTP server
+	answers their reset endpoints as they do (200), and 404 to anything else."""
+	from inference_autotuner.bench.cache import reset_prefix_cache
+
+	hits: list[str] = []
+
+	async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+		head = (await reader.readuntil(b"\r\n\r\n")).decode()
+		method, path, _ = head.split("\r\n", 1)[0].split(" ", 2)
+		hits.append(f"{method} {path}")
+		ok = method == "POST" and path in ("/reset_prefix_cache", "/flush_cache")
+		status = b"200 OK" if ok else b"404 Not Found"
+		writer.write(b"HTTP/1.1 " + status + b"\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+		await writer.drain()
+		writer.close()
+
+	async def go() -> list[bool | None]:
+		srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+		url = f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
+		async with srv:
+			return [await reset_prefix_cache(url, e) for e in ("vllm", "sglang", "llamacpp")]
+
+	assert asyncio.run(go()) == [True, True, False]
+	assert hits[:3] == ["POST /reset_prefix_cache", "POST /flush_cache", "GET /slots"]

@@ -181,6 +181,11 @@ class RunMetrics(BaseModel):
 		description="Share of the completed requests' prompt tokens the server served from its prefix cache (its "
 		"usage.prompt_tokens_details.cached_tokens); None when the server does not report it",
 	)
+	cache_reset: bool | None = Field(
+		None,
+		description="Whether the engine's prefix cache was reset before the run (a workload run; bench/cache.py): "
+		"False when the engine refused; None when not tried",
+	)
 	warm_start: bool | None = Field(
 		None,
 		description="True when the run's first request found most of its prompt in the prefix cache: the cache was "

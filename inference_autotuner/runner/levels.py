@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..bench.audit import HostSampler, Placement, judge, merge, pick
+from ..bench.cache import reset_prefix_cache
 from ..bench.drivers import Driver, RunRequest
 from ..bench.early_stop import EarlyStopper, make_stopper, planned_seconds, saved_seconds
 from ..bench.engine_metrics import EngineMetricsSampler
@@ -144,6 +145,7 @@ class Bench:
 			precision=b.precision,
 			client_processes=b.client_processes,
 		)
+		reset = await reset_prefix_cache(self.base_url, self.engine) if b.workload_kind is not None else None
 		sampler = EngineMetricsSampler(self.engine, self.metrics_url) if self.engine and self.metrics_url else None
 		if sampler is not None:
 			await sampler.start()
@@ -157,6 +159,8 @@ class Bench:
 		metrics = metrics.model_copy(update={"audit": audit, "valid": metrics.valid and not audit.client_bound})
 		if engine_side is not None:
 			metrics = metrics.model_copy(update={"engine_metrics": engine_side})
+		if reset is not None:
+			metrics = metrics.model_copy(update={"cache_reset": reset})
 		return metrics
 
 	def saved(self, run: RunMetrics) -> float:
