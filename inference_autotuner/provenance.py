@@ -179,10 +179,16 @@ def safe_env(env: dict[str, str]) -> dict[str, str]:
 
 
 def workload_hash(spec: Any) -> str:
-	"""sha256 of the benchmark section and SLOs: two tasks with the same hash ran the same workload."""
+	"""sha256 of the benchmark section, the SLOs and the workload file's content (a dataset or trace,
+	docs/workloads.md): two tasks with the same hash ran the same workload."""
+	from .bench.workload import workload_file_sha256
+
 	bench = spec.benchmark.model_dump(mode="json")
 	slo = spec.slo.model_dump(mode="json") if spec.slo else None
-	text = json.dumps({"benchmark": bench, "slo": slo}, sort_keys=True)
+	data = {"benchmark": bench, "slo": slo}
+	if spec.benchmark.workload_kind is not None:
+		data["file_sha256"] = workload_file_sha256(spec.benchmark)
+	text = json.dumps(data, sort_keys=True)
 	return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

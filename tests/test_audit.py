@@ -32,6 +32,7 @@ from inference_autotuner.bench.audit import (
 )
 from inference_autotuner.bench.client import run_load
 from inference_autotuner.bench.metrics import RequestRecord, compute_run_metrics
+from inference_autotuner.bench.request import RunRequest
 from inference_autotuner.bench.traffic import parse_scenario
 
 
@@ -130,7 +131,11 @@ def hog() -> Iterator[int]:
 
 def test_the_real_client_audits_its_schedule(llama_server: str) -> None:
 	m = asyncio.run(
-		run_load(llama_server, scenario=parse_scenario("D(16,8)"), concurrency=2, max_requests=6, max_duration=120)
+		run_load(
+			RunRequest(
+				llama_server, scenario=parse_scenario("D(16,8)"), concurrency=2, max_requests=6, max_duration_s=120
+			)
+		)
 	)
 	assert m.completed == 6
 	a = m.audit
@@ -144,7 +149,11 @@ def test_a_cpu_hog_during_a_run_makes_it_suspect(llama_server: str, hog: int) ->
 	sampler = HostSampler(place_apart("llamacpp", {}, []))
 	sampler.start()
 	m = asyncio.run(
-		run_load(llama_server, scenario=parse_scenario("D(16,8)"), concurrency=2, max_requests=6, max_duration=120)
+		run_load(
+			RunRequest(
+				llama_server, scenario=parse_scenario("D(16,8)"), concurrency=2, max_requests=6, max_duration_s=120
+			)
+		)
 	)
 	host = sampler.finish()
 	audit = judge(merge(m.audit, host), m)
@@ -162,7 +171,11 @@ def test_a_cpu_hog_during_a_run_makes_it_suspect(llama_server: str, hog: int) ->
 	sampler = HostSampler(place)
 	sampler.start()
 	m = asyncio.run(
-		run_load(llama_server, scenario=parse_scenario("D(16,8)"), concurrency=2, max_requests=6, max_duration=120)
+		run_load(
+			RunRequest(
+				llama_server, scenario=parse_scenario("D(16,8)"), concurrency=2, max_requests=6, max_duration_s=120
+			)
+		)
 	)
 	audit = judge(merge(m.audit, sampler.finish()), m)
 	assert audit.engine_cpu is not None and audit.engine_cpu > 0

@@ -19,6 +19,7 @@ import pytest
 from inference_autotuner.bench.client import fetch_model_name, run_load
 from inference_autotuner.bench.metrics import GoodputSLO, RequestRecord
 from inference_autotuner.bench.prompts import PromptBuilder
+from inference_autotuner.bench.request import RunRequest
 from inference_autotuner.bench.traffic import parse_scenario
 from inference_autotuner.errors import BenchmarkError
 
@@ -91,18 +92,20 @@ def test_completions_exact_lengths_and_timings(engine_url: str) -> None:
 	calls: list[tuple[int, int]] = []
 	m = asyncio.run(
 		run_load(
-			engine_url,
-			scenario=parse_scenario("D(32,16)"),
-			concurrency=4,
-			max_requests=8,
-			max_duration=120,
-			warmup_requests=1,
-			endpoint="completions",
-			model=None,
-			extra_body={"temperature": 0.7},
-			goodput_slo=None,
+			RunRequest(
+				engine_url,
+				scenario=parse_scenario("D(32,16)"),
+				concurrency=4,
+				max_requests=8,
+				max_duration_s=120,
+				warmup=1,
+				endpoint="completions",
+				model=None,
+				extra_body={"temperature": 0.7},
+				goodput_slo=None,
+				progress=lambda done, total: calls.append((done, total)),
+			),
 			records=records,
-			progress=lambda done, total: calls.append((done, total)),
 		)
 	)
 	assert (m.total_requests, m.completed, m.errored, m.errors) == (8, 8, 0, [])
@@ -143,13 +146,13 @@ def test_prompts_have_exactly_the_requested_token_count(engine_url: str) -> None
 def test_uniform_lengths_and_goodput(engine_url: str) -> None:
 	records: list[RequestRecord] = []
 	scenario = parse_scenario("U(8,64)/(2,8)")
-	kw = dict(scenario=scenario, concurrency=4, max_requests=12, max_duration=120, warmup_requests=0, seed=5)
-	m = asyncio.run(run_load(engine_url, goodput_slo=GoodputSLO(e2e=3600), records=records, **kw))  # type: ignore[arg-type]
+	kw = dict(scenario=scenario, concurrency=4, max_requests=12, max_duration_s=120, warmup=0, seed=5)
+	m = asyncio.run(run_load(RunRequest(engine_url, goodput_slo=GoodputSLO(e2e=3600), **kw), records=records))  # type: ignore[arg-type]
 	assert m.completed == 12
 	assert all(8 <= r.input_tokens <= 64 and 2 <= r.output_tokens <= 8 for r in records)
 	assert len({r.input_tokens for r in records}) > 1
 	assert m.goodput == pytest.approx(m.request_throughput)
-	strict = asyncio.run(run_load(engine_url, goodput_slo=GoodputSLO(ttft=1e-6), **kw))  # type: ignore[arg-type]
+	strict = asyncio.run(run_load(RunRequest(engine_url, goodput_slo=GoodputSLO(ttft=1e-6), **kw)))  # type: ignore[arg-type]
 	assert strict.completed == 12 and strict.goodput == 0
 
 
@@ -158,13 +161,15 @@ def test_chat_endpoint(engine_url: str) -> None:
 	records: list[RequestRecord] = []
 	m = asyncio.run(
 		run_load(
-			engine_url,
-			scenario=parse_scenario("D(32,8)"),
-			concurrency=2,
-			max_requests=4,
-			max_duration=120,
-			warmup_requests=0,
-			endpoint="chat",
+			RunRequest(
+				engine_url,
+				scenario=parse_scenario("D(32,8)"),
+				concurrency=2,
+				max_requests=4,
+				max_duration_s=120,
+				warmup=0,
+				endpoint="chat",
+			),
 			records=records,
 		)
 	)
@@ -180,12 +185,14 @@ def test_http_error_becomes_an_error_record(engine_url: str) -> None:
 	# 600 prompt tokens do not fit a 512-token slot: the server answers 400
 	m = asyncio.run(
 		run_load(
-			engine_url,
-			scenario=parse_scenario("D(600,4)"),
-			concurrency=2,
-			max_requests=2,
-			max_duration=60,
-			warmup_requests=0,
+			RunRequest(
+				engine_url,
+				scenario=parse_scenario("D(600,4)"),
+				concurrency=2,
+				max_requests=2,
+				max_duration_s=60,
+				warmup=0,
+			)
 		)
 	)
 	assert (m.completed, m.errored, m.error_rate) == (0, 2, 1.0)
@@ -195,7 +202,11 @@ def test_http_error_becomes_an_error_record(engine_url: str) -> None:
 @pytest.mark.engine
 def test_max_duration_stops_sending(engine_url: str) -> None:
 	m = asyncio.run(
-		run_load(engine_url, scenario=parse_scenario("D(32,16)"), concurrency=2, max_requests=500, max_duration=1.0)
+		run_load(
+			RunRequest(
+				engine_url, scenario=parse_scenario("D(32,16)"), concurrency=2, max_requests=500, max_duration_s=1.0
+			)
+		)
 	)
 	assert 1 <= m.total_requests < 500
 	assert m.errored == 0  # requests in flight at the deadline were allowed to finish
@@ -208,11 +219,9 @@ def test_cancel_stops_promptly(engine_url: str) -> None:
 		asyncio.get_running_loop().call_later(1.0, cancel.set)
 		t0 = time.perf_counter()
 		m = await run_load(
-			engine_url,
-			scenario=parse_scenario("D(32,64)"),
-			concurrency=2,
-			max_requests=500,
-			max_duration=600,
+			RunRequest(
+				engine_url, scenario=parse_scenario("D(32,64)"), concurrency=2, max_requests=500, max_duration_s=600
+			),
 			cancel=cancel,
 		)
 		return time.perf_counter() - t0, m.total_requests
@@ -232,7 +241,9 @@ def test_unreachable_server_gives_error_records() -> None:
 	url = f"http://127.0.0.1:{_free_port()}"
 	m = asyncio.run(
 		run_load(
-			url, scenario=parse_scenario("D(32,16)"), concurrency=2, max_requests=3, max_duration=30, warmup_requests=1
+			RunRequest(
+				url, scenario=parse_scenario("D(32,16)"), concurrency=2, max_requests=3, max_duration_s=30, warmup=1
+			)
 		)
 	)
 	assert (m.total_requests, m.completed, m.errored) == (3, 0, 3)
@@ -292,7 +303,8 @@ def test_without_usage_tokens_are_counted_by_the_tokenizer() -> None:
 		records: list[RequestRecord] = []
 		async with server:
 			await run_load(
-				url, scenario=parse_scenario("D(20,5)"), concurrency=2, max_requests=4, max_duration=30, records=records
+				RunRequest(url, scenario=parse_scenario("D(20,5)"), concurrency=2, max_requests=4, max_duration_s=30),
+				records=records,
 			)
 		return records
 
@@ -309,12 +321,14 @@ def test_no_tokenize_endpoint_and_no_tokenizer_is_a_clear_error(tmp_path: Path) 
 		server, url = await _serve(tokenize=False, usage=True)
 		async with server:
 			await run_load(
-				url,
-				scenario=parse_scenario("D(20,5)"),
-				concurrency=1,
-				max_requests=1,
-				max_duration=30,
-				model_tokenizer=model_tokenizer,
+				RunRequest(
+					url,
+					scenario=parse_scenario("D(20,5)"),
+					concurrency=1,
+					max_requests=1,
+					max_duration_s=30,
+					tokenizer_dir=model_tokenizer,
+				)
 			)
 
 	with pytest.raises(BenchmarkError, match="no /tokenize endpoint") as info:

@@ -119,11 +119,11 @@ async def _with_server(server: Server, go: Callable[[str], Awaitable[Any]]) -> A
 
 
 def _load(server: Server, records: list[RequestRecord] | None = None, **kw: Any) -> RunMetrics:
-	args: dict[str, Any] = dict(scenario=parse_scenario("D(20,8)"), concurrency=2, max_requests=6, max_duration=60)
+	args: dict[str, Any] = dict(scenario=parse_scenario("D(20,8)"), concurrency=2, max_requests=6, max_duration_s=60)
 	args.update(kw)
 
 	async def go(url: str) -> RunMetrics:
-		return await run_load(url, records=records, **args)
+		return await run_load(RunRequest(url, **args), records=records)
 
 	return asyncio.run(_with_server(server, go))
 
@@ -205,8 +205,8 @@ def test_processes_split_the_concurrency_and_merge_the_records() -> None:
 		records,
 		concurrency=4,
 		max_requests=24,
-		warmup_requests=2,
-		processes=2,
+		warmup=2,
+		client_processes=2,
 		progress=lambda done, total: calls.append((done, total)),
 		objectives=("minimize_latency",),
 		precision=None,
@@ -226,7 +226,7 @@ def test_processes_split_the_concurrency_and_merge_the_records() -> None:
 
 def test_processes_share_one_poisson_schedule() -> None:
 	records: list[RequestRecord] = []
-	m = _load(Server(), records, request_rate=40.0, max_requests=20, processes=2, seed=7)
+	m = _load(Server(), records, request_rate=40.0, max_requests=20, client_processes=2, seed=7)
 	assert (m.completed, m.request_rate, m.concurrency) == (20, 40.0, None)
 	scheduled = sorted(r.scheduled for r in records)
 	got = [s - scheduled[0] for s in scheduled]
@@ -240,7 +240,7 @@ def test_processes_early_stop_and_precision() -> None:
 		return "clearly lost" if stop.seen >= 5 else None  # type: ignore[attr-defined]
 
 	stop.seen = 0  # type: ignore[attr-defined]
-	m = _load(Server(gap=0.01), concurrency=4, max_requests=400, processes=2, stop_check=stop)
+	m = _load(Server(gap=0.01), concurrency=4, max_requests=400, client_processes=2, stop_check=stop)
 	assert m.stopped_early == "clearly lost"
 	assert 5 <= m.total_requests < 20  # what finished after the stop is not counted; no more were sent
 
@@ -248,7 +248,7 @@ def test_processes_early_stop_and_precision() -> None:
 		Server(gap=0.001),
 		concurrency=2,
 		max_requests=400,
-		processes=2,
+		client_processes=2,
 		objectives=("minimize_latency",),
 		precision=1.0,
 	)
@@ -262,12 +262,14 @@ def test_processes_stop_on_cancel() -> None:
 		asyncio.get_running_loop().call_later(2.5, cancel.set)
 		t0 = time.perf_counter()
 		m = await run_load(
-			url,
-			scenario=parse_scenario("D(20,50)"),
-			concurrency=2,
-			max_requests=10000,
-			max_duration=600,
-			processes=2,
+			RunRequest(
+				url,
+				scenario=parse_scenario("D(20,50)"),
+				concurrency=2,
+				max_requests=10000,
+				max_duration_s=600,
+				client_processes=2,
+			),
 			cancel=cancel,
 		)
 		return time.perf_counter() - t0, m
@@ -279,7 +281,7 @@ def test_processes_stop_on_cancel() -> None:
 
 def test_a_process_that_cannot_build_prompts_is_a_clear_error() -> None:
 	with pytest.raises(BenchmarkError, match="no /tokenize endpoint"):
-		_load(Server(tokenize=False), processes=2)
+		_load(Server(tokenize=False), client_processes=2)
 
 
 def test_client_processes_pass_through_the_builtin_driver() -> None:

@@ -55,6 +55,7 @@ def _recording(deployer: Any, launched: list[tuple[list[str], dict[str, str]]]) 
 @pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
 def test_explain_prints_what_the_runner_launches(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 	monkeypatch.chdir(REPO)  # specs name model folders relative to the repository
+	monkeypatch.setenv("AUTOTUNER_WORKLOAD_DIRS", str(REPO / "examples" / "workloads"))  # as the examples say
 	spec = load_spec(path)
 	if spec.deployment_mode == "predict":
 		pytest.importorskip("aiconfigurator", reason="deployment_mode predict needs the predict extra")

@@ -13,6 +13,7 @@ from inference_autotuner.bench.arrivals import poisson_offsets
 from inference_autotuner.bench.client import run_load
 from inference_autotuner.bench.loadsearch import judge_run
 from inference_autotuner.bench.metrics import RequestRecord
+from inference_autotuner.bench.request import RunRequest
 from inference_autotuner.bench.traffic import parse_scenario
 from inference_autotuner.deploy.local import LocalProcessDeployer
 from inference_autotuner.engines import get_engine
@@ -100,13 +101,15 @@ def test_poisson_arrivals_follow_the_seeded_schedule(llama_server: str) -> None:
 	records: list[RequestRecord] = []
 	m = asyncio.run(
 		run_load(
-			llama_server,
-			scenario=parse_scenario("D(8,4)"),
-			concurrency=1,
-			max_requests=n,
-			max_duration=120,
-			request_rate=rate,
-			seed=2,
+			RunRequest(
+				llama_server,
+				scenario=parse_scenario("D(8,4)"),
+				concurrency=1,
+				max_requests=n,
+				max_duration_s=120,
+				request_rate=rate,
+				seed=2,
+			),
 			records=records,
 		)
 	)

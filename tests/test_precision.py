@@ -19,6 +19,7 @@ from inference_autotuner.bench.precision import (
 	steady,
 	supports,
 )
+from inference_autotuner.bench.request import RunRequest
 from inference_autotuner.bench.traffic import parse_scenario
 from inference_autotuner.spec.models import BenchmarkSpec
 
@@ -89,14 +90,16 @@ def test_real_run_ends_at_the_target_precision(llama_server: str) -> None:
 
 	async def go(precision: float | None, cap: int) -> tuple[int, float | None, int | None, int | None]:
 		m = await run_load(
-			llama_server,
-			scenario=scenario,
-			concurrency=1,
-			max_requests=cap,
-			max_duration=300,
-			warmup_requests=1,
-			objectives=("maximize_throughput",),
-			precision=precision,
+			RunRequest(
+				llama_server,
+				scenario=scenario,
+				concurrency=1,
+				max_requests=cap,
+				max_duration_s=300,
+				warmup=1,
+				objectives=("maximize_throughput",),
+				precision=precision,
+			)
 		)
 		return m.total_requests, m.half_width, m.precise_at, m.warmup_rounds
 

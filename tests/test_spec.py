@@ -189,12 +189,14 @@ def test_origin_choice_values_are_checked_against_the_engine() -> None:
 	assert "needs its values as a list" in found[0][1]
 
 
-def test_dataset_url_is_known_but_not_yet_supported() -> None:
-	found = problems(minimal(benchmark={"dataset_url": "https://example.com/prompts.jsonl"}))
+def test_dataset_url_loads_and_a_bad_one_names_the_field() -> None:
+	spec = parse_spec(minimal(benchmark={"dataset_url": "https://example.com/prompts.jsonl"}))
+	assert spec.benchmark.dataset is not None and spec.benchmark.workload_kind == "dataset"
+	found = problems(minimal(benchmark={"dataset_url": "ftp://example.com/prompts.jsonl"}))
 	assert len(found) == 1
 	path, message, _hint = found[0]
 	assert path == "benchmark.dataset_url"
-	assert message.startswith("not yet supported: benchmark.dataset_url") and "unknown field" not in message
+	assert "file://, http:// or https://" in message
 
 
 def test_study_storage_must_be_a_database_url() -> None:

@@ -13,12 +13,11 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
 
 import aiohttp
 
-if TYPE_CHECKING:
-	from .client import _Planned, _Run
+from .sender import LoadRun, Planned
+from .tally import distinct
 
 
 def poisson_offsets(rate: float, count: int, seed: int = 0) -> list[float]:
@@ -38,9 +37,9 @@ def poisson_offsets(rate: float, count: int, seed: int = 0) -> list[float]:
 
 
 async def drive_open_loop(
-	run: _Run,
-	warm: list[_Planned],
-	plan: list[_Planned],
+	run: LoadRun,
+	warm: list[Planned],
+	plan: list[Planned],
 	rate: float,
 	max_duration: float,
 	seed: int,
@@ -54,10 +53,8 @@ async def drive_open_loop(
 	A client process of a multi-process run (processes.py) gets its share of the run's one schedule as `offsets`
 	(then `rate` and `seed` are not used) and `gate`, awaited once warm, which gives the start time every process
 	shares (time.perf_counter seconds)."""
-	from .client import _distinct
-
-	await run.prebuild(_distinct(warm + plan))
-	idle: list[aiohttp.ClientSession] = []  # one-connection sessions not in use (see _Run.worker_client)
+	await run.prebuild(distinct(warm + plan))
+	idle: list[aiohttp.ClientSession] = []  # one-connection sessions not in use (see LoadRun.worker_client)
 	every: list[aiohttp.ClientSession] = []
 	inflight: set[asyncio.Task[None]] = set()
 
@@ -68,7 +65,7 @@ async def drive_open_loop(
 		every.append(client)
 		return client
 
-	async def send(item: _Planned, at: float | None, measured: bool) -> None:
+	async def send(item: Planned, at: float | None, measured: bool) -> None:
 		client = take()
 		try:
 			rec = await run.one(client, item, scheduled=at)

@@ -135,5 +135,7 @@ def judge_run(run: RunMetrics, slo: SLOSpec | None, *, max_error_rate: float = M
 	result = evaluate_slo(run, slo)
 	if result.violations:
 		v = result.violations[0]
+		if v.metric == "attainment":
+			return f"SLO attainment {v.actual:.1%} < {v.threshold:.0%} of requests within every threshold"
 		return f"{v.metric} {v.actual:.4g} s > {v.threshold:.4g} s"
 	return None

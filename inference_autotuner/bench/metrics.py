@@ -32,6 +32,9 @@ class RequestRecord(BaseModel):
 	input_tokens: int = Field(0, description="Prompt tokens (server usage, else tokenizer count)")
 	output_tokens: int = Field(0, description="Generated tokens (server usage, else tokenizer count)")
 	error: str | None = Field(None, description="Error text; None when the request succeeded")
+	cached_tokens: int | None = Field(
+		None, description="Prompt tokens the server took from its prefix cache (usage.prompt_tokens_details)"
+	)
 
 	@property
 	def ok(self) -> bool:
@@ -54,6 +57,10 @@ class RequestRecord(BaseModel):
 	@property
 	def itls(self) -> list[float]:
 		return [b - a for a, b in zip(self.chunk_times, self.chunk_times[1:], strict=False)]
+
+
+WARM_SHARE = 0.5
+"""A run's first request with more than this share of its prompt from the prefix cache started on a warm cache."""
 
 
 class Stats(BaseModel):
@@ -137,6 +144,9 @@ class RunMetrics(BaseModel):
 	total_throughput: float = Field(description="(Input + output tokens) / duration, tokens/s")
 	request_throughput: float = Field(description="Completed requests / duration, requests/s")
 	goodput: float | None = Field(None, description="Requests/s that met every SLO (None when no SLO is set)")
+	attainment: float | None = Field(
+		None, description="Share of the run's requests (errors included) that met every SLO; None when no SLO is set"
+	)
 	max_send_lag: float = Field(0.0, description="Worst delay between scheduled and actual send, seconds")
 	valid: bool = Field(True, description="False when the load generator fell behind its schedule")
 	predicted: bool = Field(False, description="True when figures come from a performance model, not a measurement")
@@ -160,6 +170,26 @@ class RunMetrics(BaseModel):
 	)
 	audit: RunAudit | None = Field(
 		None, description="How far the figures can be trusted: client lag, host interference (bench/audit.py)"
+	)
+	workload: str | None = Field(
+		None, description="The real workload the run sent (docs/workloads.md), e.g. dataset(chat.json); None: synthetic"
+	)
+	workload_sha256: str | None = Field(None, description="sha256 of the workload's file (dataset or trace)")
+	speedup: float | None = Field(None, description="Trace replay: recorded times were divided by this")
+	cached_share: float | None = Field(
+		None,
+		description="Share of the completed requests' prompt tokens the server served from its prefix cache (its "
+		"usage.prompt_tokens_details.cached_tokens); None when the server does not report it",
+	)
+	cache_reset: bool | None = Field(
+		None,
+		description="Whether the engine's prefix cache was reset before the run (a workload run; bench/cache.py): "
+		"False when the engine refused; None when not tried",
+	)
+	warm_start: bool | None = Field(
+		None,
+		description="True when the run's first request found most of its prompt in the prefix cache: the cache was "
+		"warm from an earlier run (docs/workloads.md, cache hygiene); None when the server does not report it",
 	)
 
 
@@ -190,14 +220,27 @@ def compute_run_metrics(
 		if text not in errors and len(errors) < 5:
 			errors.append(text)
 	lag = max((r.sent - r.scheduled for r in records), default=0.0)
-	goodput = None
+	goodput = attainment = None
 	if goodput_slo is not None and any(v is not None for v in (goodput_slo.ttft, goodput_slo.tpot, goodput_slo.e2e)):
-		goodput = sum(1 for r in done if goodput_slo.met_by(r)) / duration if duration else 0.0
+		met = sum(1 for r in done if goodput_slo.met_by(r))
+		goodput = met / duration if duration else 0.0
+		attainment = met / len(records) if records else None
 
 	def rate(n: float) -> float:
 		return n / duration if duration else 0.0
 
+	cached = [r for r in done if r.cached_tokens is not None]
+	first = min(records, key=lambda r: r.sent) if records else None
+	warm = None
+	if first is not None and first.ok and first.cached_tokens is not None and first.input_tokens > 0:
+		warm = first.cached_tokens > WARM_SHARE * first.input_tokens
+	share = None
+	if cached and sum(r.input_tokens for r in cached) > 0:
+		share = sum(r.cached_tokens or 0 for r in cached) / sum(r.input_tokens for r in cached)
 	return RunMetrics(
+		attainment=attainment,
+		cached_share=share,
+		warm_start=warm,
 		scenario=scenario,
 		concurrency=concurrency,
 		request_rate=request_rate,

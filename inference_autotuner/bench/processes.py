@@ -36,10 +36,12 @@ from typing import Any
 
 from ..errors import BenchmarkError
 from .arrivals import drive_open_loop, poisson_offsets
-from .client import Endpoint, _client_http, _drive, _measure, _Outcome, _Planned, _Run, _shares, _Tally
+from .loops import drive_closed_loop, measure
 from .metrics import RequestRecord
 from .precision import MAX_WARM_ROUNDS
 from .prompts import PromptBuilder
+from .sender import Endpoint, LoadRun, Planned, client_http
+from .tally import Outcome, Tally, shares
 from .traffic import Scenario
 
 START_AHEAD_S = 0.05
@@ -96,11 +98,12 @@ def _pack(rec: RequestRecord) -> tuple[Any, ...]:
 		rec.input_tokens,
 		rec.output_tokens,
 		rec.error,
+		rec.cached_tokens,
 	)
 
 
 def _unpack(data: tuple[Any, ...]) -> RequestRecord:
-	scheduled, sent, first, end, chunks, inp, out, error = data
+	scheduled, sent, first, end, chunks, inp, out, error, cached = data
 	return RequestRecord.model_construct(
 		scheduled=scheduled,
 		sent=sent,
@@ -110,24 +113,25 @@ def _unpack(data: tuple[Any, ...]) -> RequestRecord:
 		input_tokens=inp,
 		output_tokens=out,
 		error=error,
+		cached_tokens=cached,
 	)
 
 
-def _triple(p: _Planned) -> tuple[int, int, int]:
+def _triple(p: Planned) -> tuple[int, int, int]:
 	return (p.input_tokens, p.output_tokens, p.variant)
 
 
 def split(
 	job: Job,
-	warm: list[_Planned],
-	plan: list[_Planned],
+	warm: list[Planned],
+	plan: list[Planned],
 	n: int,
 	concurrency: int,
 	request_rate: float | None,
 ) -> list[_Part]:
 	"""The run's shares: concurrency split near-equally, request i (and warm-up request i) to process i mod n; an
 	open-loop run's one Poisson schedule dealt out the same way."""
-	conc = _shares(concurrency, n) if request_rate is None else [1] * n
+	conc = shares(concurrency, n) if request_rate is None else [1] * n
 	offsets = poisson_offsets(request_rate, len(plan), job.seed) if request_rate is not None else None
 	parts = []
 	for i in range(n):
@@ -148,16 +152,16 @@ def split(
 
 
 async def run_in_processes(
-	tally: _Tally,
+	tally: Tally,
 	job: Job,
-	warm: list[_Planned],
-	plan: list[_Planned],
+	warm: list[Planned],
+	plan: list[Planned],
 	n: int,
 	concurrency: int,
 	request_rate: float | None,
 	cancel: asyncio.Event | None,
 	progress: Callable[[int, int], None] | None,
-) -> _Outcome:
+) -> Outcome:
 	"""Run one run's load in `n` client processes; their measured requests are fed to `tally` as they finish."""
 	_shared_clock()
 	parts = split(job, warm, plan, n, concurrency, request_rate)
@@ -269,7 +273,7 @@ async def run_in_processes(
 		message, hint = errors[0]
 		raise BenchmarkError(message, hint=hint)
 	warmed = [r for r in reports.values() if r["warm_rounds"]]
-	return _Outcome(
+	return Outcome(
 		records=tally.records,
 		stalls=[s for r in reports.values() for s in r["stalls"]],
 		warm_rounds=max((r["warm_rounds"] for r in reports.values()), default=0),
@@ -305,8 +309,8 @@ async def _child(conn: Connection, part: _Part) -> None:
 	def send(kind: str, data: Any) -> None:
 		conn.send((kind, data))
 
-	async with _client_http(job.request_timeout) as client:
-		run = _Run(
+	async with client_http(job.request_timeout) as client:
+		run = LoadRun(
 			client,
 			job.base_url,
 			job.endpoint,
@@ -340,18 +344,18 @@ async def _child(conn: Connection, part: _Part) -> None:
 				await asyncio.sleep(delay)
 			return start
 
-		warm = [_Planned(*t) for t in part.warm]
-		plan = [_Planned(*t) for t in part.plan]
+		warm = [Planned(*t) for t in part.warm]
+		plan = [Planned(*t) for t in part.plan]
 		if part.offsets is not None:
 			rate = part.rate or 1.0
 			drive = drive_open_loop(
 				run, warm, plan, rate, job.max_duration, job.seed, None, offsets=part.offsets, gate=gate
 			)
 		else:
-			drive = _drive(run, warm, plan, part.concurrency, job.max_duration, None, gate=gate)
+			drive = drive_closed_loop(run, warm, plan, part.concurrency, job.max_duration, None, gate=gate)
 		loop.add_reader(conn.fileno(), command)
 		try:
-			stalls = await _measure(run, drive, None)
+			stalls = await measure(run, drive, None)
 		except BenchmarkError as exc:
 			send("error", (exc.message, exc.hint))
 			return

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..bench.audit import HostSampler, Placement, judge, merge, pick
+from ..bench.cache import reset_prefix_cache
 from ..bench.drivers import Driver, RunRequest
 from ..bench.early_stop import EarlyStopper, make_stopper, planned_seconds, saved_seconds
 from ..bench.engine_metrics import EngineMetricsSampler
 from ..bench.loadsearch import judge_run, search_max_load
 from ..bench.metrics import GoodputSLO, RunMetrics
-from ..bench.traffic import Scenario, parse_scenario
+from ..bench.traffic import Scenario
+from ..bench.workload import check_workload, scenarios_for
 from ..errors import BenchmarkError
 from ..spec.models import TaskSpec
 from .events import EventSink
@@ -59,7 +61,7 @@ class Bench:
 		times while time is left, and the least suspect attempt is kept (its audit says how many were measured)."""
 		conc = None if rate else int(level)
 		started = {"type": "run_started", "number": self.number, "scenario": str(scenario), "concurrency": conc}
-		started["request_rate"] = level if rate else None
+		started["request_rate"] = level if rate and self.spec.benchmark.trace is None else None
 		if probe is not None:
 			started["probe"] = probe
 		self.emit(started)
@@ -136,12 +138,14 @@ class Bench:
 			seed=self.spec.optimization.seed or 0,
 			request_timeout=max(5.0, remaining),
 			progress=progress,
-			request_rate=level if rate else None,
+			request_rate=level if rate and b.trace is None else None,
+			speedup=level if b.trace is not None else None,
 			stop_check=stopper.add if stopper is not None else None,
 			objectives=tuple(self.spec.optimization.objectives or [self.spec.optimization.objective]),
 			precision=b.precision,
 			client_processes=b.client_processes,
 		)
+		reset = await reset_prefix_cache(self.base_url, self.engine) if b.workload_kind is not None else None
 		sampler = EngineMetricsSampler(self.engine, self.metrics_url) if self.engine and self.metrics_url else None
 		if sampler is not None:
 			await sampler.start()
@@ -155,6 +159,8 @@ class Bench:
 		metrics = metrics.model_copy(update={"audit": audit, "valid": metrics.valid and not audit.client_bound})
 		if engine_side is not None:
 			metrics = metrics.model_copy(update={"engine_metrics": engine_side})
+		if reset is not None:
+			metrics = metrics.model_copy(update={"cache_reset": reset})
 		return metrics
 
 	def saved(self, run: RunMetrics) -> float:
@@ -179,6 +185,8 @@ class LevelsResult:
 def levels_of(spec: TaskSpec) -> tuple[list[float], bool]:
 	"""The sweep's load levels per scenario and whether they are request rates."""
 	b = spec.benchmark
+	if b.trace is not None:  # a trace sets its own times: one level, its speedup (open loop)
+		return [b.trace.speedup], True
 	if b.request_rates:
 		return list(b.request_rates), True
 	return [float(c) for c in b.num_concurrency], False
@@ -186,6 +194,7 @@ def levels_of(spec: TaskSpec) -> tuple[list[float], bool]:
 
 def check_driver(spec: TaskSpec, driver: Driver) -> None:
 	b = spec.benchmark
+	check_workload(b, driver)
 	wants_rate = bool(b.request_rates) or (b.load_search is not None and b.load_search.mode == "rate")
 	if wants_rate and not getattr(driver, "supports_rate", False):
 		raise BenchmarkError(
@@ -199,11 +208,11 @@ async def sweep(bench: Bench, on_run: RunHook | None = None) -> LevelsResult:
 	"""Every level of every scenario; a run whose SLO is clearly lost skips that scenario's higher levels."""
 	spec = bench.spec
 	levels, rate = levels_of(spec)
-	total = len(spec.benchmark.traffic_scenarios) * len(levels)
+	scenarios = scenarios_for(spec.benchmark)
+	total = len(scenarios) * len(levels)
 	res = LevelsResult()
 	skipped = 0
-	for scenario_text in spec.benchmark.traffic_scenarios:
-		scenario = parse_scenario(scenario_text)
+	for scenario in scenarios:  # the traffic scenarios, or the one workload (bench/workload.py)
 		lost_at: RunMetrics | None = None
 		for level in levels:
 			if lost_at is not None and level > _level(lost_at):
@@ -255,11 +264,10 @@ async def load_search(bench: Bench) -> LevelsResult:
 	spec = bench.spec
 	ls = spec.benchmark.load_search
 	assert ls is not None
-	rate = ls.mode == "rate"
+	rate = ls.mode in ("rate", "speedup")
 	res = LevelsResult(score_runs=[])
 	best: list[float] = []
-	for scenario_text in spec.benchmark.traffic_scenarios:
-		scenario = parse_scenario(scenario_text)
+	for scenario in scenarios_for(spec.benchmark):
 		cut: set[int] = set()
 
 		async def probe(level: float, _s: Scenario = scenario, _cut: set[int] = cut) -> RunMetrics:
@@ -291,7 +299,7 @@ async def load_search(bench: Bench) -> LevelsResult:
 			integer=not rate,
 			keep_going=keep_going,
 		)
-		unit = "req/s" if rate else "concurrent requests"
+		unit = "x trace speed" if ls.mode == "speedup" else "req/s" if rate else "concurrent requests"
 		fails = "; ".join(f"{p.level:g}: {p.failure}" for p in found.probes if not p.passed)
 		summary = (
 			f"{scenario}: max load {found.best if found.best is not None else 'none'} ({unit}) in "
@@ -332,6 +340,8 @@ def _level(run: RunMetrics) -> float:
 
 
 def _label(run: RunMetrics) -> str:
+	if run.speedup is not None:
+		return f"{run.scenario} speedup={run.speedup:g}"
 	if run.request_rate is not None:
 		return f"{run.scenario} rate={run.request_rate:g}/s"
 	return f"{run.scenario} c={run.concurrency}"

@@ -19,6 +19,7 @@ from optuna.trial import TrialState
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from ..bench.workload import describe_workload, load_workload
 from ..deploy.ports import ensure_port_free
 from ..engines import Engine, get_engine
 from ..errors import AutotunerError
@@ -168,6 +169,8 @@ class TaskRunner(SearchLoop):
 		if spec.engine_port is not None:
 			ensure_port_free(spec.engine_port, why="engine_port in the spec")
 		self.measurer.preflight()  # e.g. docker: the daemon answers and the image is there, before any experiment
+		if spec.benchmark.workload_kind is not None:  # a missing or changed workload file fails here, not later
+			self._log(describe_workload(load_workload(spec.benchmark)))
 		swept = self.measurer.sweep()
 		if swept:
 			self._log(f"removed {swept} engine process(es) left by an earlier run")

@@ -30,9 +30,11 @@ LATENCY_PERCENTILES = ("p50", "p90", "p99")
 class SLOViolation(BaseModel):
 	"""One SLO that a run did not meet."""
 
-	metric: str = Field(description="Which SLO: latency.p50 / latency.p90 / latency.p99 (E2E), ttft or tpot (means)")
-	actual: float = Field(description="Measured figure, seconds")
-	threshold: float = Field(description="SLO threshold, seconds")
+	metric: str = Field(
+		description="Which SLO: latency.p50 / latency.p90 / latency.p99 (E2E), ttft or tpot (means), attainment"
+	)
+	actual: float = Field(description="Measured figure, seconds (attainment: a share, 0-1)")
+	threshold: float = Field(description="SLO threshold, seconds (attainment: a share, 0-1)")
 	ratio: float = Field(description="Violation ratio (actual - threshold) / threshold; > 0")
 	penalty: float = Field(description="weight * exp(ratio / steepness); 0 for a hard violation")
 	hard: bool = Field(description="True when hard_fail is set and ratio > fail_ratio: the run is infeasible")
@@ -84,6 +86,22 @@ def evaluate_slo(run: RunMetrics, slo: SLOSpec | None) -> SLOResult:
 	result = SLOResult()
 	if slo is None:
 		return result
+	if slo.attainment is not None:  # tail SLO: a share of requests within every threshold (a hard constraint)
+		if run.attainment is None:
+			result.unevaluated.append("attainment")
+		elif run.attainment < slo.attainment:
+			result.hard_violation = True
+			ratio = (slo.attainment - run.attainment) / slo.attainment
+			result.violations.append(
+				SLOViolation(
+					metric="attainment",
+					actual=run.attainment,
+					threshold=slo.attainment,
+					ratio=ratio,
+					penalty=0.0,
+					hard=True,
+				)
+			)
 	for metric, target, actual in _slo_checks(run, slo):
 		if actual is None or not math.isfinite(actual):
 			result.unevaluated.append(metric)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .. import limits as L
 from ..names import check_name
 from .quality import QualitySpec
+from .workload import DatasetSpec, SessionsSpec, SharedPrefixSpec, TraceSpec
 
 OBJECTIVES = (
 	"minimize_latency",
@@ -339,8 +340,10 @@ class LoadSearchSpec(_Strict):
 	then bisect between the last pass and the first fail until they are `tolerance` apart. Load levels never
 	restart the engine."""
 
-	mode: Literal["concurrency", "rate"] = Field(
-		"concurrency", description="concurrency (closed loop) or rate (Poisson arrivals, req/s)"
+	mode: Literal["concurrency", "rate", "speedup"] = Field(
+		"concurrency",
+		description="concurrency (closed loop), rate (Poisson arrivals, req/s) or speedup (benchmark.trace replayed "
+		"this many times faster)",
 	)
 	start: float = Field(1, gt=0, le=L.MAX_REQUEST_RATE, description="First load probed")
 	limit: float = Field(256, gt=0, le=L.MAX_REQUEST_RATE, description="Highest load probed")
@@ -416,17 +419,63 @@ class BenchmarkSpec(_Strict):
 		"170k tokens/s per core here; raise it when a fast server at high load would make one process the bottleneck "
 		"(the run audit says so: client-bound), with a free core per process",
 	)
-	dataset_url: str | None = Field(None, description="Seed field: prompts from a dataset; not yet supported")
+	dataset_url: str | None = Field(
+		None,
+		description="Seed field: a dataset fetched once into the cache (file:// inside a workload folder, http(s)://),"
+		" read as benchmark.dataset says (format, sample; sha256 checked when given)",
+	)
+	dataset: DatasetSpec | None = Field(None, description="Prompts from a file instead of synthetic ones (workloads)")
+	sessions: SessionsSpec | None = Field(
+		None, description="Multi-turn sessions: each re-sends its history turn after turn (workloads)"
+	)
+	shared_prefix: SharedPrefixSpec | None = Field(
+		None, description="Requests in groups that share a prefix (system prompt) of prefix_tokens (workloads)"
+	)
+	trace: TraceSpec | None = Field(
+		None, description="Replay a trace open-loop at its recorded times, scaled by speedup (workloads)"
+	)
 
 	@field_validator("dataset_url")
 	@classmethod
 	def _dataset_url(cls, v: str | None) -> str | None:
-		if v is not None:
-			raise ValueError(
-				"not yet supported: benchmark.dataset_url (prompts from a dataset); remove it, the load is "
-				"synthetic prompts shaped by traffic_scenarios"
-			)
+		if v is not None and not v.startswith(("file://", "http://", "https://")):
+			raise ValueError("dataset_url must be a file://, http:// or https:// URL")
+		if v is not None and (len(v) > 2048 or any(c in v for c in "\x00\n\r")):
+			raise ValueError("dataset_url: at most 2048 characters, no NUL or line breaks")
 		return v
+
+	@model_validator(mode="after")
+	def _workload(self) -> BenchmarkSpec:
+		if self.dataset_url is not None and self.dataset is None:
+			self.dataset = DatasetSpec()
+		if self.dataset is not None:
+			if self.dataset.path is None and self.dataset_url is None:
+				raise ValueError("benchmark.dataset needs a path (or benchmark.dataset_url)")
+			if self.dataset.path is not None and self.dataset_url is not None:
+				raise ValueError("give benchmark.dataset.path or benchmark.dataset_url, not both")
+		kinds = [k for k in ("dataset", "shared_prefix", "trace") if getattr(self, k) is not None]
+		if len(kinds) > 1:
+			raise ValueError(f"one workload at a time: {' and '.join(kinds)} were both given")
+		if self.sessions is not None and kinds and kinds[0] != "dataset":
+			raise ValueError(f"sessions go with a dataset (its conversations) or alone, not with {kinds[0]}")
+		if self.trace is not None and self.request_rates:
+			raise ValueError("a trace sets its own arrival times: remove request_rates (trace.speedup scales them)")
+		if self.trace is not None and self.load_search is not None and self.load_search.mode != "speedup":
+			raise ValueError("with a trace the max-load search scales its speed: set load_search.mode: speedup")
+		if self.load_search is not None and self.load_search.mode == "speedup" and self.trace is None:
+			raise ValueError("load_search.mode speedup needs benchmark.trace")
+		if self.sessions is not None and self.request_rates:
+			raise ValueError("sessions are closed-loop (concurrency = sessions at once): remove request_rates")
+		if self.workload_kind is not None and self.client_processes > 1:
+			raise ValueError(f"client_processes > 1 does not yet run a {self.workload_kind} workload; set it to 1")
+		return self
+
+	@property
+	def workload_kind(self) -> str | None:
+		"""sessions, dataset, shared_prefix, trace, or None (the traffic scenarios' synthetic prompts)."""
+		if self.sessions is not None:
+			return "sessions"
+		return next((k for k in ("dataset", "shared_prefix", "trace") if getattr(self, k) is not None), None)
 
 	@field_validator("request_rates")
 	@classmethod
@@ -485,6 +534,21 @@ class SLOSpec(_Strict):
 	ttft: SLOTarget | None = None
 	tpot: SLOTarget | None = None
 	steepness: float = Field(0.1, gt=0)
+	attainment: float | None = Field(
+		None,
+		gt=0,
+		le=1,
+		description="Tail SLO: at least this share of a run's requests must meet every per-request threshold (TTFT, "
+		"TPOT, the loosest latency percentile's); a run below it is infeasible, a max-load probe fails (docs/workloads.md)",
+	)
+
+	@model_validator(mode="after")
+	def _attainment_needs_a_threshold(self) -> SLOSpec:
+		has = self.ttft is not None or self.tpot is not None
+		has = has or (self.latency is not None and any((self.latency.p50, self.latency.p90, self.latency.p99)))
+		if self.attainment is not None and not has:
+			raise ValueError("slo.attainment needs a threshold to attain: set slo.ttft, slo.tpot or slo.latency")
+		return self
 
 
 class HardwareSpec(_Strict):

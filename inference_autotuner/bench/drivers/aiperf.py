@@ -13,7 +13,6 @@ wall time `benchmark_duration` is taken. See docs/drivers.md for the mapping.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from pathlib import Path
@@ -21,8 +20,11 @@ from typing import Any
 
 from ...errors import BenchmarkError
 from ..metrics import GoodputSLO, RunMetrics
+from ..planner import workload_of
+from ..request import RunRequest
 from ..traffic import Deterministic, Normal, Scenario, Uniform
-from .base import ExternalTool, Row, RunRequest, log_tail, metrics_from_rows, run_tool
+from .aiperf_input import INPUT, write_input
+from .base import ExternalTool, Row, metrics_from_rows
 
 EXECUTABLE = "aiperf"
 STARTUP_SLACK_S = 120.0
@@ -70,13 +72,31 @@ def load_args(req: RunRequest) -> list[str]:
 	return ["--concurrency", str(req.concurrency)]
 
 
-def build_argv(exe: str, req: RunRequest, out_dir: Path) -> list[str]:
+def input_args(req: RunRequest, input_file: Path | None) -> list[str]:
+	"""Synthetic lengths, or a workload's input file (aiperf_input.py): a trace replayed at its own times."""
+	wl = workload_of(req)
+	if wl is None or input_file is None:
+		mi, si, mo, so = lengths(req.scenario)
+		return [
+			"--prompt-input-tokens-mean", _num(mi),
+			"--prompt-input-tokens-stddev", _num(si),
+			"--prompt-output-tokens-mean", _num(mo),
+			"--prompt-output-tokens-stddev", _num(so),
+			*load_args(req),
+		]  # fmt: skip
+	argv = ["--input-file", str(input_file), "--custom-dataset-type", "mooncake_trace"]
+	if wl.kind == "trace":
+		return [*argv, "--fixed-schedule", "--fixed-schedule-auto-offset",
+			"--prompt-input-tokens-block-size", str(wl.block_tokens)]  # fmt: skip
+	return [*argv, *load_args(req)]
+
+
+def build_argv(exe: str, req: RunRequest, out_dir: Path, input_file: Path | None = None) -> list[str]:
 	"""The aiperf command line for one run (an argv list, never a shell string)."""
 	if req.tokenizer_dir is None:
 		raise BenchmarkError("aiperf needs a local tokenizer folder (benchmark.model_tokenizer)")
 	if req.endpoint not in ("chat", "completions"):
 		raise BenchmarkError(f"aiperf driver: endpoint {req.endpoint!r} is not chat or completions")
-	mi, si, mo, so = lengths(req.scenario)
 	argv = [
 		exe, "profile",
 		"--model", req.model or "default",
@@ -84,15 +104,11 @@ def build_argv(exe: str, req: RunRequest, out_dir: Path) -> list[str]:
 		"--endpoint-type", req.endpoint,
 		"--streaming",
 		"--tokenizer", req.tokenizer_dir,
-		*load_args(req),
+		*input_args(req, input_file),
 		"--request-count", str(req.max_requests),
 		"--benchmark-duration", _num(max(req.max_duration_s, 1.0)),
 		"--benchmark-grace-period", _num(GRACE_S),
 		"--request-timeout-seconds", _num(req.request_timeout),
-		"--prompt-input-tokens-mean", _num(mi),
-		"--prompt-input-tokens-stddev", _num(si),
-		"--prompt-output-tokens-mean", _num(mo),
-		"--prompt-output-tokens-stddev", _num(so),
 		"--use-server-token-count",
 		# a new connection per request: llama.cpp's server closes kept-alive connections after streamed responses,
 		# and AIPerf (aiohttp) does not retry a request whose pooled connection was closed as it was reused
@@ -198,22 +214,27 @@ class AiperfDriver(ExternalTool):
 	name = "aiperf"
 	extra = "aiperf"
 	executable = EXECUTABLE
+	log_name = "aiperf.log"
 	supports_rate = True
+	workloads = ("dataset", "trace")  # as AIPerf's mooncake_trace input file (aiperf_input.py)
 
-	async def run(self, req: RunRequest, cancel: asyncio.Event | None = None) -> RunMetrics:
-		exe, workdir = self.prepare(req)
+	async def stage(self, req: RunRequest, workdir: Path) -> None:
+		wl = workload_of(req)
+		if wl is not None:
+			await write_input(req, wl, workdir)
+
+	def build_argv(self, exe: str, req: RunRequest, workdir: Path) -> list[str]:
+		wl = workload_of(req)
+		return build_argv(exe, req, workdir / "artifacts", workdir / INPUT if wl is not None else None)
+
+	def timeout(self, req: RunRequest) -> float:
+		return max(req.max_duration_s, 1.0) + GRACE_S + STARTUP_SLACK_S
+
+	def results(self, req: RunRequest, workdir: Path) -> Path | None:
 		out_dir = workdir / "artifacts"
-		argv = build_argv(exe, req, out_dir)
-		timeout = max(req.max_duration_s, 1.0) + GRACE_S + STARTUP_SLACK_S
-		rc = await run_tool(argv, cwd=workdir, timeout=timeout, cancel=cancel, log_name="aiperf.log")
-		if not (out_dir / RECORDS).is_file():
-			if cancel is not None and cancel.is_set():
-				return req.labelled(metrics_from_rows([], scenario=str(req.scenario), concurrency=req.concurrency))
-			raise BenchmarkError(
-				f"aiperf exited with code {rc} and wrote no results: {log_tail(workdir / 'aiperf.log')}"
-			)
-		return req.labelled(
-			parse_artifacts(
-				out_dir, scenario=str(req.scenario), concurrency=req.concurrency, goodput_slo=req.goodput_slo
-			)
+		return out_dir if (out_dir / RECORDS).is_file() else None
+
+	def parse(self, path: Path, req: RunRequest) -> RunMetrics:
+		return parse_artifacts(
+			path, scenario=str(req.scenario), concurrency=req.concurrency, goodput_slo=req.goodput_slo
 		)

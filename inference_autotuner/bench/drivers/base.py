@@ -14,54 +14,18 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from ...errors import BenchmarkError
 from ..metrics import GoodputSLO, RequestRecord, RunMetrics, compute_run_metrics
-from ..traffic import Scenario
+from ..planner import workload_of
+from ..request import RunRequest
 
 TOOLS_DIR_ENV = "AUTOTUNER_TOOLS_DIR"
 """A folder of per-tool virtual environments: $AUTOTUNER_TOOLS_DIR/<driver>/bin/<executable>."""
-
-
-@dataclass
-class RunRequest:
-	"""One run, as every driver receives it. Times in seconds."""
-
-	base_url: str
-	scenario: Scenario
-	concurrency: int
-	max_requests: int
-	max_duration_s: float
-	warmup: int = 0
-	endpoint: str = "completions"
-	model: str | None = None
-	extra_body: dict[str, Any] = field(default_factory=dict)
-	goodput_slo: GoodputSLO | None = None
-	tokenizer_dir: str | None = None
-	workdir: Path | None = None
-	seed: int = 0
-	request_timeout: float = 300.0
-	progress: Callable[[int, int], None] | None = None
-	request_rate: float | None = None
-	"""Open loop: Poisson arrivals at this many requests/s instead of `concurrency` (drivers with supports_rate)."""
-	stop_check: Callable[[RequestRecord], str | None] | None = None
-	"""In-run early stop (bench/early_stop.py), fed each finished request; only the builtin driver calls it."""
-	objectives: tuple[str, ...] = ()
-	"""The task's objectives: the builtin driver measures their in-run precision (bench/precision.py)."""
-	precision: float | None = None
-	"""benchmark.precision: the builtin driver sends no more once every objective is known to this (relative)."""
-	client_processes: int = 1
-	"""benchmark.client_processes: the builtin driver splits the load over this many client processes."""
-
-	def labelled(self, metrics: RunMetrics) -> RunMetrics:
-		"""A tool's parsed figures, labelled with this run's load level: concurrency, or request rate (open loop)."""
-		if self.request_rate is None:
-			return metrics
-		return metrics.model_copy(update={"concurrency": None, "request_rate": self.request_rate})
 
 
 class Driver(Protocol):
@@ -76,6 +40,18 @@ class Driver(Protocol):
 	async def run(self, req: RunRequest, cancel: asyncio.Event | None = None) -> RunMetrics:
 		"""Run one scenario at one concurrency and measure it."""
 		...
+
+
+def with_workload(req: RunRequest, metrics: RunMetrics) -> RunMetrics:
+	"""A tool's figures labelled with the run's workload and its file's hash (a trace run: its speedup, no
+	concurrency)."""
+	wl = workload_of(req)
+	if wl is None:
+		return metrics
+	update: dict[str, object] = {"workload": wl.label, "workload_sha256": wl.sha256}
+	if wl.kind == "trace":
+		update |= {"concurrency": None, "speedup": req.speedup or wl.speedup}
+	return metrics.model_copy(update=update)
 
 
 def find_tool(driver: str, executable: str) -> str | None:
@@ -103,13 +79,18 @@ def missing_tool_message(driver: str, executable: str, extra: str) -> str:
 
 
 class ExternalTool:
-	"""What every driver around an external tool shares: finding its executable and a work folder."""
+	"""What every driver around an external tool shares: finding its executable, a work folder, and one run sequence
+	(`run`): build the argv, run it with a timeout (killed on cancel), find its results, parse them into RunMetrics.
+	A tool's module gives the four steps: `build_argv`, `timeout`, `results` and `parse`."""
 
 	name: str
 	extra: str
 	executable: str
+	log_name: str = "tool.log"
+	env: dict[str, str] | None = None
 	supports_rate = False  # Poisson arrivals (RunRequest.request_rate)
 	supports_early_stop = False  # in-run early stop (RunRequest.stop_check): the tool's requests are not ours to see
+	workloads: tuple[str, ...] = ()  # real workloads it can send (bench/workload.py); none: a clear error
 
 	def missing(self) -> str | None:
 		if find_tool(self.name, self.executable) is None:
@@ -124,6 +105,42 @@ class ExternalTool:
 		if req.workdir is None:
 			raise BenchmarkError(f"{self.name} needs a work folder")
 		return exe, req.workdir
+
+	async def stage(self, req: RunRequest, workdir: Path) -> None:
+		"""Write what the tool reads besides its argv (a workload's input file) into the work folder; default none."""
+
+	def build_argv(self, exe: str, req: RunRequest, workdir: Path) -> list[str]:
+		"""The tool's command line for one run (an argv list, never a shell string)."""
+		raise NotImplementedError
+
+	def timeout(self, req: RunRequest) -> float:
+		"""Seconds the tool may run: the run's limit plus its start-up and the writing of its results."""
+		raise NotImplementedError
+
+	def results(self, req: RunRequest, workdir: Path) -> Path | None:
+		"""The file (or folder) the tool wrote its results to, or None when it wrote none."""
+		raise NotImplementedError
+
+	def parse(self, path: Path, req: RunRequest) -> RunMetrics:
+		"""RunMetrics from the tool's results, with our definitions (metrics_from_rows)."""
+		raise NotImplementedError
+
+	async def run(self, req: RunRequest, cancel: asyncio.Event | None = None) -> RunMetrics:
+		exe, workdir = self.prepare(req)
+		workdir.mkdir(parents=True, exist_ok=True)
+		await self.stage(req, workdir)
+		argv = self.build_argv(exe, req, workdir)
+		rc = await run_tool(
+			argv, cwd=workdir, timeout=self.timeout(req), cancel=cancel, env=self.env, log_name=self.log_name
+		)
+		found = self.results(req, workdir)
+		if found is None:
+			if cancel is not None and cancel.is_set():
+				return req.labelled(metrics_from_rows([], scenario=str(req.scenario), concurrency=req.concurrency))
+			raise BenchmarkError(
+				f"{self.name} exited with code {rc} and wrote no results: {log_tail(workdir / self.log_name)}"
+			)
+		return with_workload(req, req.labelled(self.parse(found, req)))
 
 
 async def run_tool(

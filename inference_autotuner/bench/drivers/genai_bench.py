@@ -11,7 +11,6 @@ seconds with --metrics-time-unit s) and `aggregated_metrics.run_duration`. See d
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import re
@@ -20,7 +19,8 @@ from typing import Any
 
 from ...errors import BenchmarkError
 from ..metrics import RunMetrics
-from .base import ExternalTool, Row, RunRequest, log_tail, metrics_from_rows, run_tool
+from ..request import RunRequest
+from .base import ExternalTool, Row, metrics_from_rows
 
 EXECUTABLE = "genai-bench"
 STARTUP_SLACK_S = 120.0
@@ -116,23 +116,23 @@ class GenaiBenchDriver(ExternalTool):
 	name = "genai-bench"
 	extra = "genai-bench"
 	executable = EXECUTABLE
+	log_name = "genai-bench.log"
 
-	async def run(self, req: RunRequest, cancel: asyncio.Event | None = None) -> RunMetrics:
-		exe, workdir = self.prepare(req)
+	def build_argv(self, exe: str, req: RunRequest, workdir: Path) -> list[str]:
+		return build_argv(exe, req, workdir / "experiment")
+
+	def timeout(self, req: RunRequest) -> float:
+		return minutes(req.max_duration_s) * 60.0 + STARTUP_SLACK_S
+
+	def results(self, req: RunRequest, workdir: Path) -> Path | None:
 		out_dir = workdir / "experiment"
-		argv = build_argv(exe, req, out_dir)
-		timeout = minutes(req.max_duration_s) * 60.0 + STARTUP_SLACK_S
-		rc = await run_tool(argv, cwd=workdir, timeout=timeout, cancel=cancel, log_name="genai-bench.log")
 		files = run_files(out_dir) if out_dir.is_dir() else {}
 		path = files.get((sanitize(str(req.scenario)), req.concurrency))
 		if path is None:
 			path = next((p for (_, c), p in files.items() if c == req.concurrency), None)
-		if path is None:
-			if cancel is not None and cancel.is_set():
-				return metrics_from_rows([], scenario=str(req.scenario), concurrency=req.concurrency)
-			raise BenchmarkError(
-				f"genai-bench exited with code {rc} and wrote no results: {log_tail(workdir / 'genai-bench.log')}"
-			)
+		return path
+
+	def parse(self, path: Path, req: RunRequest) -> RunMetrics:
 		return parse_run_file(
 			path, scenario=str(req.scenario), concurrency=req.concurrency, goodput_slo=req.goodput_slo
 		)

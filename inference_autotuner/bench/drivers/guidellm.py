@@ -16,15 +16,15 @@ equivalent of ours). See docs/drivers.md for the mapping.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 from ...errors import BenchmarkError
 from ..metrics import GoodputSLO, RunMetrics
+from ..request import RunRequest
 from ..traffic import Deterministic, Normal, Scenario, Uniform
-from .base import ExternalTool, Row, RunRequest, log_tail, metrics_from_rows, run_tool
+from .base import ExternalTool, Row, metrics_from_rows
 
 EXECUTABLE = "guidellm"
 STARTUP_SLACK_S = 120.0
@@ -165,6 +165,8 @@ class GuidellmDriver(ExternalTool):
 	name = "guidellm"
 	extra = "guidellm"
 	executable = EXECUTABLE
+	log_name = "guidellm.log"
+	env = ENV
 	supports_rate = True
 
 	def missing(self) -> str | None:
@@ -179,24 +181,20 @@ class GuidellmDriver(ExternalTool):
 			raise BenchmarkError(why)
 		return super().prepare(req)
 
-	async def run(self, req: RunRequest, cancel: asyncio.Event | None = None) -> RunMetrics:
-		exe, workdir = self.prepare(req)
-		results = workdir / RESULTS
-		argv = build_argv(exe, req, results)
-		timeout = max(req.max_duration_s, 1.0) + STARTUP_SLACK_S
-		rc = await run_tool(argv, cwd=workdir, timeout=timeout, cancel=cancel, env=ENV, log_name="guidellm.log")
-		if not results.is_file():
-			if cancel is not None and cancel.is_set():
-				return req.labelled(metrics_from_rows([], scenario=str(req.scenario), concurrency=req.concurrency))
-			raise BenchmarkError(
-				f"guidellm exited with code {rc} and wrote no results: {log_tail(workdir / 'guidellm.log')}"
-			)
-		return req.labelled(
-			parse_results(
-				results,
-				scenario=str(req.scenario),
-				concurrency=req.concurrency,
-				warmup=req.warmup,
-				goodput_slo=req.goodput_slo,
-			)
+	def build_argv(self, exe: str, req: RunRequest, workdir: Path) -> list[str]:
+		return build_argv(exe, req, workdir / RESULTS)
+
+	def timeout(self, req: RunRequest) -> float:
+		return max(req.max_duration_s, 1.0) + STARTUP_SLACK_S
+
+	def results(self, req: RunRequest, workdir: Path) -> Path | None:
+		return workdir / RESULTS if (workdir / RESULTS).is_file() else None
+
+	def parse(self, path: Path, req: RunRequest) -> RunMetrics:
+		return parse_results(
+			path,
+			scenario=str(req.scenario),
+			concurrency=req.concurrency,
+			warmup=req.warmup,
+			goodput_slo=req.goodput_slo,
 		)

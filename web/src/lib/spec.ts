@@ -1,5 +1,7 @@
 // The new-task wizard's form state, and its mapping to/from a task spec (the same shape as a task YAML file).
 
+import { type WorkloadState, defaultWorkload, workloadFrom, workloadSpec } from "./workload";
+
 export type ConfigMode = "none" | "preset" | "custom";
 
 export interface ParamRow {
@@ -14,6 +16,7 @@ export interface WizardState {
   model: string;
   deployment_mode: string;
   scenarios: string;
+  workload: WorkloadState;
   concurrency: string;
   max_requests: string;
   max_time: string;
@@ -69,6 +72,7 @@ export function defaultState(): WizardState {
     model: "smollm2",
     deployment_mode: "local",
     scenarios: "D(64,32)",
+    workload: defaultWorkload(),
     concurrency: "1, 4",
     max_requests: "16",
     max_time: "30",
@@ -175,6 +179,7 @@ export function toSpec(s: WizardState): Record<string, unknown> {
       max_requests_per_iteration: numberOr(s.max_requests, 50),
       max_time_per_iteration: numberOr(s.max_time, 60),
       warmup_requests: numberOr(s.warmup, 2),
+      ...workloadSpec(s.workload),
     },
   };
   if (s.description.trim()) spec.description = s.description.trim();
@@ -240,6 +245,7 @@ export function fromSpec(spec: Record<string, unknown>): WizardState {
     model: String(model.id_or_path ?? model.name ?? ""),
     deployment_mode: String(spec.deployment_mode ?? d.deployment_mode),
     scenarios: asText(bench.traffic_scenarios ?? d.scenarios),
+    workload: workloadFrom(bench),
     concurrency: asText(bench.num_concurrency ?? d.concurrency),
     max_requests: asText(bench.max_requests_per_iteration ?? d.max_requests),
     max_time: asText(bench.max_time_per_iteration ?? d.max_time),

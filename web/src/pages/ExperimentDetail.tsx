@@ -4,6 +4,7 @@ import { getText } from "../api/client";
 import { useExperiment } from "../api/hooks";
 import { Card, Empty, ErrorBox, Loading, StatusBadge } from "../components/States";
 import { fig, ms, num, secs, when } from "../lib/format";
+import { workloadLabel } from "../lib/workload";
 
 type Run = Record<string, unknown> & {
   ttft?: Record<string, number>;
@@ -105,7 +106,12 @@ export function ExperimentDetail() {
             <tbody>
               {runs.map((r, i) => (
                 <tr key={i} className="border-b border-slate-100">
-                  <td className="px-2 py-1">{String(r.scenario ?? "")}</td>
+                  <td
+                    className="px-2 py-1"
+                    title={typeof r.workload_sha256 === "string" ? r.workload_sha256 : undefined}
+                  >
+                    {workloadLabel(r)}
+                  </td>
                   <td className="px-2 py-1">{String(r.concurrency ?? r.request_rate ?? "")}</td>
                   <td className="px-2 py-1">
                     {String(r.completed ?? "")}/{String(r.total_requests ?? "")}

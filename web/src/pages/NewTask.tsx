@@ -29,6 +29,7 @@ import { downloadText } from "./TaskDetail";
 import { ConfigCard } from "./wizard/ConfigCard";
 import { FlagsPreview } from "./wizard/FlagsPreview";
 import { ParamsCard } from "./wizard/ParamsCard";
+import { WorkloadFields } from "./wizard/WorkloadFields";
 
 const input = inputClass;
 
@@ -215,6 +216,9 @@ export function NewTask() {
           <Field label="Warm-up requests" problems={at("benchmark.warmup_requests")}>
             <input className={input} name="warmup" value={s.warmup} onChange={(e) => set("warmup", e.target.value)} />
           </Field>
+        </div>
+        <div className="mt-3">
+          <WorkloadFields w={s.workload} onChange={(w) => set("workload", w)} at={at} />
         </div>
       </Card>
 
