@@ -66,7 +66,7 @@ def test_show_has_origin_pruned_and_time_saved(db: str) -> None:
 	assert "3 baseline" in out and "1 pruned" in out
 	code, out, _ = invoke("show", "noisy", "--db", db, "--format", "json")
 	data = json.loads(out)
-	assert data["experiments"][6]["status"] == "pruned" and data["experiments"][6]["saved_s"] == 12.5
+	assert data["experiments"][6]["status"] == "pruned" and data["experiments"][6]["saved_seconds"] == 12.5
 	assert data["summary"]["saved_seconds"] == 15.5
 	code, out, _ = invoke("export", "noisy", "--db", db)
 	assert code == 0 and out.splitlines()[0].startswith("number,status,origin,param:parallel")
@@ -109,7 +109,7 @@ def test_show_marks_the_recommendation(db: str) -> None:
 def test_live_view_moves_the_mark_to_the_recommendation_at_the_end() -> None:
 	from rich.console import Console
 
-	from inference_autotuner.cli_render import LiveView
+	from inference_autotuner.cli.render import LiveView
 
 	def render(view: LiveView) -> str:
 		console = Console(width=200, record=True)

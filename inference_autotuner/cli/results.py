@@ -10,19 +10,19 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from ..cli_render import fmt_gain, fmt_stats
 from ..errors import AutotunerError
 from .common import DbOpt, TaskArg, _fail, _store, app, console
+from .render import fmt_gain, fmt_stats
 
 __all__ = ["fmt_gain", "fmt_stats", "print_recommendation", "print_time_saved"]
 
 if TYPE_CHECKING:
-	from ..runner.summary import TaskSummary
+	from ..services.summary import TaskSummary
 
 
 def print_recommendation(summary: TaskSummary) -> None:
 	"""The recommended configuration's mean ± CI, the gain over the baseline, and what could not be measured."""
-	from ..cli_render import fmt
+	from .render import fmt
 
 	rec = summary.recommended
 	if rec is None:
@@ -56,7 +56,7 @@ def print_recommendation(summary: TaskSummary) -> None:
 
 
 def print_time_saved(summary: TaskSummary) -> None:
-	from ..cli_render import fmt
+	from .render import fmt
 
 	origins = ", ".join(f"{n} {o}" for o, n in sorted(summary.experiments_by_origin.items()))
 	statuses = ", ".join(f"{n} {s}" for s, n in sorted(summary.experiments_by_status.items()))
@@ -71,9 +71,9 @@ def pareto(
 	format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
 ) -> None:
 	"""The Pareto front of a multi-objective task: configurations no other one beats on every objective."""
-	from ..cli_render import fmt, fmt_params
-	from ..report import find_task
-	from ..runner.summary import task_summary
+	from ..services.summary import task_summary
+	from ..services.views import find_task
+	from .render import fmt, fmt_params
 
 	try:
 		if format not in ("table", "json"):

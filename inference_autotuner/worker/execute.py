@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import update
 
 from .. import telemetry
-from ..cli_render import load_level
+from ..cli.render import load_level
 from ..errors import AutotunerError
 from ..paths import logs_dir, safe_name
 from ..runner.events import Event

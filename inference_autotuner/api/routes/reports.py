@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from ...errors import AutotunerError
 from ...paths import safe_name
-from ...runner.summary import ObjectiveRef, objectives_of
 from ...scoring.objectives import OBJECTIVE_INFO
+from ...services import commands as svc
+from ...services.summary import ObjectiveRef
+from ...services.views import objectives_of
 from ...store import Experiment
-from .. import tasks_service as svc
 from ..deps import StoreDep, TaskId
 from ..errors import NotFound
 from ..schemas import ErrorBody, ParamImportance
@@ -76,7 +77,7 @@ def get_task_importance(task_id: TaskId, store: StoreDep) -> ParamImportance:
 
 	task = svc.get_task(store, task_id)
 	found, note = param_importance(store, dict(task.spec), task.study_name)
-	primary = objectives_of(task)[0]
+	primary = objectives_of(task.spec)[0]
 	info = OBJECTIVE_INFO[primary]
 	with store.session() as s:
 		predicted = s.scalar(

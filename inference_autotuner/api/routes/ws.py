@@ -11,7 +11,7 @@ import contextlib
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from .. import tasks_service as svc
+from ...services import commands as svc
 from ..auth import principal_of
 from ..deps import MAX_ID
 from ..errors import NotFound, Unauthorized

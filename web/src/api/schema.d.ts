@@ -515,7 +515,7 @@ export interface paths {
         };
         /**
          * List Tasks
-         * @description Newest first; the total before paging is in the X-Total-Count header.
+         * @description Newest first; the total before paging is in the X-Total-Count header (the list `autotuner list` prints).
          */
         get: operations["list_tasks"];
         put?: never;
@@ -967,6 +967,13 @@ export interface components {
             pareto: boolean;
             /** Predicted */
             predicted: boolean;
+            /**
+             * Provenance
+             * @description What produced the figures: tuner, engine and driver versions, host, model
+             */
+            provenance?: {
+                [key: string]: unknown;
+            } | null;
             /** Runs */
             runs: {
                 [key: string]: unknown;
@@ -1497,6 +1504,12 @@ export interface components {
             /** Description */
             description: string | null;
             /**
+             * Direction
+             * @default maximize
+             * @enum {string}
+             */
+            direction: "maximize" | "minimize";
+            /**
              * Elapsed
              * @description Seconds spent running, over every start
              */
@@ -1505,6 +1518,12 @@ export interface components {
             engine: string;
             /** Error */
             error: string | null;
+            /**
+             * Experiments Finished
+             * @description Experiments that ended (success, failed, infeasible, skipped, pruned): the progress
+             * @default 0
+             */
+            experiments_finished: number;
             /**
              * Experiments Planned
              * @description Experiments the task will run in all: max_iterations + baseline + repeats (repeats * (repeat_top_k + baseline); none in predict mode)
@@ -1530,10 +1549,21 @@ export interface components {
             /** Name */
             name: string;
             /**
+             * Objective
+             * @description The primary objective (best_objective_value's)
+             * @default maximize_throughput
+             */
+            objective: string;
+            /**
              * Objective Unit
              * @description Unit of best_objective_value, e.g. tokens/s/GPU
              */
             objective_unit?: string | null;
+            /**
+             * Objectives
+             * @description Every objective, the primary one first
+             */
+            objectives?: string[];
             /**
              * Owner
              * @description Name of the user who created it (null: single-user mode)
@@ -1544,6 +1574,12 @@ export interface components {
              * @description Id of the user who created it (null: single-user mode)
              */
             owner_id?: number | null;
+            /**
+             * Predicted
+             * @description Some figures come from a performance model (aiconfigurator), not measurements
+             * @default false
+             */
+            predicted: boolean;
             /** Spec */
             spec: {
                 [key: string]: unknown;

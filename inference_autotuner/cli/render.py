@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Group
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .report import FIGURE_COLUMNS
-from .runner.events import Event
+from ..formatting import fmt, fmt_gain, fmt_params, fmt_stats
+from ..runner.events import Event
+from ..services.views import FIGURE_COLUMNS
 
-if TYPE_CHECKING:
-	from .scoring.noise import Gain, ValueStats
+__all__ = ["LiveView", "experiments_table", "fmt", "fmt_gain", "fmt_params", "fmt_stats"]
 
 STATUS_STYLE = {
 	"success": "green",
@@ -24,40 +24,6 @@ STATUS_STYLE = {
 	"skipped": "dim",
 	"pruned": "blue",
 }
-
-
-def fmt(value: Any, scale: float = 1.0) -> str:
-	if value is None:
-		return "-"
-	if isinstance(value, float):
-		v = value * scale
-		return f"{v:.3g}" if abs(v) < 10 else f"{v:,.1f}"
-	return str(value)
-
-
-def fmt_stats(stats: ValueStats | None, unit: str = "") -> str:
-	"""'128 ± 4.97 tokens/s/GPU (n=3, 95% CI 123 to 133)', or '140 tokens/s/GPU (n=1, no interval)'."""
-	if stats is None:
-		return "-"
-	u = f" {unit}" if unit else ""
-	if stats.ci_low is None or stats.ci_high is None or stats.half_width is None:
-		return f"{fmt(stats.mean)}{u} (n={stats.n}, no interval)"
-	return (
-		f"{fmt(stats.mean)} ± {fmt(stats.half_width)}{u} "
-		f"(n={stats.n}, 95% CI {fmt(stats.ci_low)} to {fmt(stats.ci_high)})"
-	)
-
-
-def fmt_gain(gain: Gain) -> str:
-	"""'+28.0% (95% CI +23.5% to +32.5%)'; + means better in the objective's direction."""
-	text = f"{gain.value:+.1%}"
-	if gain.ci_low is not None and gain.ci_high is not None:
-		text += f" (95% CI {gain.ci_low:+.1%} to {gain.ci_high:+.1%})"
-	return text
-
-
-def fmt_params(params: dict[str, Any]) -> str:
-	return " ".join(f"{k}={v}" for k, v in params.items())
 
 
 def varying_keys(rows: list[dict[str, Any]]) -> set[str]:
@@ -116,7 +82,7 @@ def experiments_table(
 			fmt_params({k: v for k, v in r["params"].items() if k in keys}),
 			fmt(r.get("objective_value")),
 			*[fmt(fig.get(key), scale) for key, _t, scale in figures],
-			fmt(r.get("duration_s")),
+			fmt(r.get("duration")),
 			*([f"[yellow]{audit}[/]" if audit else "ok"] if any(audits) else []),
 		)
 	return table
@@ -124,7 +90,7 @@ def experiments_table(
 
 def audit_mark(row: dict[str, Any]) -> str:
 	"""The worst audit mark over an experiment's runs ('' when every run was valid or none was audited)."""
-	from .bench.audit import badge
+	from ..bench.audit import badge
 
 	marks = [badge(run.get("audit")) for run in row.get("runs") or [] if isinstance(run, dict)]
 	marks = [m for m in marks if m]
@@ -133,7 +99,7 @@ def audit_mark(row: dict[str, Any]) -> str:
 
 def audit_lines(rows: list[dict[str, Any]]) -> list[str]:
 	"""Per experiment with a suspect run: why, what the host did meanwhile, and where the engine and client ran."""
-	from .bench.audit import RunAudit
+	from ..bench.audit import RunAudit
 
 	lines: list[str] = []
 	for r in rows:
@@ -256,7 +222,7 @@ class LiveView:
 						status=ev["status"],
 						objective_value=ev.get("objective_value"),
 						figures=ev.get("figures"),
-						duration_s=ev.get("duration"),
+						duration=ev.get("duration"),
 						failure_reason=ev.get("reason"),
 						predicted=ev.get("predicted", False),
 					)
