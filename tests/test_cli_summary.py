@@ -123,7 +123,7 @@ def test_live_view_moves_the_mark_to_the_recommendation_at_the_end() -> None:
 		view.update({"type": "experiment_finished", "number": number, "status": "success", "score": score})
 	out = render(view)
 	assert "* = best so far" in out and marked(out) == ["1*"], out
-	view.update({"type": "task_finished", "status": "completed", "best_number": 2})
+	view.update({"type": "task_finished", "status": "completed", "experiments": 2, "best_number": 2})
 	out = render(view)
 	assert "* = recommended (autotuner best)" in out
 	assert marked(out) == ["2*"], out

@@ -10,7 +10,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from ..formatting import fmt, fmt_gain, fmt_params, fmt_stats
-from ..runner.events import Event
+from ..runner.events import (
+	EngineReady,
+	Event,
+	ExperimentFinished,
+	ExperimentStarted,
+	LoadSearchFinished,
+	LogMessage,
+	RunProgress,
+	RunStarted,
+	RunStoppedEarly,
+	TaskFinished,
+	TaskStarted,
+	parse_event,
+)
 from ..services.views import FIGURE_COLUMNS
 
 __all__ = ["LiveView", "experiments_table", "fmt", "fmt_gain", "fmt_params", "fmt_stats"]
@@ -167,13 +180,6 @@ def engine_side_lines(rows: list[dict[str, Any]]) -> list[str]:
 	return out
 
 
-def load_level(ev: Event) -> str:
-	"""'concurrency 4' or 'rate 2.5 req/s' for a run_started event."""
-	if ev.get("concurrency") is None and ev.get("request_rate") is not None:
-		return f"rate {ev['request_rate']:g} req/s"
-	return f"concurrency {ev.get('concurrency')}"
-
-
 class LiveView:
 	"""Holds the state the live view shows; update() takes runner events."""
 
@@ -196,55 +202,48 @@ class LiveView:
 		self.direction = "maximize"
 		self.final = False  # once the task ends, `*` is the recommendation instead of the best single run
 
-	def update(self, ev: Event) -> None:
-		kind = ev.get("type")
-		if kind == "task_started":
-			total = ev.get("planned") or ev["max_iterations"]  # baseline and repeats included
-			self.progress.update(self.trials, total=total, completed=ev.get("done_all", ev["done"]))
-		elif kind == "experiment_started":
-			self.status = f"experiment {ev['number']}: starting engine ({fmt_params(ev['params'])})"
-			self.rows.append(
-				{"number": ev["number"], "status": "running", "params": ev["params"], "origin": ev.get("origin")}
+	def update(self, raw: Event) -> None:
+		ev = parse_event(raw)
+		if isinstance(ev, TaskStarted):
+			total = ev.planned or ev.max_iterations  # baseline and repeats included
+			self.progress.update(
+				self.trials, total=total, completed=ev.done_all if ev.done_all is not None else ev.done
 			)
-		elif kind == "engine_ready":
-			self.status = f"experiment {ev['number']}: engine ready in {ev['seconds']:.1f} s"
-		elif kind == "run_started":
-			level = load_level(ev)
-			probe = " (load search)" if ev.get("probe") else ""
-			self.status = f"experiment {ev['number']}: {ev['scenario']} at {level}{probe}"
-			self.progress.update(self.run, completed=0, total=1, visible=True, description=f"requests ({level})")
-		elif kind == "run_progress":
-			self.progress.update(self.run, completed=ev["done"], total=max(ev["total"], 1))
-		elif kind == "experiment_finished":
-			for r in self.rows:
-				if r["number"] == ev["number"]:
-					r.update(
-						status=ev["status"],
-						objective_value=ev.get("objective_value"),
-						figures=ev.get("figures"),
-						duration=ev.get("duration"),
-						failure_reason=ev.get("reason"),
-						predicted=ev.get("predicted", False),
-					)
-			if ev["status"] in ("success", "failed", "infeasible", "skipped", "pruned"):
-				self.progress.advance(self.trials)
-			self.progress.update(self.run, visible=False)
-			if ev["status"] == "success" and ev.get("score") is not None:
-				value = ev["score"]
-				if self.best_value is None or value < self.best_value:
-					self.best_value, self.best_number = value, ev["number"]
-			if ev.get("reason") and ev["status"] != "success":
-				self.messages.append(f"experiment {ev['number']} {ev['status']}: {ev['reason'].splitlines()[0][:160]}")
-		elif kind == "task_finished" and ev.get("best_number") is not None:
-			self.best_number, self.final = ev["best_number"], True
-		elif kind == "log":
-			self.messages.append(ev["message"])
-		elif kind == "run_stopped_early":
-			self.messages.append(f"experiment {ev.get('number')}: run stopped early: {ev.get('reason', '')}"[:200])
-		elif kind == "load_search_finished":
-			self.messages.append(
-				f"experiment {ev.get('number')}: max load within the SLOs {ev.get('max_load')} ({ev.get('scenario', '')})"
-			)
+		elif isinstance(ev, ExperimentStarted):
+			self.status = f"experiment {ev.number}: starting engine ({fmt_params(ev.params)})"
+			self.rows.append({"number": ev.number, "status": "running", "params": ev.params, "origin": ev.origin})
+		elif isinstance(ev, EngineReady | RunStarted):
+			self.status = ev.describe() or ""
+			if isinstance(ev, RunStarted):
+				self.progress.update(self.run, completed=0, total=1, visible=True, description=f"requests ({ev.level})")
+		elif isinstance(ev, RunProgress):
+			self.progress.update(self.run, completed=ev.done, total=max(ev.total, 1))
+		elif isinstance(ev, ExperimentFinished):
+			self._finished(ev)
+		elif isinstance(ev, TaskFinished) and ev.best_number is not None:
+			self.best_number, self.final = ev.best_number, True
+		elif isinstance(ev, LogMessage | RunStoppedEarly | LoadSearchFinished):
+			self.messages.append(ev.describe() or "")
+
+	def _finished(self, ev: ExperimentFinished) -> None:
+		for r in self.rows:
+			if r["number"] == ev.number:
+				r.update(
+					status=ev.status,
+					objective_value=ev.objective_value,
+					figures=ev.figures,
+					duration=ev.duration,
+					failure_reason=ev.reason,
+					predicted=ev.predicted,
+				)
+		if ev.status in ("success", "failed", "infeasible", "skipped", "pruned"):
+			self.progress.advance(self.trials)
+		self.progress.update(self.run, visible=False)
+		if ev.status == "success" and ev.score is not None:
+			if self.best_value is None or ev.score < self.best_value:
+				self.best_value, self.best_number = ev.score, ev.number
+		if ev.reason and ev.status != "success":
+			self.messages.append(f"experiment {ev.number} {ev.status}: {ev.reason.splitlines()[0][:160]}")
 
 	def __rich_console__(self, console: Any, options: Any) -> Any:
 		yield self._group(options.max_width)
