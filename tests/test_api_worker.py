@@ -13,9 +13,8 @@ import psutil
 import pytest
 from fastapi.testclient import TestClient
 
-from inference_autotuner.runner.events import EVENTS
-
 from inference_autotuner.api import Settings, create_app
+from inference_autotuner.runner.events import EVENTS
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.timeout(300)]
 FINAL = ("completed", "failed", "cancelled", "interrupted")
