@@ -17,12 +17,13 @@ import pytest
 import yaml
 from conftest import REPO, autotuner_cmd
 from fastapi.testclient import TestClient
-from summary_rows import seed_single
+from summary_rows import seed_multi, seed_single
 from typer.testing import CliRunner
 
 from inference_autotuner.api import Settings, create_app
 from inference_autotuner.cli import app
 from inference_autotuner.paths import logs_dir, safe_name
+from inference_autotuner.runner.summary import refresh_pareto
 from inference_autotuner.store import Store, Task
 
 
@@ -156,3 +157,17 @@ def test_delete_refuses_a_running_task_alike(db: str, api: TestClient) -> None:
 	code, _, err = cli(db, "delete", "busy", "--yes", "--force")
 	assert code == 0, err
 	assert api.get(f"/api/tasks/{tid}").status_code == 404
+
+
+def test_pareto_alike(db: str, api: TestClient) -> None:
+	"""`autotuner pareto --format json` is GET /api/tasks/{id}/pareto; a single-objective task is refused by both."""
+	store = Store(db)
+	multi = seed_multi(store, "front")
+	refresh_pareto(store, multi)
+	single = seed_single(store, "single")
+	code, front, _ = cli(db, "pareto", "front", "--format", "json")
+	assert code == 0 and front == api.get(f"/api/tasks/{multi}/pareto").json()
+	assert sorted(p["number"] for p in front["front"]) == [1, 2, 4]
+	r = api.get(f"/api/tasks/{single}/pareto")
+	code, _, err = cli(db, "pareto", "single", "--format", "json")
+	assert r.status_code == 409 and code == 1 and r.json()["detail"] in " ".join(err.split())

@@ -91,7 +91,7 @@ def test_pareto_errors(db: str) -> None:
 	code, _, err = invoke("pareto", "nope", "--db", db)
 	assert code == 2 and "no task named" in err
 	code, _, err = invoke("pareto", "front", "--db", db, "--format", "csv")
-	assert code == 1 and "unknown format" in err
+	assert code == 2 and "unknown format" in err  # bad input: exit 2 (errors.UsageError)
 
 
 def marked(table: str) -> list[str]:

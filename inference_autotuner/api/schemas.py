@@ -7,11 +7,17 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
 from ..names import check_name
-from ..services.summary import ObjectiveRef, ParetoPoint
+from ..services.summary import ObjectiveRef, ParetoFront
 from ..services.views import ExperimentPublic, TaskPublic, UtcDatetime, as_utc
 from .presets_data import spec_name
 
-__all__ = ["ExperimentPublic", "TaskPublic", "UtcDatetime", "as_utc"]  # the task views live in services/views.py
+__all__ = [
+	"ExperimentPublic",
+	"ParetoFront",
+	"TaskPublic",
+	"UtcDatetime",
+	"as_utc",
+]  # the task views live in services/views.py
 
 
 # a preset's name: printable, not blank (no control, NUL or bidirectional characters)
@@ -144,14 +150,6 @@ class ParamValidation(BaseModel):
 	engine: str
 	valid: bool
 	problems: list[Problem]
-
-
-class ParetoFront(BaseModel):
-	"""The Pareto front of a multi-objective task: configurations no other one beats on every objective."""
-
-	task_id: int
-	objectives: list[ObjectiveRef] = Field(description="The objectives, in the order of objective_values")
-	front: list[ParetoPoint]
 
 
 class ParamImportance(BaseModel):

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ..errors import Conflict
 from ..runner.summary import ParetoPoint, analyse, pareto_of
 from ..scoring.noise import ConfigStats, Gain, NoiseFloor, Verdict, gain_over, paired_gain, verdict
 from ..scoring.objectives import OBJECTIVE_INFO, Direction
@@ -117,6 +118,27 @@ def task_summary(store: Store, task_id: int) -> TaskSummary:
 		pareto=pareto_of(a),
 		notes=notes,
 	)
+
+
+class ParetoFront(BaseModel):
+	"""The Pareto front of a multi-objective task: configurations no other one beats on every objective
+	(`autotuner pareto --format json`, GET /api/tasks/{id}/pareto)."""
+
+	task_id: int
+	objectives: list[ObjectiveRef] = Field(description="The objectives, in the order of objective_values")
+	front: list[ParetoPoint]
+
+
+def pareto_front(store: Store, task_id: int) -> ParetoFront:
+	"""The task's front; a single-objective task has none (409 / exit 1)."""
+	summary = task_summary(store, task_id)
+	if not summary.multi_objective:
+		raise Conflict(
+			f"task '{summary.name}' has one objective ({summary.objectives[0].name}): it has no Pareto front",
+			hint="a multi-objective task lists two or more objectives in optimization.objectives "
+			"(strategy nsga2 or mo_tpe); `autotuner best` (GET /api/tasks/{id}/summary) shows its best configuration",
+		)
+	return ParetoFront(task_id=task_id, objectives=summary.objectives, front=summary.pareto)
 
 
 class TaskDetail(TaskPublic):

@@ -9,15 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from ...services import commands as svc
-from ...services.summary import TaskSummary, task_summary
+from ...services.summary import ParetoFront, TaskSummary, pareto_front, task_summary
 from ...services.views import TaskPublic, find_task, task_view
 from ...services.views import list_tasks as list_task_views
 from ...store import Store
 from ...users import owner_names
 from ..auth import Operator, Principal, check_owner
 from ..deps import SPEC_BODY, QueueDep, StoreDep, TaskId, read_document
-from ..errors import Conflict
-from ..schemas import ErrorBody, ParetoFront, TaskUpdate
+from ..schemas import ErrorBody, TaskUpdate
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -91,13 +90,7 @@ def get_task_pareto(task_id: TaskId, store: StoreDep) -> ParetoFront:
 	"""The Pareto front of a multi-objective task (409 for a single-objective task): each configuration at the
 	means of its successful experiments' objective values."""
 	svc.get_task(store, task_id)
-	summary = task_summary(store, task_id)
-	if not summary.multi_objective:
-		raise Conflict(
-			f"task {task_id} has one objective ({summary.objectives[0].name}): it has no Pareto front",
-			hint="list two or more objectives in optimization.objectives; GET /api/tasks/{id}/summary has its best",
-		)
-	return ParetoFront(task_id=task_id, objectives=summary.objectives, front=summary.pareto)
+	return pareto_front(store, task_id)
 
 
 @router.put("/{task_id}", operation_id="update_task", response_model=TaskPublic, responses=ERRORS)

@@ -1535,7 +1535,8 @@ export interface components {
         };
         /**
          * ParetoFront
-         * @description The Pareto front of a multi-objective task: configurations no other one beats on every objective.
+         * @description The Pareto front of a multi-objective task: configurations no other one beats on every objective
+         *     (`autotuner pareto --format json`, GET /api/tasks/{id}/pareto).
          */
         ParetoFront: {
             /** Front */
