@@ -280,8 +280,9 @@ def time_websocket(srv: Server, task_id: int, events: int) -> dict[str, Any]:
 			while len(write_delays) < len(exp_ids):
 				msg = json.loads(ws.recv(timeout=30))
 				now = time.perf_counter()
-				if msg.get("type") == "experiment_finished" and msg.get("bench_seq") in sent:
-					t_write, t_emit = sent[msg["bench_seq"]]
+				seq = (msg.get("figures") or {}).get("bench_seq")  # events carry their model's fields only
+				if msg.get("type") == "experiment_finished" and seq in sent:
+					t_write, t_emit = sent[seq]
 					write_delays.append((now - t_write) * 1000)
 					publish_delays.append((now - t_emit) * 1000)
 					got.set()
@@ -306,7 +307,6 @@ def time_websocket(srv: Server, task_id: int, events: int) -> dict[str, Any]:
 					"status": "success",
 					"objective_value": 1.0,
 					"figures": exp.figures,
-					"bench_seq": seq,
 				}
 			)
 			if not got.wait(10):

@@ -51,6 +51,12 @@ class SpecError(AutotunerError):
 		super().__init__("\n".join(lines))
 
 
+class UsageError(AutotunerError):
+	"""A bad option or argument (an unknown --format, ...): exit 2, HTTP 400."""
+
+	exit_code = 2
+
+
 class ModelNotFoundError(AutotunerError):
 	exit_code = 2
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
-from inference_autotuner.api.app import create_app
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's package, not an installed one
+from inference_autotuner.api.app import create_app  # noqa: E402
 
 
 def main() -> None:

@@ -24,8 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from inference_autotuner.cli import _to_csv  # noqa: E402
-from inference_autotuner.report import experiments_of, find_task, task_dict  # noqa: E402
 from inference_autotuner.runner.task import TaskRunner, get_or_create_task  # noqa: E402
+from inference_autotuner.services.summary import task_detail  # noqa: E402
 from inference_autotuner.spec import parse_spec  # noqa: E402
 from inference_autotuner.store import Store  # noqa: E402
 
@@ -88,7 +88,7 @@ def make(name: str, out_dir: Path) -> Path:
 		t0 = time.monotonic()
 		TaskRunner(store, task_id).run()
 		wall = time.monotonic() - t0
-		data = task_dict(find_task(store, task_id), experiments_of(store, task_id))
+		data = task_detail(store, task_id).model_dump(mode="json")
 		store.engine.dispose()
 	out = out_dir / f"{name}.csv"
 	out.write_text(_to_csv(data["experiments"]))

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from inference_autotuner.api import Settings, create_app
+from inference_autotuner.runner.events import EVENTS
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.timeout(300)]
 FINAL = ("completed", "failed", "cancelled", "interrupted")
@@ -80,7 +81,14 @@ def test_run_task_through_api_with_websocket_events(client: TestClient, model_pa
 	events: list[dict[str, Any]] = []
 	with client.websocket_connect(f"ws://localhost/api/ws/tasks/{tid}") as ws:
 		first = ws.receive_json()
-		assert first == {"type": "task_status", "task_id": tid, "status": "pending", "snapshot": True}
+		assert first == {
+			"type": "task_status",
+			"task_id": tid,
+			"status": "pending",
+			"snapshot": True,
+			"error": None,
+			"text": "status: pending",  # describe(), published with every event
+		}
 		assert client.post(f"/api/tasks/{tid}/start").json()["status"] in ("queued", "running")
 		while True:
 			ev = ws.receive_json()
@@ -88,6 +96,8 @@ def test_run_task_through_api_with_websocket_events(client: TestClient, model_pa
 			if ev["type"] == "task_status" and ev["status"] in FINAL:
 				break
 	kinds = [e["type"] for e in events]
+	# every published event is one of runner/events.py's models, as they serialize (what web/openapi.json says)
+	assert [EVENTS.dump_python(EVENTS.validate_python(e), mode="json") for e in events] == events
 	assert kinds.count("experiment_started") == 2 and kinds.count("experiment_finished") == 2, kinds
 	assert "task_started" in kinds and "log_line" in kinds and "run_finished" in kinds
 	finished = [e for e in events if e["type"] == "experiment_finished"]

@@ -66,7 +66,7 @@ def test_show_has_origin_pruned_and_time_saved(db: str) -> None:
 	assert "3 baseline" in out and "1 pruned" in out
 	code, out, _ = invoke("show", "noisy", "--db", db, "--format", "json")
 	data = json.loads(out)
-	assert data["experiments"][6]["status"] == "pruned" and data["experiments"][6]["saved_s"] == 12.5
+	assert data["experiments"][6]["status"] == "pruned" and data["experiments"][6]["saved_seconds"] == 12.5
 	assert data["summary"]["saved_seconds"] == 15.5
 	code, out, _ = invoke("export", "noisy", "--db", db)
 	assert code == 0 and out.splitlines()[0].startswith("number,status,origin,param:parallel")
@@ -91,7 +91,7 @@ def test_pareto_errors(db: str) -> None:
 	code, _, err = invoke("pareto", "nope", "--db", db)
 	assert code == 2 and "no task named" in err
 	code, _, err = invoke("pareto", "front", "--db", db, "--format", "csv")
-	assert code == 1 and "unknown format" in err
+	assert code == 2 and "unknown format" in err  # bad input: exit 2 (errors.UsageError)
 
 
 def marked(table: str) -> list[str]:
@@ -109,7 +109,7 @@ def test_show_marks_the_recommendation(db: str) -> None:
 def test_live_view_moves_the_mark_to_the_recommendation_at_the_end() -> None:
 	from rich.console import Console
 
-	from inference_autotuner.cli_render import LiveView
+	from inference_autotuner.cli.render import LiveView
 
 	def render(view: LiveView) -> str:
 		console = Console(width=200, record=True)
@@ -123,7 +123,7 @@ def test_live_view_moves_the_mark_to_the_recommendation_at_the_end() -> None:
 		view.update({"type": "experiment_finished", "number": number, "status": "success", "score": score})
 	out = render(view)
 	assert "* = best so far" in out and marked(out) == ["1*"], out
-	view.update({"type": "task_finished", "status": "completed", "best_number": 2})
+	view.update({"type": "task_finished", "status": "completed", "experiments": 2, "best_number": 2})
 	out = render(view)
 	assert "* = recommended (autotuner best)" in out
 	assert marked(out) == ["2*"], out

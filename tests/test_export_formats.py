@@ -203,7 +203,7 @@ def test_export_bad_input_and_the_api_zip(in_task: dict[str, Any], tmp_path: Pat
 	no_out = cli("export", "export-qwen", "--format", "vllm-sweep")
 	assert no_out.returncode == 2 and "give -o FOLDER" in no_out.stderr
 	bad = cli("export", "export-qwen", "--format", "parquet")
-	assert bad.returncode == 2 and "unknown export format" in bad.stderr
+	assert bad.returncode == 2 and "unknown format 'parquet'" in bad.stderr
 	(tmp_path / "full").mkdir()
 	(tmp_path / "full" / "x").write_text("keep me")
 	taken = cli("export", "export-qwen", "--format", "genai-bench", "-o", str(tmp_path / "full"))

@@ -294,8 +294,8 @@ def test_a_real_task_measures_its_noise_floor_first_and_interleaves_the_repeats(
 
 	from sqlalchemy import select
 
-	from inference_autotuner.runner.summary import task_summary
 	from inference_autotuner.runner.task import TaskRunner, get_or_create_task
+	from inference_autotuner.services.summary import task_summary
 	from inference_autotuner.spec import parse_spec
 	from inference_autotuner.store import Experiment, Store
 

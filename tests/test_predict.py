@@ -61,8 +61,8 @@ def qwen_spec(**over: Any) -> dict[str, Any]:
 
 
 def run_task(spec: dict[str, Any], **runner_kw: Any):  # type: ignore[no-untyped-def]
-	from inference_autotuner.report import experiments_of
 	from inference_autotuner.runner.task import TaskRunner, get_or_create_task
+	from inference_autotuner.services.views import experiments_of
 	from inference_autotuner.store import Store
 
 	store = Store()
@@ -86,7 +86,8 @@ def test_predicted_tuning_end_to_end_through_the_cli(tmp_path: Path) -> None:
 	assert len(exps) == 20 and data["predicted"] is True
 	assert all(e["predicted"] for e in exps)
 	assert {e["status"] for e in exps} <= {"success", "infeasible"}
-	assert data["best"]["predicted"] and data["best"]["objective_value"] > 0
+	best = next(e for e in exps if e["id"] == data["best_experiment_id"])
+	assert best["predicted"] and best["objective_value"] > 0
 	for e in exps:
 		if e["status"] == "success":
 			run = e["runs"][0]
@@ -263,7 +264,7 @@ def test_plan_top_2_predicts_then_measures_the_best_two(tmp_path: Path) -> None:
 		assert r["error_pct"] == pytest.approx(
 			(r["predicted_objective"] - r["measured_objective"]) / r["measured_objective"] * 100
 		)
-	from inference_autotuner.report import experiments_of, find_task
+	from inference_autotuner.services.views import experiments_of, find_task
 
 	measured = experiments_of(store, find_task(store, "plan-small-measured").id)
 	assert len(measured) == 2 and not any(e.predicted for e in measured)

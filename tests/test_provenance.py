@@ -47,7 +47,7 @@ def test_llamacpp_experiment_records_its_provenance(model_path: Path, tmp_path: 
 	}
 	res = cli("tune", str(write(tmp_path, spec)))
 	assert res.returncode == 0, res.stderr
-	from inference_autotuner.report import experiments_of, find_task
+	from inference_autotuner.services.views import experiments_of, find_task
 	from inference_autotuner.store import Store
 
 	store = Store()

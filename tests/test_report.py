@@ -116,7 +116,7 @@ def test_html_report_is_one_self_contained_file(in_tasks: dict[str, Any], tmp_pa
 
 def test_report_recommendation_is_the_summarys(in_tasks: dict[str, Any]) -> None:
 	from inference_autotuner.reporting import collect
-	from inference_autotuner.runner.summary import task_summary
+	from inference_autotuner.services.summary import task_summary
 	from inference_autotuner.store import Store
 
 	store = Store()

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from summary_rows import ids_by_number, seed_multi, seed_single
 
 from inference_autotuner.errors import TaskNotFoundError
-from inference_autotuner.runner.summary import recommended_experiment_id, refresh_pareto, task_summary
+from inference_autotuner.runner.summary import recommended_experiment_id, refresh_pareto
+from inference_autotuner.services.summary import task_summary
 from inference_autotuner.store import Experiment, Store
 
 

@@ -82,7 +82,29 @@ def create_app(settings: Settings | None = None, **runner_kw: Any) -> FastAPI:
 	limits.install(app)  # body size (413 from Content-Length) and the document caps of JSON bodies (422)
 	guard.install(app, settings)  # Host allow-list, Origin check, JSON/YAML bodies; CORS only when configured
 	web.install(app)  # the built web app at / (SPA fallback); last, after every API route
+	_publish_events(app)
 	return app
+
+
+def _publish_events(app: FastAPI) -> None:
+	"""The WebSocket's messages (runner/events.py's TaskEvent union) in the OpenAPI components, which OpenAPI has no
+	place for otherwise: the web's TypeScript event types are generated from them."""
+	from ..runner.events import event_schemas
+
+	build = app.openapi
+
+	def openapi() -> dict[str, Any]:
+		if app.openapi_schema is None:
+			schema = build()
+			components = schema.setdefault("components", {}).setdefault("schemas", {})
+			events = event_schemas()
+			if clash := set(components) & set(events):  # pragma: no cover - a renamed model would shadow a route's
+				raise RuntimeError(f"event schemas clash with the API's: {sorted(clash)}")
+			components.update(events)
+			app.openapi_schema = schema
+		return app.openapi_schema
+
+	app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _operation_id(route: APIRoute) -> str:

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
 from ..names import check_name
-from ..runner.summary import ObjectiveRef, ParetoPoint
+from ..services.summary import ObjectiveRef, ParetoFront
+from ..services.views import ExperimentPublic, TaskPublic, UtcDatetime, as_utc
 from .presets_data import spec_name
 
+__all__ = [
+	"ExperimentPublic",
+	"ParetoFront",
+	"TaskPublic",
+	"UtcDatetime",
+	"as_utc",
+]  # the task views live in services/views.py
 
-def as_utc(value: datetime) -> datetime:
-	"""Times are stored in UTC; SQLite gives them back naive: mark them UTC so they serialize as RFC 3339."""
-	return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
-
-UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 # a preset's name: printable, not blank (no control, NUL or bidirectional characters)
 PresetName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(lambda v: check_name(v, "preset name"))]
 
@@ -41,37 +43,6 @@ class ErrorBody(BaseModel):
 	hint: str | None = None
 
 
-class TaskPublic(_Public):
-	id: int
-	name: str
-	description: str | None
-	status: str
-	engine: str
-	deployment_mode: str
-	spec: dict[str, Any]
-	study_name: str
-	best_experiment_id: int | None
-	error: str | None
-	created_at: UtcDatetime
-	started_at: UtcDatetime | None
-	finished_at: UtcDatetime | None
-	elapsed: float = Field(description="Seconds spent running, over every start")
-	max_iterations: int | None = None
-	experiments_total: int = 0
-	experiments_planned: int = Field(
-		0,
-		description="Experiments the task will run in all: max_iterations + baseline + repeats "
-		"(repeats * (repeat_top_k + baseline); none in predict mode)",
-	)
-	experiments_successful: int = 0
-	best_objective_value: float | None = Field(
-		None, description="objective_value of the best experiment (natural units, without penalty)"
-	)
-	objective_unit: str | None = Field(None, description="Unit of best_objective_value, e.g. tokens/s/GPU")
-	owner_id: int | None = Field(None, description="Id of the user who created it (null: single-user mode)")
-	owner: str | None = Field(None, description="Name of the user who created it (null: single-user mode)")
-
-
 class TaskUpdate(BaseModel):
 	"""Fields to change on a task that is not running; `spec` replaces the whole spec (validated like create)."""
 
@@ -84,38 +55,6 @@ class ActionResult(BaseModel):
 	task_id: int
 	status: str
 	message: str
-
-
-class ExperimentPublic(_Public):
-	id: int
-	task_id: int
-	number: int
-	trial_number: int | None
-	params: dict[str, Any]
-	status: str
-	objective_value: float | None
-	score: float | None = Field(description="Lower is better (SLO penalties included)")
-	figures: dict[str, Any] | None = Field(description="Aggregated metrics; latencies in seconds")
-	runs: list[dict[str, Any]] | None
-	scoring: dict[str, Any] | None
-	failure_reason: str | None
-	gpu_info: dict[str, Any] | None
-	launch_argv: list[str] | None
-	launch_command: str | None
-	predicted: bool
-	started_at: UtcDatetime | None
-	finished_at: UtcDatetime | None
-	duration: float | None
-	startup_seconds: float | None
-	bench_seconds: float | None
-	origin: str = Field(
-		"search", description="What proposed it: search | warm_start | baseline | repeat (same params measured again)"
-	)
-	objective_values: list[float | None] | None = Field(
-		None, description="One value per objective (natural units), in the task's objective order"
-	)
-	saved_seconds: float | None = Field(None, description="Seconds early stopping or pruning saved")
-	pareto: bool = Field(False, description="Multi-objective tasks: its configuration is on the Pareto front")
 
 
 class TaskLogs(BaseModel):
@@ -211,14 +150,6 @@ class ParamValidation(BaseModel):
 	engine: str
 	valid: bool
 	problems: list[Problem]
-
-
-class ParetoFront(BaseModel):
-	"""The Pareto front of a multi-objective task: configurations no other one beats on every objective."""
-
-	task_id: int
-	objectives: list[ObjectiveRef] = Field(description="The objectives, in the order of objective_values")
-	front: list[ParetoPoint]
 
 
 class ParamImportance(BaseModel):

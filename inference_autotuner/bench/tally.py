@@ -6,13 +6,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
 from .metrics import RequestRecord
 from .precision import PrecisionTracker
 
-if TYPE_CHECKING:
-	from .sender import Planned
+
+class _Prompted(Protocol):
+	"""What `distinct` reads of a planned request (sender.Planned)."""
+
+	@property
+	def input_tokens(self) -> int: ...
+
+	@property
+	def variant(self) -> int: ...
+
+
+P = TypeVar("P", bound=_Prompted)
 
 
 class Tally:
@@ -69,11 +79,11 @@ def shares(total: int, parts: int) -> list[int]:
 	return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
-def distinct(items: list[Planned]) -> list[Planned]:
+def distinct(items: list[P]) -> list[P]:
 	"""The items whose prompts differ (same length and variant: same prompt; a plan repeats after
 	MAX_UNIQUE_PROMPTS)."""
 	seen: set[tuple[int, int]] = set()
-	out: list[Planned] = []
+	out: list[P] = []
 	for item in items:
 		key = (item.input_tokens, item.variant)
 		if key not in seen:

@@ -41,14 +41,9 @@ def report(
 
 
 def _side(db: str | None, ref: str) -> dict[str, Any]:
-	from ..report import experiments_of, find_task, recommended_of, task_dict
-	from ..runner.summary import task_summary
+	from ..services.summary import task_data
 
-	store = _store(db)
-	t = find_task(store, ref)
-	data = task_dict(t, experiments_of(store, t.id))
-	summary = task_summary(store, t.id)
-	rec = recommended_of(data, summary)
+	data, summary, rec = task_data(_store(db), ref)
 	provs = [e["provenance"] for e in data["experiments"] if e.get("provenance")]
 	prov = (rec or {}).get("provenance") or (provs[0] if provs else None)
 	return {"data": data, "summary": summary, "rec": rec, "prov": prov, "has_prov": bool(provs)}
@@ -65,9 +60,9 @@ def compare(
 	comparable."""
 	from rich.table import Table
 
-	from ..cli_render import fmt, fmt_params, fmt_stats
 	from ..provenance import compare as compare_provenance
-	from ..report import FIGURE_COLUMNS
+	from ..services.views import FIGURE_COLUMNS
+	from .render import fmt, fmt_params, fmt_stats
 
 	try:
 		a, b = _side(db, task_a), _side(db, task_b)

@@ -10,19 +10,19 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from ..cli_render import fmt_gain, fmt_stats
-from ..errors import AutotunerError
+from ..errors import AutotunerError, UsageError
 from .common import DbOpt, TaskArg, _fail, _store, app, console
+from .render import fmt_gain, fmt_stats
 
 __all__ = ["fmt_gain", "fmt_stats", "print_recommendation", "print_time_saved"]
 
 if TYPE_CHECKING:
-	from ..runner.summary import TaskSummary
+	from ..services.summary import TaskSummary
 
 
 def print_recommendation(summary: TaskSummary) -> None:
 	"""The recommended configuration's mean ± CI, the gain over the baseline, and what could not be measured."""
-	from ..cli_render import fmt
+	from .render import fmt
 
 	rec = summary.recommended
 	if rec is None:
@@ -56,7 +56,7 @@ def print_recommendation(summary: TaskSummary) -> None:
 
 
 def print_time_saved(summary: TaskSummary) -> None:
-	from ..cli_render import fmt
+	from .render import fmt
 
 	origins = ", ".join(f"{n} {o}" for o, n in sorted(summary.experiments_by_origin.items()))
 	statuses = ", ".join(f"{n} {s}" for s, n in sorted(summary.experiments_by_status.items()))
@@ -71,39 +71,28 @@ def pareto(
 	format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
 ) -> None:
 	"""The Pareto front of a multi-objective task: configurations no other one beats on every objective."""
-	from ..cli_render import fmt, fmt_params
-	from ..report import find_task
-	from ..runner.summary import task_summary
+	from ..services.summary import pareto_front
+	from ..services.views import find_task
+	from .render import fmt, fmt_params
 
 	try:
 		if format not in ("table", "json"):
-			raise AutotunerError(f"unknown format '{format}'", hint="use table or json")
+			raise UsageError(f"unknown format '{format}'", hint="use table or json")
 		store = _store(db)
-		summary = task_summary(store, find_task(store, task).id)
-		if not summary.multi_objective:
-			raise AutotunerError(
-				f"task '{summary.name}' has one objective ({summary.objectives[0].name}): it has no Pareto front",
-				hint="a multi-objective task lists two or more objectives in optimization.objectives "
-				"(strategy nsga2 or mo_tpe); `autotuner best` shows this task's best configuration",
-			)
+		front = pareto_front(store, find_task(store, task).id)  # the same answer as GET /api/tasks/{id}/pareto
 		if format == "json":
-			out = {
-				"task": summary.name,
-				"objectives": [o.model_dump() for o in summary.objectives],
-				"front": [p.model_dump(mode="json") for p in summary.pareto],
-			}
-			sys.stdout.write(json.dumps(out, indent=2) + "\n")
+			sys.stdout.write(json.dumps(front.model_dump(mode="json"), indent=2) + "\n")
 			return
-		if not summary.pareto:
+		if not front.front:
 			console.print("no successful experiment with every objective measured yet: no Pareto front")
 			return
 		table = Table(header_style="bold", caption="values: means over each configuration's successful experiments")
 		table.add_column("#", justify="right")
 		table.add_column("parameters", overflow="fold")
 		table.add_column("n", justify="right")
-		for o in summary.objectives:
+		for o in front.objectives:
 			table.add_column(f"{o.name} ({o.unit})", justify="right")
-		for p in sorted(summary.pareto, key=lambda p: p.objective_values[0]):
+		for p in sorted(front.front, key=lambda p: p.objective_values[0]):
 			table.add_row(str(p.number), fmt_params(p.params), str(p.n), *[fmt(v) for v in p.objective_values])
 		console.print(table)
 	except AutotunerError as exc:

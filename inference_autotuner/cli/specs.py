@@ -54,9 +54,9 @@ def explain(
 	"""Every experiment the spec implies: exact argv, world size, memory estimate, and why any would be refused.
 
 	No engine is started and nothing is downloaded."""
-	from ..cli_render import fmt_params
 	from ..explain import explain as explain_spec
 	from ..spec import load_spec
+	from .render import fmt_params
 
 	try:
 		data = explain_spec(load_spec(spec), limit=limit)
@@ -140,9 +140,9 @@ def plan(
 	"""Sim-to-real: rank the space by aiconfigurator's prediction, measure the top K for real, report the error.
 
 	Runs two tasks: NAME-predicted (every configuration, predicted) and NAME-measured (the top K, measured)."""
-	from ..cli_render import fmt, fmt_params
 	from ..runner.plan import run_plan
 	from ..spec import load_spec
+	from .render import fmt, fmt_params
 
 	try:
 		if format not in ("table", "json"):

@@ -1,4 +1,4 @@
-"""Everything a report shows, read from the store: the question, the recommendation (runner.summary, the one place it
+"""Everything a report shows, read from the store: the question, the recommendation (services.summary, the one place it
 is decided), figures per configuration, parameter importance from the task's Optuna study, failures by reason, cost,
 provenance and the commands that serve the recommended configuration. No formatting here (render.py does it)."""
 
@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..report import experiments_of, find_task, recommended_of, task_dict
-from ..runner.summary import TaskSummary, task_summary
 from ..scoring.objectives import OBJECTIVE_INFO, cost_per_mtok
+from ..services.summary import TaskSummary, task_data
 from ..store import Store
 from .importance import param_importance
 
@@ -48,10 +47,10 @@ class ConfigRow:
 
 @dataclass
 class ReportData:
-	task: dict[str, Any]  # report.task_dict: the task with every experiment
+	task: dict[str, Any]  # services.summary.TaskDetail as JSON data: the task with every experiment
 	spec: dict[str, Any]
 	summary: TaskSummary
-	recommended: dict[str, Any] | None  # the recommended experiment (report.recommended_of)
+	recommended: dict[str, Any] | None  # the recommended experiment (services.summary.recommended_of)
 	baseline: dict[str, Any] | None  # the baseline's first successful experiment
 	question: list[tuple[str, str]]  # (what, answer) lines: model, engine, hardware, workload, SLOs, objective
 	configs: list[ConfigRow]  # ranked by mean score (best first); configurations without a score last
@@ -301,9 +300,7 @@ def comparable_provenance(store: Store, ref: str | int) -> tuple[int | None, dic
 	tuner_argv), its experiment number, and the fields the task's own experiments differ in."""
 	from ..provenance import PER_EXPERIMENT, differences, flatten
 
-	t = find_task(store, ref)
-	data = task_dict(t, experiments_of(store, t.id))
-	rec = recommended_of(data, task_summary(store, t.id))
+	data, _summary, rec = task_data(store, ref)
 	with_prov = [e for e in data["experiments"] if e.get("provenance")]
 	chosen = rec if rec is not None and rec.get("provenance") else (with_prov[0] if with_prov else None)
 	if chosen is None:
@@ -317,19 +314,15 @@ def comparable_provenance(store: Store, ref: str | int) -> tuple[int | None, dic
 
 def collect(store: Store, ref: str | int, *, gpu_hour_usd: float | None = None) -> ReportData:
 	"""What a report of task `ref` (name or id) shows."""
-	t = find_task(store, ref)
-	exps = experiments_of(store, t.id)
-	data = task_dict(t, exps)
-	summary = task_summary(store, t.id)
-	rec = recommended_of(data, summary)
+	data, summary, rec = task_data(store, ref)
 	base = None
 	if summary.baseline is not None:
 		base = next((e for e in data["experiments"] if e["number"] == summary.baseline.number), None)
-	spec = dict(t.spec)
+	spec = dict(data["spec"])
 	price = gpu_hour_price(spec, gpu_hour_usd)
-	importance, imp_note = param_importance(store, spec, t.study_name)
+	importance, imp_note = param_importance(store, spec, data["study_name"])
 	more = [
-		(name, *param_importance(store, spec, t.study_name, i))
+		(name, *param_importance(store, spec, data["study_name"], i))
 		for i, name in enumerate(data["objectives"])
 		if i > 0 and len(data["objectives"]) > 1
 	]

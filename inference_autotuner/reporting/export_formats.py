@@ -69,8 +69,8 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 			"objective_value",
 			"score",
 			*figures,
-			"duration_s",
-			"saved_s",
+			"duration",
+			"saved_seconds",
 			"predicted",
 			"failure_reason",
 		]
@@ -86,8 +86,8 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 				r["objective_value"],
 				r["score"],
 				*[fig.get(f, "") for f in figures],
-				r["duration_s"],
-				r.get("saved_s"),
+				r.get("duration"),
+				r.get("saved_seconds"),
 				bool(r.get("predicted")),
 				r["failure_reason"] or "",
 			]
@@ -98,21 +98,20 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 def build_export(store: Store, ref: str | int, fmt: str) -> Export:
 	"""The export of task `ref` (name or id) in `fmt`."""
 	from ..paths import safe_name
-	from ..report import experiments_of, find_task, task_dict
+	from ..services.summary import task_data
 
 	if fmt not in FORMATS:
 		raise ExportError(f"unknown export format '{fmt}'", hint="use " + ", ".join(FORMATS))
-	task = find_task(store, ref)
-	data = task_dict(task, experiments_of(store, task.id))
-	name = safe_name(task.name)
+	data, _summary, _best = task_data(store, ref)  # what `show --format json` prints
+	name = safe_name(data["name"])
 	if fmt == "csv":
 		return Export({f"{name}.csv": to_csv(data["experiments"])})
 	if fmt == "json":
 		return Export({f"{name}.json": json.dumps(data, indent=2, default=str) + "\n"})
-	spec = dict(task.spec)
+	spec = dict(data["spec"])
 	export = vllm_sweep(data, spec) if fmt == "vllm-sweep" else genai_bench(data, spec)
 	if not export.files:
-		raise ExportError(f"task '{task.name}' has no successful run to export as {fmt}")
+		raise ExportError(f"task '{data['name']}' has no successful run to export as {fmt}")
 	return export
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from ..cli_render import fmt, fmt_gain, fmt_params, fmt_stats
+from ..formatting import fmt, fmt_gain, fmt_params, fmt_stats
 from ..scoring.objectives import OBJECTIVE_INFO
 from . import plots
 from .collect import CONFIG_FIGURES, ConfigRow, ReportData
@@ -154,7 +154,7 @@ def html_report(d: ReportData) -> str:
 		f"<title>Tuning report: {_e(t['name'])}</title><style>{CSS}</style></head><body>",
 		f"<h1>Tuning report: {_e(t['name'])}</h1>",
 		f"<p class=muted>task {t['id']}, {_e(t['status'])}, {len(t['experiments'])} experiment(s), "
-		f"{fmt(t.get('elapsed_s'))} s; generated {_e(d.generated_at)} by inference-autotuner {_e(d.tuner_version)}</p>",
+		f"{fmt(t.get('elapsed'))} s; generated {_e(d.generated_at)} by inference-autotuner {_e(d.tuner_version)}</p>",
 	]
 	for note in d.notes:
 		parts.append(f"<p class=pred>{_e(note)}</p>")
@@ -248,7 +248,7 @@ def html_report(d: ReportData) -> str:
 
 
 def _figure_columns() -> list[tuple[str, str, float]]:
-	from ..report import FIGURE_COLUMNS
+	from ..services.views import FIGURE_COLUMNS
 
 	return list(FIGURE_COLUMNS)
 
@@ -264,7 +264,7 @@ def _experiments_rows(d: ReportData) -> tuple[list[str], list[list[Any]]]:
 			*[e["params"].get(k, "") for k in varying],
 			fmt(e["objective_value"]),
 			fmt(e["score"]),
-			fmt(e.get("duration_s")),
+			fmt(e.get("duration")),
 		]
 		for e in d.task["experiments"]
 	]
@@ -291,7 +291,7 @@ def markdown_report(d: ReportData) -> str:
 	out = [
 		f"# Tuning report: {t['name']}",
 		"",
-		f"task {t['id']}, {t['status']}, {len(t['experiments'])} experiment(s), {fmt(t.get('elapsed_s'))} s; "
+		f"task {t['id']}, {t['status']}, {len(t['experiments'])} experiment(s), {fmt(t.get('elapsed'))} s; "
 		f"generated {d.generated_at} by inference-autotuner {d.tuner_version}. Plots are in the HTML report "
 		"(`autotuner report TASK --format html`).",
 		"",

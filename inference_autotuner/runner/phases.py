@@ -14,7 +14,7 @@ from .base import FINAL, RunContext
 from .launch import baseline_params
 
 if TYPE_CHECKING:
-	from .task import TaskRunner
+	from .search_loop import SearchLoop as TaskRunner  # what the phases use of the task's runner
 
 
 def measure_times(
@@ -83,7 +83,7 @@ def count_before_repeats(runner: TaskRunner, params: dict[str, Any]) -> int:
 
 def noise_phase(runner: TaskRunner, ctx: RunContext) -> None:
 	"""The baseline, `noise_runs` times, first: its spread is the noise floor, logged before the search."""
-	from .summary import task_summary
+	from .summary import noise_of
 
 	opt = runner.spec.optimization
 	times = 1 if runner.spec.deployment_mode == "predict" else opt.noise_runs
@@ -93,7 +93,7 @@ def noise_phase(runner: TaskRunner, ctx: RunContext) -> None:
 		runner, ctx, baseline_params(runner.spec, ctx.space), ExperimentOrigin.BASELINE, times, keep_origin=True
 	)
 	if times > 1 and not runner.cancel.is_set():
-		noise = task_summary(runner.store, runner.task_id).noise
+		noise = noise_of(runner.store, runner.task_id)
 		if noise is None:
 			runner._log("noise floor: unknown (fewer than 2 successful baseline measurements)")
 		else:

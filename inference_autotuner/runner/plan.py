@@ -16,11 +16,11 @@ import threading
 from typing import Any
 
 from ..errors import AutotunerError
-from ..report import experiments_of
 from ..scoring import OBJECTIVE_INFO
 from ..space import build_task_space, params_key
 from ..spec.models import OptimizationSpec, TaskSpec
 from ..store import ExperimentStatus, Store
+from ..store.queries import experiments_of
 from .events import EventSink, no_events
 from .task import TaskRunner, get_or_create_task
 

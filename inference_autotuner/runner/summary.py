@@ -1,5 +1,5 @@
-"""What a task found, read from the store: the recommended configuration with its confidence interval, the gain over
-the baseline, the time early stopping saved, experiments by origin and status, and the Pareto front.
+"""What a task's experiments say, computed from the store: the recommended configuration, the baseline, the noise floor
+and the Pareto front (the runner reads them while it runs; services/summary.py turns them into the TaskSummary view).
 
 Read-only except refresh_pareto, which stores the Pareto marks. Statistics come from scoring.noise.
 """
@@ -7,8 +7,8 @@ Read-only except refresh_pareto, which stores the Pareto marks. Statistics come 
 from __future__ import annotations
 
 import math
-from collections import Counter
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select, update
@@ -16,26 +16,15 @@ from sqlalchemy import select, update
 from ..errors import TaskNotFoundError
 from ..scoring.noise import (
 	ConfigStats,
-	Gain,
 	Measurement,
 	NoiseFloor,
-	Verdict,
-	gain_over,
 	group_configs,
 	noise_floor,
-	paired_gain,
 	recommend,
-	verdict,
 )
-from ..scoring.objectives import OBJECTIVE_INFO, Direction
+from ..scoring.objectives import OBJECTIVE_INFO
 from ..scoring.pareto import pareto_front
 from ..store import Experiment, ExperimentOrigin, ExperimentStatus, Store, Task
-
-
-class ObjectiveRef(BaseModel):
-	name: str = Field(description="One of the spec's objectives")
-	direction: Direction
-	unit: str
 
 
 class ParetoPoint(BaseModel):
@@ -47,42 +36,6 @@ class ParetoPoint(BaseModel):
 	n: int = Field(description="Successful experiments the means come from")
 	experiment_ids: list[int]
 	objective_values: list[float] = Field(description="One per objective, in the task's objective order")
-
-
-class TaskSummary(BaseModel):
-	task_id: int
-	name: str
-	status: str
-	objectives: list[ObjectiveRef] = Field(description="The task's objectives; the first is the primary one")
-	multi_objective: bool
-	recommended: ConfigStats | None = Field(
-		None,
-		description="The configuration with the best mean of the primary objective among those that met every SLO "
-		"(the best mean score when none did); ties (overlapping intervals, or under the noise floor) go to the best "
-		"pessimistic bound; among single measurements only when no configuration was measured twice",
-	)
-	ranking: Literal["confidence_bound", "single_measurement"] | None = Field(
-		None, description="confidence_bound: chosen among configurations measured 2+ times; else on single values"
-	)
-	baseline: ConfigStats | None = Field(None, description="The baseline configuration's statistics, if measured")
-	gain: Gain | None = Field(
-		None,
-		description="Gain of the recommended configuration over the baseline (primary objective; + = better): "
-		"paired with the baseline measured next to it when both were measured 2+ times, else Welch or single",
-	)
-	noise: NoiseFloor | None = Field(
-		None, description="Noise floor from the baseline's repeated measurements (primary objective)"
-	)
-	verdict: Verdict | None = Field(
-		None, description="better than baseline by X% (CI) / no detectable difference (noise ±Y%) / worse"
-	)
-	saved_seconds: float = Field(0.0, description="Seconds early stopping and pruning saved, over every experiment")
-	experiments_by_origin: dict[str, int]
-	experiments_by_status: dict[str, int]
-	pareto: list[ParetoPoint] = Field(
-		default_factory=list, description="Multi-objective tasks: the configurations on the Pareto front"
-	)
-	notes: list[str] = Field(default_factory=list, description="What is missing (no baseline, no repeats, ...)")
 
 
 def objectives_of(task: Task) -> list[str]:
@@ -230,51 +183,39 @@ def refresh_pareto(store: Store, task_id: int) -> list[int]:
 	return ids
 
 
-def task_summary(store: Store, task_id: int) -> TaskSummary:
+@dataclass
+class Analysis:
+	"""What a task's rows say, computed once: the services' TaskSummary is built from it, the runner reads the noise
+	floor from it."""
+
+	task: Task
+	rows: list[Any]
+	objectives: list[str]
+	configs: list[ConfigStats]
+	baseline_key: str | None
+	best: ConfigStats | None
+	noise: NoiseFloor | None
+
+
+def analyse(store: Store, task_id: int) -> Analysis:
 	task, rows = _load(store, task_id)
 	objectives = objectives_of(task)
-	primary = OBJECTIVE_INFO[objectives[0]]
 	configs = group_configs(_measurements(rows))
-	baseline_key = _baseline_key(rows)
-	best = _recommend(rows, configs, objectives)
-	baseline = next((c for c in configs if c.params_key == baseline_key), None)
-	noise = _noise(rows, configs)
-	notes: list[str] = []
-	repeated = any(c.score is not None and c.score.n >= 2 and c.params_key != baseline_key for c in configs)
-	if best is not None and not repeated:
-		notes.append(
-			"no configuration (besides the baseline) was measured more than once: no confidence interval, ranked on "
-			"single values"
-		)
-	if baseline_key is None:
-		notes.append("no baseline was measured: no gain to report")
-	elif baseline is None:
-		notes.append("the baseline was not measured successfully: no gain to report")
-	gain = None
-	if best is not None and baseline is not None and best.objective and baseline.objective:
-		gain = gain_over(best.objective, baseline.objective, primary.direction)
-		if best.params_key != baseline.params_key:
-			gain = paired_gain(best.values, baseline.values, primary.direction) or gain
-	said = None
-	if best is not None and baseline is not None:
-		said = verdict(gain, noise, is_baseline=best.params_key == baseline.params_key)
-	return TaskSummary(
-		task_id=task.id,
-		name=task.name,
-		status=task.status,
-		objectives=[
-			ObjectiveRef(name=o, direction=OBJECTIVE_INFO[o].direction, unit=OBJECTIVE_INFO[o].unit) for o in objectives
-		],
-		multi_objective=len(objectives) > 1,
-		recommended=best,
-		ranking=None if best is None else ("confidence_bound" if repeated else "single_measurement"),
-		baseline=baseline,
-		gain=gain,
-		noise=noise,
-		verdict=said,
-		saved_seconds=sum(r.saved_seconds or 0.0 for r in rows),
-		experiments_by_origin=dict(Counter(r.origin or ExperimentOrigin.SEARCH for r in rows)),
-		experiments_by_status=dict(Counter(r.status for r in rows)),
-		pareto=_pareto(rows, configs, objectives),
-		notes=notes,
+	return Analysis(
+		task=task,
+		rows=rows,
+		objectives=objectives,
+		configs=configs,
+		baseline_key=_baseline_key(rows),
+		best=_recommend(rows, configs, objectives),
+		noise=_noise(rows, configs),
 	)
+
+
+def pareto_of(a: Analysis) -> list[ParetoPoint]:
+	return _pareto(a.rows, a.configs, a.objectives)
+
+
+def noise_of(store: Store, task_id: int) -> NoiseFloor | None:
+	"""The noise floor from the baseline's repeated measurements (primary objective), None before two of them."""
+	return analyse(store, task_id).noise

@@ -16,16 +16,16 @@ from typing import Any
 
 import optuna
 from optuna.trial import TrialState
-from pydantic import ValidationError
 from sqlalchemy import select
 
 from ..bench.workload import describe_workload, load_workload
 from ..deploy.ports import ensure_port_free
 from ..engines import Engine, get_engine
-from ..errors import AutotunerError
+from ..errors import Conflict
 from ..models import resolve_model
 from ..search import make_sampler
 from ..space import Space, build_task_space, params_key
+from ..spec.compare import same_spec, spec_dump
 from ..spec.models import TaskSpec
 from ..store import Experiment, ExperimentOrigin, ExperimentStatus, Store, Task, TaskStatus
 from ..store.db import study_name_for
@@ -55,27 +55,15 @@ class TaskResult:
 	error: str | None = None  # why the task failed (status `failed`)
 
 
-def spec_dump(spec: TaskSpec) -> dict[str, Any]:
-	return spec.model_dump(mode="json", exclude_none=True)
-
-
 def get_or_create_task(store: Store, spec: TaskSpec, *, allow_spec_change: bool = False) -> int:
-	"""The task of this name (resumed) or a new one. A different spec for an existing name is refused."""
+	"""The task of this name (resumed) or a new one. A different spec for an existing name is refused (the one rule
+	of spec/compare.py, as services.commands applies it)."""
 	data = spec_dump(spec)
 	with store.session() as s:
 		task = s.scalar(select(Task).where(Task.name == spec.task_name))
 		if task is not None:
-			try:  # the stored spec as today's defaults read it (a field added since then is not a change)
-				old = spec_dump(TaskSpec.model_validate(task.spec))
-			except ValidationError:
-				old = dict(task.spec)
-			new = dict(data)
-			old_opt, new_opt = dict(old.get("optimization", {})), dict(new.get("optimization", {}))
-			old_opt.pop("max_iterations", None)
-			new_opt.pop("max_iterations", None)
-			old["optimization"], new["optimization"] = old_opt, new_opt
-			if old != new and not allow_spec_change:
-				raise AutotunerError(
+			if not same_spec(task.spec, data) and not allow_spec_change:
+				raise Conflict(
 					f"task '{spec.task_name}' already exists with a different spec",
 					hint="give the task a new task_name, or delete the old one (autotuner delete NAME)",
 				)

@@ -6,7 +6,6 @@ started them (PR_SET_PDEATHSIG), so a short-lived pool thread would kill the eng
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -17,44 +16,18 @@ from typing import Any
 from sqlalchemy import update
 
 from .. import telemetry
-from ..cli_render import load_level
 from ..errors import AutotunerError
 from ..paths import logs_dir, safe_name
-from ..runner.events import Event
+from ..runner.events import Event, LogLine, TaskStatusEvent, parse_event
 from ..store import Store, Task, TaskStatus
 from ..store.models import utcnow
 
 log = logging.getLogger(__name__)
-Publish = Callable[[Event], None]
+Publish = Callable[[dict[str, Any]], None]
 
 
 def task_log_path(task_id: int, name: str) -> Path:
 	return logs_dir() / f"task_{task_id}_{safe_name(name)}" / "task.log"
-
-
-def format_event(ev: Event) -> str | None:
-	"""One readable log line for an event (None for the noisy ones)."""
-	kind = ev.get("type")
-	if kind == "log":
-		return str(ev.get("message"))
-	if kind == "task_started":
-		return f"task started: {ev.get('done')} of {ev.get('max_iterations')} experiments done"
-	if kind == "experiment_started":
-		return f"experiment {ev.get('number')} started: {json.dumps(ev.get('params'), sort_keys=True)}"
-	if kind == "engine_ready":
-		return f"experiment {ev.get('number')}: engine ready in {ev.get('seconds', 0):.1f} s"
-	if kind == "run_started":
-		return f"experiment {ev.get('number')}: run {ev.get('scenario')} at {load_level(ev)}"
-	if kind == "experiment_finished":
-		tail = f" ({ev['reason']})" if ev.get("reason") else ""
-		value = ev.get("objective_value")
-		shown = f"{value:.4g}" if isinstance(value, int | float) else "-"
-		return f"experiment {ev.get('number')} {ev.get('status')}: objective {shown}{tail}"
-	if kind == "task_finished":
-		return f"task finished: {ev.get('status')}, {ev.get('experiments')} experiment(s)"
-	if kind == "task_status":
-		return f"status: {ev.get('status')}" + (f" ({ev['error']})" if ev.get("error") else "")
-	return None
 
 
 class TaskLog:
@@ -68,19 +41,23 @@ class TaskLog:
 		self.publish = publish
 		self._lock = threading.Lock()
 
-	def __call__(self, ev: Event) -> None:
-		ev = {**ev, "task_id": self.task_id}
-		line = format_event(ev)
-		telemetry.observe(ev)  # the Prometheus counters of this process (never raises)
+	def __call__(self, raw: Event) -> None:
+		event = parse_event(raw)
+		if event is None:  # does not fit its model (logged): published as it came, not described
+			data, line = {**dict(raw), "task_id": self.task_id}, None  # type: ignore[arg-type]
+		else:
+			event = event.model_copy(update={"task_id": self.task_id})
+			data, line = event.model_dump(mode="json"), event.describe()
+		telemetry.observe(data)  # the Prometheus counters of this process (never raises)
 		try:
-			self.publish(ev)
+			self.publish(data)
 			if line is not None:
 				stamped = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}"
 				with self._lock, self.path.open("a", encoding="utf-8") as f:
 					f.write(stamped + "\n")
-				self.publish({"type": "log_line", "task_id": self.task_id, "line": stamped})
+				self.publish(LogLine(task_id=self.task_id, line=stamped).model_dump(mode="json"))
 		except Exception:  # events must never break the run
-			log.exception("could not record event %s", ev.get("type"))
+			log.exception("could not record event %s", data.get("type"))
 
 
 def claim(store: Store, task_id: int) -> str | None:
@@ -117,7 +94,7 @@ def execute_task(
 	if name is None:
 		return "skipped"
 	tlog = TaskLog(task_id, name, publish)
-	tlog({"type": "task_status", "status": TaskStatus.RUNNING})
+	tlog(TaskStatusEvent(status=TaskStatus.RUNNING))
 	error: str | None = None
 
 	def cancel_status() -> str:  # written by the runner itself, so no reader ever sees a passing `interrupted`
@@ -142,5 +119,5 @@ def execute_task(
 			task.finished_at = utcnow()
 			if error is not None:
 				task.error = error
-	tlog({"type": "task_status", "status": status, "error": error})
+	tlog(TaskStatusEvent(status=status, error=error))
 	return status

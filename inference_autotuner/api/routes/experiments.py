@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import func, select
 
+from ...services import commands as svc
 from ...store import Experiment
-from .. import tasks_service as svc
 from ..deps import ExperimentId, StoreDep, TaskId
 from ..errors import NotFound
 from ..schemas import ErrorBody, ExperimentPublic

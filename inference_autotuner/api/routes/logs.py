@@ -12,9 +12,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from ...paths import logs_dir
+from ...services import commands as svc
 from ...store import Experiment, Store
 from ...worker import task_log_path
-from .. import tasks_service as svc
 from ..deps import ExperimentId, StoreDep, TaskId
 from ..errors import NotFound
 from ..schemas import ErrorBody, TaskLogs

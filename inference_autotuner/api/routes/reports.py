@@ -12,10 +12,11 @@ from sqlalchemy import select
 
 from ...errors import AutotunerError
 from ...paths import safe_name
-from ...runner.summary import ObjectiveRef, objectives_of
 from ...scoring.objectives import OBJECTIVE_INFO
+from ...services import commands as svc
+from ...services.summary import ObjectiveRef
+from ...services.views import objectives_of
 from ...store import Experiment
-from .. import tasks_service as svc
 from ..deps import StoreDep, TaskId
 from ..errors import NotFound
 from ..schemas import ErrorBody, ParamImportance
@@ -171,7 +172,7 @@ def get_task_importance(
 	from ...reporting.collect import param_importance
 
 	task = svc.get_task(store, task_id)
-	names = objectives_of(task)
+	names = objectives_of(task.spec)
 	if objective is not None and objective not in names:
 		raise UnknownObjective(
 			f"task {task_id} has no objective '{objective}'", hint="its objectives: " + ", ".join(names)

@@ -7,16 +7,16 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import func, select
 
-from ...runner.summary import TaskSummary, task_summary
-from ...store import Store, Task
+from ...services import commands as svc
+from ...services.summary import ParetoFront, TaskSummary, pareto_front, task_summary
+from ...services.views import TaskPublic, find_task, task_view
+from ...services.views import list_tasks as list_task_views
+from ...store import Store
 from ...users import owner_names
-from .. import tasks_service as svc
 from ..auth import Operator, Principal, check_owner
 from ..deps import SPEC_BODY, QueueDep, StoreDep, TaskId, read_document
-from ..errors import Conflict, NotFound
-from ..schemas import ErrorBody, ParetoFront, TaskPublic, TaskUpdate
+from ..schemas import ErrorBody, TaskUpdate
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -41,14 +41,14 @@ async def create_task(
 	queue: QueueDep,
 	user: Operator,
 	start: Annotated[bool, Query(description="Queue the task right away")] = False,
-) -> dict[str, Any]:
+) -> TaskPublic:
 	"""The task is owned by the signed-in user (operators change only their own tasks)."""
 	data = await read_document(request)
 	if start:  # in a thread: a queue may wait on this event loop; a refused start leaves no task behind
 		task = await asyncio.to_thread(svc.create_and_start, store, queue, data, owner_id=user.user_id)
 	else:
 		task = await asyncio.to_thread(svc.create_task, store, data, owner_id=user.user_id)
-	return await asyncio.to_thread(svc.task_public, store, task)
+	return await asyncio.to_thread(task_view, store, task.id)
 
 
 @router.get("/", operation_id="list_tasks", response_model=list[TaskPublic])
@@ -60,37 +60,21 @@ def list_tasks(
 	q: Annotated[str | None, Query(max_length=200, description="Name contains")] = None,
 	skip: Annotated[int, Query(ge=0, le=10**9)] = 0,
 	limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[dict[str, Any]]:
-	"""Newest first; the total before paging is in the X-Total-Count header."""
-	query = select(Task)
-	if status:
-		query = query.where(Task.status == status)
-	if engine:
-		query = query.where(Task.engine == engine)
-	if q:
-		query = query.where(Task.name.contains(q, autoescape=True))
-	with store.session() as s:
-		total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
-		tasks = list(s.scalars(query.order_by(Task.id.desc()).offset(skip).limit(limit)))
-		for t in tasks:
-			s.expunge(t)
+) -> list[TaskPublic]:
+	"""Newest first; the total before paging is in the X-Total-Count header (the list `autotuner list` prints)."""
+	total, tasks = list_task_views(store, status=status, engine=engine, q=q, skip=skip, limit=limit)
 	response.headers["X-Total-Count"] = str(total)
-	return svc.tasks_public(store, tasks)
+	return tasks
 
 
 @router.get("/name/{name}", operation_id="get_task_by_name", response_model=TaskPublic, responses=ERRORS)
-def get_task_by_name(name: str, store: StoreDep) -> dict[str, Any]:
-	with store.session() as s:
-		task = s.scalar(select(Task).where(Task.name == name))
-		if task is None:
-			raise NotFound(f"no task named '{name}'", hint="GET /api/tasks/ lists the tasks")
-		s.expunge(task)
-	return svc.task_public(store, task)
+def get_task_by_name(name: str, store: StoreDep) -> TaskPublic:
+	return task_view(store, find_task(store, name, by_id=False).id)
 
 
 @router.get("/{task_id}", operation_id="get_task", response_model=TaskPublic, responses=ERRORS)
-def get_task(task_id: TaskId, store: StoreDep) -> dict[str, Any]:
-	return svc.task_public(store, svc.get_task(store, task_id))
+def get_task(task_id: TaskId, store: StoreDep) -> TaskPublic:
+	return task_view(store, task_id)
 
 
 @router.get("/{task_id}/summary", operation_id="get_task_summary", response_model=TaskSummary, responses=ERRORS)
@@ -106,20 +90,14 @@ def get_task_pareto(task_id: TaskId, store: StoreDep) -> ParetoFront:
 	"""The Pareto front of a multi-objective task (409 for a single-objective task): each configuration at the
 	means of its successful experiments' objective values."""
 	svc.get_task(store, task_id)
-	summary = task_summary(store, task_id)
-	if not summary.multi_objective:
-		raise Conflict(
-			f"task {task_id} has one objective ({summary.objectives[0].name}): it has no Pareto front",
-			hint="list two or more objectives in optimization.objectives; GET /api/tasks/{id}/summary has its best",
-		)
-	return ParetoFront(task_id=task_id, objectives=summary.objectives, front=summary.pareto)
+	return pareto_front(store, task_id)
 
 
 @router.put("/{task_id}", operation_id="update_task", response_model=TaskPublic, responses=ERRORS)
-def update_task(task_id: TaskId, body: TaskUpdate, store: StoreDep, user: Operator) -> dict[str, Any]:
+def update_task(task_id: TaskId, body: TaskUpdate, store: StoreDep, user: Operator) -> TaskPublic:
 	"""Change the description or the spec of a task that is not queued or running."""
 	_own(store, task_id, user)
-	return svc.task_public(store, svc.update_task(store, task_id, body.description, body.spec))
+	return task_view(store, svc.update_task(store, task_id, body.description, body.spec).id)
 
 
 @router.delete("/{task_id}", operation_id="delete_task", status_code=204, responses=ERRORS)
@@ -131,17 +109,17 @@ def delete_task(task_id: TaskId, store: StoreDep, user: Operator) -> Response:
 
 
 @router.post("/{task_id}/start", operation_id="start_task", response_model=TaskPublic, responses=ERRORS)
-def start_task(task_id: TaskId, store: StoreDep, queue: QueueDep, user: Operator) -> dict[str, Any]:
+def start_task(task_id: TaskId, store: StoreDep, queue: QueueDep, user: Operator) -> TaskPublic:
 	"""Queue a pending task, or resume an interrupted, cancelled or failed one exactly where it stopped."""
 	_own(store, task_id, user)
-	return svc.task_public(store, svc.start_task(store, queue, task_id))
+	return task_view(store, svc.start_task(store, queue, task_id).id)
 
 
 @router.post("/{task_id}/restart", operation_id="restart_task", response_model=TaskPublic, responses=ERRORS)
-def restart_task(task_id: TaskId, store: StoreDep, queue: QueueDep, user: Operator) -> dict[str, Any]:
+def restart_task(task_id: TaskId, store: StoreDep, queue: QueueDep, user: Operator) -> TaskPublic:
 	"""Like start, also for a completed task (it runs until the, possibly raised, max_iterations)."""
 	_own(store, task_id, user)
-	return svc.task_public(store, svc.start_task(store, queue, task_id, restart=True))
+	return task_view(store, svc.start_task(store, queue, task_id, restart=True).id)
 
 
 @router.post("/{task_id}/cancel", operation_id="cancel_task", response_model=TaskPublic, responses=ERRORS)
@@ -151,17 +129,17 @@ def cancel_task(
 	queue: QueueDep,
 	user: Operator,
 	wait: Annotated[float, Query(ge=0, le=60, description="Seconds to wait until it has stopped")] = 0,
-) -> dict[str, Any]:
+) -> TaskPublic:
 	"""Stop a queued or running task: its engine is stopped and it becomes `cancelled` (resumable with start)."""
 	_own(store, task_id, user)
-	return svc.task_public(store, svc.cancel_task(store, queue, task_id, wait))
+	return task_view(store, svc.cancel_task(store, queue, task_id, wait).id)
 
 
 @router.post("/{task_id}/clear", operation_id="clear_task", response_model=TaskPublic, responses=ERRORS)
-def clear_task(task_id: TaskId, store: StoreDep, user: Operator) -> dict[str, Any]:
+def clear_task(task_id: TaskId, store: StoreDep, user: Operator) -> TaskPublic:
 	"""Delete every experiment, the study and the logs; the task becomes pending with the same spec."""
 	_own(store, task_id, user)
-	return svc.task_public(store, svc.clear_task(store, task_id))
+	return task_view(store, svc.clear_task(store, task_id).id)
 
 
 def _own(store: Store, task_id: int, user: Principal) -> None:

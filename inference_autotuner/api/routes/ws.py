@@ -11,7 +11,8 @@ import contextlib
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from .. import tasks_service as svc
+from ...runner.events import TaskStatusEvent
+from ...services import commands as svc
 from ..auth import principal_of
 from ..deps import MAX_ID
 from ..errors import NotFound, Unauthorized
@@ -39,7 +40,8 @@ async def task_events(websocket: WebSocket, task_id: int) -> None:
 	sub = hub.subscribe(task_id)  # before the snapshot: no event falls between the two
 	await websocket.accept()
 	try:
-		await websocket.send_json({"type": "task_status", "task_id": task_id, "status": task.status, "snapshot": True})
+		snapshot = TaskStatusEvent(task_id=task_id, status=task.status, snapshot=True)
+		await websocket.send_json(snapshot.model_dump(mode="json"))
 		receiver = asyncio.create_task(_drain(websocket))
 		while not receiver.done():
 			getter = asyncio.create_task(sub[1].get())

@@ -515,7 +515,7 @@ export interface paths {
         };
         /**
          * List Tasks
-         * @description Newest first; the total before paging is in the X-Total-Count header.
+         * @description Newest first; the total before paging is in the X-Total-Count header (the list `autotuner list` prints).
          */
         get: operations["list_tasks"];
         put?: never;
@@ -947,12 +947,113 @@ export interface components {
             /** Version */
             version: string;
         };
+        /** EngineReady */
+        EngineReady: {
+            /** Number */
+            number: number;
+            /**
+             * Seconds
+             * @default null
+             */
+            seconds: number | null;
+            /**
+             * Task Id
+             * @description The task (set by the worker; absent in the CLI's own view)
+             * @default null
+             */
+            task_id: number | null;
+            /**
+             * Text
+             * @description describe(): the event as one readable line, or null for the noisy ones
+             */
+            readonly text: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "engine_ready";
+        };
         /** ErrorBody */
         ErrorBody: {
             /** Detail */
             detail: string | components["schemas"]["Problem"][];
             /** Hint */
             hint?: string | null;
+        };
+        /** ExperimentFinished */
+        ExperimentFinished: {
+            /**
+             * Duration
+             * @default null
+             */
+            duration: number | null;
+            /**
+             * Figures
+             * @default null
+             */
+            figures: {
+                [key: string]: unknown;
+            } | null;
+            /** Number */
+            number: number;
+            /**
+             * Objective Value
+             * @default null
+             */
+            objective_value: number | null;
+            /**
+             * Objective Values
+             * @default null
+             */
+            objective_values: (number | null)[] | null;
+            /**
+             * Origin
+             * @default null
+             */
+            origin: string | null;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /**
+             * Predicted
+             * @default false
+             */
+            predicted: boolean;
+            /**
+             * Reason
+             * @default null
+             */
+            reason: string | null;
+            /**
+             * Saved Seconds
+             * @default null
+             */
+            saved_seconds: number | null;
+            /**
+             * Score
+             * @description Lower is better
+             * @default null
+             */
+            score: number | null;
+            /** Status */
+            status: string;
+            /**
+             * Task Id
+             * @description The task (set by the worker; absent in the CLI's own view)
+             * @default null
+             */
+            task_id: number | null;
+            /**
+             * Text
+             * @description describe(): the event as one readable line, or null for the noisy ones
+             */
+            readonly text: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "experiment_finished";
         };
         /** ExperimentPublic */
         ExperimentPublic: {
@@ -1008,6 +1109,13 @@ export interface components {
             pareto: boolean;
             /** Predicted */
             predicted: boolean;
+            /**
+             * Provenance
+             * @description What produced the figures: tuner, engine and driver versions, host, model
+             */
+            provenance?: {
+                [key: string]: unknown;
+            } | null;
             /** Runs */
             runs: {
                 [key: string]: unknown;
@@ -1036,6 +1144,36 @@ export interface components {
             task_id: number;
             /** Trial Number */
             trial_number: number | null;
+        };
+        /** ExperimentStarted */
+        ExperimentStarted: {
+            /** Number */
+            number: number;
+            /**
+             * Origin
+             * @default null
+             */
+            origin: string | null;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /**
+             * Task Id
+             * @description The task (set by the worker; absent in the CLI's own view)
+             * @default null
+             */
+            task_id: number | null;
+            /**
+             * Text
+             * @description describe(): the event as one readable line, or null for the noisy ones
+             */
+            readonly text: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "experiment_started";
         };
         /** ExplainResult */
         ExplainResult: {
@@ -1193,6 +1331,99 @@ export interface components {
              */
             skipped: string[];
         };
+        /** LoadSearchFinished */
+        LoadSearchFinished: {
+            /**
+             * First Fail
+             * @default null
+             */
+            first_fail: number | null;
+            /**
+             * Max Load
+             * @default null
+             */
+            max_load: number | null;
+            /**
+             * Mode
+             * @default null
+             */
+            mode: string | null;
+            /** Number */
+            number: number;
+            /** Probes */
+            probes: number[];
+            /**
+             * Scenario
+             * @default null
+             */
+            scenario: string | null;
+            /**
+             * Stopped
+             * @default null
+             */
+            stopped: string | null;
+            /**
+             * Task Id
+             * @description The task (set by the worker; absent in the CLI's own view)
+             * @default null
+             */
+            task_id: number | null;
+            /**
+             * Text
+             * @description describe(): the event as one readable line, or null for the noisy ones
+             */
+            readonly text: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "load_search_finished";
+        };
+        /** LogLine */
+        LogLine: {
+            /**
+             * Line
+             * @description A line of the task's log file, time-stamped
+             */
+            line: string;
+            /**
+             * Task Id
+             * @description The task (set by the worker; absent in the CLI's own view)
+             * @default null
+             */
+            task_id: number | null;
+            /**
+             * Text
+             * @description describe(): the event as one readable line, or null for the noisy ones
+             */
+            readonly text: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "log_line";
+        };
+        /** LogMessage */
+        LogMessage: {
+            /** Message */
+            message: string;
+            /**
+             * Task Id
+             * @description The task (set by the worker; absent in the CLI's own view)
+             * @default null
+             */
+            task_id: number | null;
+            /**
+             * Text
+             * @description describe(): the event as one readable line, or null for the noisy ones
+             */
+            readonly text: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "log";
+        };
         /**
          * Me
          * @description The user a request acts for and what the web app should offer it.
@@ -1345,7 +1576,8 @@ export interface components {
         };
         /**
          * ParetoFront
-         * @description The Pareto front of a multi-objective task: configurations no other one beats on every objective.
+         * @description The Pareto front of a multi-objective task: configurations no other one beats on every objective
+         *     (`autotuner pareto --format json`, GET /api/tasks/{id}/pareto).
          */
         ParetoFront: {
             /** Front */
@@ -1502,6 +1734,153 @@ export interface components {
              */
             type: string;
         };
+        /** RunFinished */
+        RunFinished: {
+            /**
+             * Metrics
+             * @description The run's RunMetrics
+             */
+            metrics: {
+                [key: string]: unknown;
+            };
+            /** Number */
+            number: number;
+            /**
+             * Task Id
+             * @description The task (set by the worker; absent in the CLI's own view)
+             * @default null
+             */
+            task_id: number | null;
+            /**
+             * Text
+             * @description describe(): the event as one readable line, or null for the noisy ones
+             */
+            readonly text: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "run_finished";
+        };
+        /** RunProgress */
+        RunProgress: {
+            /**
+             * Concurrency
+             * @default null
+             */
+            concurrency: number | null;
+            /** Done */
+            done: number;
+            /** Number */
+            number: number;
+            /**
+             * Task Id
+             * @description The task (set by the worker; absent in the CLI's own view)
+             * @default null
+             */
+            task_id: number | null;
+            /**
+             * Text
+             * @description describe(): the event as one readable line, or null for the noisy ones
+             */
+            readonly text: string | null;
+            /** Total */
+            total: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "run_progress";
+        };
+        /** RunStarted */
+        RunStarted: {
+            /**
+             * Concurrency
+             * @description Concurrent requests; null for a request-rate run
+             * @default null
+             */
+            concurrency: number | null;
+            /**
+             * Level
+             * @description 'concurrency 4' or 'rate 2.5 req/s': the load, whichever kind the run has
+             */
+            readonly level: string;
+            /** Number */
+            number: number;
+            /**
+             * Probe
+             * @description The load search's probe number, when it is one
+             * @default null
+             */
+            probe: number | null;
+            /**
+             * Request Rate
+             * @description Poisson arrivals in req/s; null for a concurrency run
+             * @default null
+             */
+            request_rate: number | null;
+            /** Scenario */
+            scenario: string;
+            /**
+             * Task Id
+             * @description The task (set by the worker; absent in the CLI's own view)
+             * @default null
+             */
+            task_id: number | null;
+            /**
+             * Text
+             * @description describe(): the event as one readable line, or null for the noisy ones
+             */
+            readonly text: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "run_started";
+        };
+        /** RunStoppedEarly */
+        RunStoppedEarly: {
+            /**
+             * Level
+             * @default null
+             */
+            level: number | null;
+            /** Number */
+            number: number;
+            /**
+             * Reason
+             * @default
+             */
+            reason: string;
+            /**
+             * Saved Seconds
+             * @default null
+             */
+            saved_seconds: number | null;
+            /**
+             * Scenario
+             * @default null
+             */
+            scenario: string | null;
+            /** Skipped Levels */
+            skipped_levels: number[];
+            /**
+             * Task Id
+             * @description The task (set by the worker; absent in the CLI's own view)
+             * @default null
+             */
+            task_id: number | null;
+            /**
+             * Text
+             * @description describe(): the event as one readable line, or null for the noisy ones
+             */
+            readonly text: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "run_stopped_early";
+        };
         /** SignIn */
         SignIn: {
             /**
@@ -1509,6 +1888,46 @@ export interface components {
              * @description An API token from `autotuner users add`
              */
             token: string;
+        };
+        TaskEvent: components["schemas"]["TaskStatusEvent"] | components["schemas"]["TaskStarted"] | components["schemas"]["ExperimentStarted"] | components["schemas"]["EngineReady"] | components["schemas"]["RunStarted"] | components["schemas"]["RunProgress"] | components["schemas"]["RunFinished"] | components["schemas"]["RunStoppedEarly"] | components["schemas"]["LoadSearchFinished"] | components["schemas"]["ExperimentFinished"] | components["schemas"]["TaskFinished"] | components["schemas"]["LogMessage"] | components["schemas"]["LogLine"];
+        /** TaskFinished */
+        TaskFinished: {
+            /**
+             * Best Experiment Id
+             * @default null
+             */
+            best_experiment_id: number | null;
+            /**
+             * Best Number
+             * @description The recommendation's experiment number
+             * @default null
+             */
+            best_number: number | null;
+            /**
+             * Error
+             * @default null
+             */
+            error: string | null;
+            /** Experiments */
+            experiments: number;
+            /** Status */
+            status: string;
+            /**
+             * Task Id
+             * @description The task (set by the worker; absent in the CLI's own view)
+             * @default null
+             */
+            task_id: number | null;
+            /**
+             * Text
+             * @description describe(): the event as one readable line, or null for the noisy ones
+             */
+            readonly text: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "task_finished";
         };
         /** TaskLogs */
         TaskLogs: {
@@ -1563,6 +1982,12 @@ export interface components {
             /** Description */
             description: string | null;
             /**
+             * Direction
+             * @default maximize
+             * @enum {string}
+             */
+            direction: "maximize" | "minimize";
+            /**
              * Elapsed
              * @description Seconds spent running, over every start
              */
@@ -1571,6 +1996,12 @@ export interface components {
             engine: string;
             /** Error */
             error: string | null;
+            /**
+             * Experiments Finished
+             * @description Experiments that ended (success, failed, infeasible, skipped, pruned): the progress
+             * @default 0
+             */
+            experiments_finished: number;
             /**
              * Experiments Planned
              * @description Experiments the task will run in all: max_iterations + baseline + repeats (repeats * (repeat_top_k + baseline); none in predict mode)
@@ -1596,10 +2027,21 @@ export interface components {
             /** Name */
             name: string;
             /**
+             * Objective
+             * @description The primary objective (best_objective_value's)
+             * @default maximize_throughput
+             */
+            objective: string;
+            /**
              * Objective Unit
              * @description Unit of best_objective_value, e.g. tokens/s/GPU
              */
             objective_unit?: string | null;
+            /**
+             * Objectives
+             * @description Every objective, the primary one first
+             */
+            objectives?: string[];
             /**
              * Owner
              * @description Name of the user who created it (null: single-user mode)
@@ -1610,6 +2052,12 @@ export interface components {
              * @description Id of the user who created it (null: single-user mode)
              */
             owner_id?: number | null;
+            /**
+             * Predicted
+             * @description Some figures come from a performance model (aiconfigurator), not measurements
+             * @default false
+             */
+            predicted: boolean;
             /** Spec */
             spec: {
                 [key: string]: unknown;
@@ -1620,6 +2068,91 @@ export interface components {
             status: string;
             /** Study Name */
             study_name: string;
+        };
+        /** TaskStarted */
+        TaskStarted: {
+            /**
+             * Done
+             * @description Search experiments already finished (a resumed task)
+             */
+            done: number;
+            /**
+             * Done All
+             * @description Experiments of every origin already finished
+             * @default null
+             */
+            done_all: number | null;
+            /** Max Iterations */
+            max_iterations: number;
+            /**
+             * Name
+             * @default null
+             */
+            name: string | null;
+            /**
+             * Parallel
+             * @default 1
+             */
+            parallel: number;
+            /**
+             * Planned
+             * @description Experiments in all: search, baseline and repeats
+             * @default null
+             */
+            planned: number | null;
+            /**
+             * Space Size
+             * @default null
+             */
+            space_size: number | null;
+            /**
+             * Task Id
+             * @description The task (set by the worker; absent in the CLI's own view)
+             * @default null
+             */
+            task_id: number | null;
+            /**
+             * Text
+             * @description describe(): the event as one readable line, or null for the noisy ones
+             */
+            readonly text: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "task_started";
+        };
+        /** TaskStatusEvent */
+        TaskStatusEvent: {
+            /**
+             * Error
+             * @default null
+             */
+            error: string | null;
+            /**
+             * Snapshot
+             * @description The first message of a WebSocket: the status when it connected
+             * @default false
+             */
+            snapshot: boolean;
+            /** Status */
+            status: string;
+            /**
+             * Task Id
+             * @description The task (set by the worker; absent in the CLI's own view)
+             * @default null
+             */
+            task_id: number | null;
+            /**
+             * Text
+             * @description describe(): the event as one readable line, or null for the noisy ones
+             */
+            readonly text: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "task_status";
         };
         /** TaskSummary */
         TaskSummary: {

@@ -2,13 +2,11 @@
 // and refreshes the task and experiment queries when an experiment or the task finishes (no polling).
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
+import type { Schemas } from "../api/client";
 import { keys } from "../api/hooks";
 
-export interface TaskEvent {
-  type: string;
-  task_id: number;
-  [key: string]: unknown;
-}
+// The event types are generated from the server's models (runner/events.py, published in openapi.json).
+export type TaskEvent = Schemas["TaskEvent"];
 
 export interface LiveState {
   connected: boolean;
@@ -28,41 +26,36 @@ export function wsUrl(taskId: number, loc: Location = window.location): string {
 
 export function reduceEvent(state: LiveState, ev: TaskEvent): LiveState {
   const events = [...state.events.slice(-199), ev];
-  const num = typeof ev.number === "number" ? ev.number : 0;
   switch (ev.type) {
     case "task_status":
-      return {
-        ...state,
-        events,
-        status: String(ev.status),
-        running: ev.status === "running" ? state.running : null,
-      };
+      return { ...state, events, status: ev.status, running: ev.status === "running" ? state.running : null };
     case "experiment_started":
-      return {
-        ...state,
-        events,
-        running: { number: num, params: (ev.params as Record<string, unknown>) ?? {}, phase: "starting engine" },
-      };
+      return { ...state, events, running: { number: ev.number, params: ev.params, phase: "starting engine" } };
     case "engine_ready":
       return state.running
         ? { ...state, events, running: { ...state.running, phase: "engine ready" } }
         : { ...state, events };
-    case "run_started":
+    case "run_started": // `level` comes from the server (runner/events.py): concurrency or request rate, never c=null
       return state.running
         ? {
             ...state,
             events,
-            running: { ...state.running, phase: `benchmark ${String(ev.scenario)} @ c=${String(ev.concurrency)}` },
+            running: {
+              ...state.running,
+              phase: `benchmark ${ev.scenario} at ${ev.level}`,
+              done: undefined,
+              total: undefined,
+            },
           }
         : { ...state, events };
     case "run_progress":
       return state.running
-        ? { ...state, events, running: { ...state.running, done: Number(ev.done), total: Number(ev.total) } }
+        ? { ...state, events, running: { ...state.running, done: ev.done, total: ev.total } }
         : { ...state, events };
     case "experiment_finished":
       return { ...state, events, running: null };
     case "task_finished":
-      return { ...state, events, status: String(ev.status), running: null };
+      return { ...state, events, status: ev.status, running: null };
     default:
       return { ...state, events };
   }

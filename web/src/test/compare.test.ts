@@ -28,6 +28,11 @@ function task(id: number, over: Partial<Task> = {}): Task {
     experiments_successful: 12,
     best_objective_value: null,
     objective_unit: "tokens/s/GPU",
+    experiments_finished: 0,
+    objective: "maximize_throughput",
+    objectives: ["maximize_throughput"],
+    direction: "maximize",
+    predicted: false,
     ...over,
   };
 }

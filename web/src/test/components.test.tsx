@@ -148,6 +148,21 @@ describe("useTaskEvents", () => {
     act(() => sock.emit({ type: "run_progress", task_id: 7, number: 1, concurrency: 1, done: 2, total: 4 }));
     expect(result.current.status).toBe("running");
     expect(result.current.running).toMatchObject({ number: 1, done: 2, total: 4 });
+    // a request-rate run: the server's `level` says the rate (the web used to show c=null)
+    act(() =>
+      sock.emit({
+        type: "run_started",
+        task_id: 7,
+        number: 1,
+        scenario: "D(16,8)",
+        concurrency: null,
+        request_rate: 2,
+        probe: null,
+        level: "rate 2 req/s",
+        text: "experiment 1: run D(16,8) at rate 2 req/s",
+      }),
+    );
+    expect(result.current.running?.phase).toBe("benchmark D(16,8) at rate 2 req/s");
     act(() => sock.emit({ type: "task_finished", task_id: 7, status: "completed", experiments: 2 }));
     expect(result.current.status).toBe("completed");
     expect(result.current.running).toBeNull();

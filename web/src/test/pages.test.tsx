@@ -31,6 +31,11 @@ function task(id: number, name: string, over: Partial<Task> = {}): Task {
     experiments_successful: 0,
     best_objective_value: null,
     objective_unit: "tokens/s/GPU",
+    experiments_finished: 0,
+    objective: "maximize_throughput",
+    objectives: ["maximize_throughput"],
+    direction: "maximize",
+    predicted: false,
     ...over,
   };
 }

@@ -1,4 +1,5 @@
-"""Task operations behind the routes (one unit of work each; commit at this boundary)."""
+"""Task commands of the CLI and the API: create, update, start (resume), cancel, clear, delete; one unit of work each
+(commit at this boundary). Status changes are compare-and-set, so concurrent callers cannot both win."""
 
 from __future__ import annotations
 
@@ -10,96 +11,24 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
-from ..errors import SpecError, SpecProblem
+from ..errors import Conflict, NotFound, SpecError, SpecProblem, Unavailable
 from ..paths import logs_dir, safe_name
 from ..runner.budget import planned_for_spec
-from ..runner.task import spec_dump
-from ..scoring import OBJECTIVE_INFO
-from ..spec import parse_spec
-from ..store import Experiment, ExperimentStatus, Store, Task, TaskStatus
+from ..spec import TaskSpec, parse_spec
+from ..spec.compare import same_spec, spec_dump
+from ..store import Experiment, Store, Task, TaskStatus
 from ..store.db import study_name_for
-from ..users import owner_names
 from ..worker import TaskQueue
-from .errors import Conflict, NotFound, Unavailable
+from .views import find_task, get_task
 
 ACTIVE = (TaskStatus.QUEUED, TaskStatus.RUNNING)
 log = logging.getLogger(__name__)
 
 
-def get_task(store: Store, task_id: int) -> Task:
-	with store.session() as s:
-		task = s.get(Task, task_id)
-		if task is None:
-			raise NotFound(f"task {task_id} not found", hint="GET /api/tasks/ lists the tasks")
-		s.expunge(task)
-		return task
-
-
-def _status_counts(store: Store, task_ids: list[int]) -> dict[int, dict[str, int]]:
-	"""Experiment counts by status for these tasks, in one query (index ix_experiments_task_status covers it)."""
-	out: dict[int, dict[str, int]] = {tid: {} for tid in task_ids}
-	if not task_ids:
-		return out
-	with store.session() as s:
-		rows = s.execute(
-			select(Experiment.task_id, Experiment.status, func.count())
-			.where(Experiment.task_id.in_(task_ids))
-			.group_by(Experiment.task_id, Experiment.status)
-		).all()
-	for tid, status, n in rows:
-		out.setdefault(int(tid), {})[str(status)] = int(n)
-	return out
-
-
-def _best_values(store: Store, tasks: list[Task]) -> dict[int, float | None]:
-	"""objective_value of each task's best experiment, in one query (by primary key)."""
-	ids = [t.best_experiment_id for t in tasks if t.best_experiment_id is not None]
-	if not ids:
-		return {}
-	with store.session() as s:
-		rows = s.execute(select(Experiment.id, Experiment.objective_value).where(Experiment.id.in_(ids))).all()
-	return {int(eid): (float(v) if v is not None else None) for eid, v in rows}
-
-
-def task_public(
-	store: Store,
-	task: Task,
-	counts: dict[str, int] | None = None,
-	best_values: dict[int, float | None] | None = None,
-	owners: dict[int, str] | None = None,
-) -> dict[str, Any]:
-	if counts is None:
-		counts = _status_counts(store, [task.id])[task.id]
-	if best_values is None:
-		best_values = _best_values(store, [task])
-	if owners is None:
-		owners = owner_names(store, {task.owner_id} if task.owner_id is not None else set())
-	data = {c: getattr(task, c) for c in Task.__table__.columns.keys()}  # noqa: SIM118
-	optimization = task.spec.get("optimization") or {}
-	data["max_iterations"] = optimization.get("max_iterations")
-	data["experiments_total"] = sum(counts.values())
-	data["experiments_planned"] = planned_for_spec(task.spec, task.deployment_mode)
-	data["experiments_successful"] = counts.get(ExperimentStatus.SUCCESS, 0)
-	primary = (optimization.get("objectives") or [optimization.get("objective") or "maximize_throughput"])[0]
-	info = OBJECTIVE_INFO.get(primary)
-	data["objective_unit"] = info.unit if info else None
-	data["best_objective_value"] = best_values.get(task.best_experiment_id) if task.best_experiment_id else None
-	data["owner"] = owners.get(task.owner_id) if task.owner_id is not None else None
-	return data
-
-
-def tasks_public(store: Store, tasks: list[Task]) -> list[dict[str, Any]]:
-	"""task_public for a page of tasks with one count query and one best-value query (not one per task)."""
-	counts = _status_counts(store, [t.id for t in tasks])
-	best_values = _best_values(store, tasks)
-	owners = owner_names(store, {t.owner_id for t in tasks if t.owner_id is not None})
-	return [task_public(store, t, counts.get(t.id, {}), best_values, owners) for t in tasks]
-
-
 def create_task(store: Store, data: Any, owner_id: int | None = None) -> Task:
 	"""Validate everything first (the spec, its search space, what listing the task computes), then write the row in
 	one transaction: a refused spec leaves nothing behind."""
-	spec = parse_spec(data)
+	spec = data if isinstance(data, TaskSpec) else parse_spec(data)
 	stored = spec_dump(spec)
 	planned_for_spec(stored, spec.deployment_mode)  # what GET /api/tasks/ computes for it: fails now, not there
 	with store.session() as s:
@@ -138,15 +67,6 @@ def create_and_start(store: Store, queue: TaskQueue, data: Any, owner_id: int | 
 		raise
 
 
-def _without_budget(spec: dict[str, Any]) -> dict[str, Any]:
-	out = dict(spec)
-	opt = dict(out.get("optimization") or {})
-	opt.pop("max_iterations", None)
-	out["optimization"] = opt
-	out.pop("description", None)
-	return out
-
-
 def update_task(store: Store, task_id: int, description: str | None, spec_data: Any | None) -> Task:
 	spec = parse_spec(spec_data) if spec_data is not None else None
 	new = spec_dump(spec) if spec is not None else None
@@ -161,7 +81,7 @@ def update_task(store: Store, task_id: int, description: str | None, spec_data: 
 		assert task is not None
 		if spec is not None and new is not None:
 			n_exps = s.scalar(select(func.count()).where(Experiment.task_id == task_id)) or 0
-			if n_exps and _without_budget(new) != _without_budget(task.spec):
+			if n_exps and not same_spec(task.spec, new):
 				raise Conflict(
 					f"task {task_id} has {n_exps} experiment(s); only optimization.max_iterations and the "
 					"description can change",
@@ -218,14 +138,15 @@ def _cas(s: Any, task_id: int, allowed: tuple[str, ...], **values: Any) -> bool:
 def _refusal(store: Store, task_id: int, action: str, hint: str) -> Exception:
 	"""Why a compare-and-set found nothing to change: 404 for an unknown task, else 409 naming its status now."""
 	with store.session() as s:
-		status = s.scalar(select(Task.status).where(Task.id == task_id))
+		row = s.execute(select(Task.status, Task.name).where(Task.id == task_id)).first()
+	status, name = (row[0], row[1]) if row is not None else (None, None)
 	if status is None:
-		return NotFound(f"task {task_id} not found", hint="GET /api/tasks/ lists the tasks")
+		return NotFound(f"task {task_id} not found", hint="`autotuner list` (or GET /api/tasks/) lists the tasks")
 	if status == TaskStatus.CLEARING:
 		hint = "it is being cleared; wait a moment (a task left `clearing` by a crash can be deleted)"
 	if action == "start" and status in ACTIVE:
-		return Conflict(f"task {task_id} is already {status}", hint=hint)
-	return Conflict(f"task {task_id} is {status}: cannot {action} it", hint=hint)
+		return Conflict(f"task '{name}' is already {status}", hint=hint)
+	return Conflict(f"task '{name}' is {status}: cannot {action} it", hint=hint)
 
 
 def _swap(
@@ -237,7 +158,7 @@ def _swap(
 		with store.session() as s:
 			row = s.execute(select(Task.status, Task.error).where(Task.id == task_id)).first()
 		if row is None:
-			raise NotFound(f"task {task_id} not found", hint="GET /api/tasks/ lists the tasks")
+			raise NotFound(f"task {task_id} not found", hint="`autotuner list` (or GET /api/tasks/) lists the tasks")
 		status, error = str(row[0]), row[1]
 		if status not in allowed:
 			raise _refusal(store, task_id, action, hint)
@@ -252,7 +173,13 @@ def delete_task(store: Store, task_id: int) -> None:
 	cleared may be deleted: that is how one left `clearing` by a crash goes); then its study and logs."""
 	with store.session() as s:
 		if not _cas(s, task_id, (*IDLE, TaskStatus.CLEARING), status=Task.status):
-			raise _refusal(store, task_id, "delete", "cancel it first (POST /api/tasks/{id}/cancel)")
+			raise _refusal(
+				store,
+				task_id,
+				"delete",
+				"cancel it first (POST /api/tasks/{id}/cancel, or Ctrl-C in its `autotuner tune`); a task whose tuner "
+				"was killed: `autotuner delete --force`",
+			)
 		row = s.get(Task, task_id)
 		assert row is not None
 		s.expunge(row)
@@ -343,3 +270,48 @@ def cancel_task(store: Store, queue: TaskQueue, task_id: int, wait: float = 0.0)
 		while time.monotonic() < deadline and get_task(store, task_id).status in ACTIVE:
 			time.sleep(0.1)
 	return get_task(store, task_id)
+
+
+def create_or_resume(store: Store, spec: TaskSpec) -> Task:
+	"""`autotuner tune`: the task of this name when its spec is the same (spec/compare.py; a new max_iterations or
+	description is taken), else a new task; a different spec under a taken name is refused (409 / exit 1)."""
+	data = spec_dump(spec)
+	with store.session() as s:
+		task = s.scalar(select(Task).where(Task.name == spec.task_name))
+		if task is not None:
+			if not same_spec(task.spec, data):
+				raise Conflict(
+					f"task '{spec.task_name}' already exists with a different spec",
+					hint="give the task a new task_name, or delete the old one (autotuner delete NAME)",
+				)
+			if task.status == TaskStatus.CLEARING:
+				raise Conflict(f"task '{task.name}' is being cleared", hint="wait a moment, then run it again")
+			task.spec = data
+			task.description = spec.description
+			s.flush()
+			s.expunge(task)
+			return task
+	return create_task(store, spec)
+
+
+def resume_task(store: Store, ref: str | int) -> Task:
+	"""`autotuner resume`: the task to run again in this process, exactly where it stopped (a task left running by a
+	killed tuner included); not one being cleared."""
+	task = find_task(store, ref)
+	if task.status == TaskStatus.CLEARING:
+		raise Conflict(
+			f"task '{task.name}' is being cleared", hint="wait a moment; a task left clearing can be deleted"
+		)
+	return task
+
+
+def abandon_task(store: Store, task_id: int) -> None:
+	"""`autotuner delete --force`: a task left queued or running by a tuner that is gone (killed) is marked
+	interrupted, so the one delete rule lets it go. Never for a task a live tuner runs: the caller says so."""
+	with store.session() as s:
+		s.execute(update(Task).where(Task.id == task_id, Task.status.in_(ACTIVE)).values(status=TaskStatus.INTERRUPTED))
+
+
+def experiment_count(store: Store, task_id: int) -> int:
+	with store.session() as s:
+		return int(s.scalar(select(func.count()).where(Experiment.task_id == task_id)) or 0)

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Group
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .report import FIGURE_COLUMNS
-from .runner.events import Event
+from ..formatting import fmt, fmt_gain, fmt_params, fmt_stats
+from ..runner.events import (
+	EngineReady,
+	Event,
+	ExperimentFinished,
+	ExperimentStarted,
+	LoadSearchFinished,
+	LogMessage,
+	RunProgress,
+	RunStarted,
+	RunStoppedEarly,
+	TaskFinished,
+	TaskStarted,
+	parse_event,
+)
+from ..services.views import FIGURE_COLUMNS
 
-if TYPE_CHECKING:
-	from .scoring.noise import Gain, ValueStats
+__all__ = ["LiveView", "experiments_table", "fmt", "fmt_gain", "fmt_params", "fmt_stats"]
 
 STATUS_STYLE = {
 	"success": "green",
@@ -24,40 +37,6 @@ STATUS_STYLE = {
 	"skipped": "dim",
 	"pruned": "blue",
 }
-
-
-def fmt(value: Any, scale: float = 1.0) -> str:
-	if value is None:
-		return "-"
-	if isinstance(value, float):
-		v = value * scale
-		return f"{v:.3g}" if abs(v) < 10 else f"{v:,.1f}"
-	return str(value)
-
-
-def fmt_stats(stats: ValueStats | None, unit: str = "") -> str:
-	"""'128 ± 4.97 tokens/s/GPU (n=3, 95% CI 123 to 133)', or '140 tokens/s/GPU (n=1, no interval)'."""
-	if stats is None:
-		return "-"
-	u = f" {unit}" if unit else ""
-	if stats.ci_low is None or stats.ci_high is None or stats.half_width is None:
-		return f"{fmt(stats.mean)}{u} (n={stats.n}, no interval)"
-	return (
-		f"{fmt(stats.mean)} ± {fmt(stats.half_width)}{u} "
-		f"(n={stats.n}, 95% CI {fmt(stats.ci_low)} to {fmt(stats.ci_high)})"
-	)
-
-
-def fmt_gain(gain: Gain) -> str:
-	"""'+28.0% (95% CI +23.5% to +32.5%)'; + means better in the objective's direction."""
-	text = f"{gain.value:+.1%}"
-	if gain.ci_low is not None and gain.ci_high is not None:
-		text += f" (95% CI {gain.ci_low:+.1%} to {gain.ci_high:+.1%})"
-	return text
-
-
-def fmt_params(params: dict[str, Any]) -> str:
-	return " ".join(f"{k}={v}" for k, v in params.items())
 
 
 def varying_keys(rows: list[dict[str, Any]]) -> set[str]:
@@ -94,7 +73,7 @@ def experiments_table(
 		table.caption = f"{table.caption}; {note}" if table.caption else note
 	for _key, title, _scale in figures:
 		table.add_column(title, justify="right")
-	from .quality.show import has_quality, quality_cells
+	from ..quality.show import has_quality, quality_cells
 
 	quality = has_quality(rows)  # the quality guardrail's figures vs its reference (docs/quality.md)
 	if quality:
@@ -125,7 +104,7 @@ def experiments_table(
 			fmt(r.get("objective_value")),
 			*[fmt(fig.get(key), scale) for key, _t, scale in figures],
 			*(quality_cells(fig) if quality else ()),
-			fmt(r.get("duration_s")),
+			fmt(r.get("duration")),
 			*([f"[yellow]{audit}[/]" if audit else "ok"] if any(audits) else []),
 		)
 	return table
@@ -133,7 +112,7 @@ def experiments_table(
 
 def audit_mark(row: dict[str, Any]) -> str:
 	"""The worst audit mark over an experiment's runs ('' when every run was valid or none was audited)."""
-	from .bench.audit import badge
+	from ..bench.audit import badge
 
 	marks = [badge(run.get("audit")) for run in row.get("runs") or [] if isinstance(run, dict)]
 	marks = [m for m in marks if m]
@@ -142,7 +121,7 @@ def audit_mark(row: dict[str, Any]) -> str:
 
 def audit_lines(rows: list[dict[str, Any]]) -> list[str]:
 	"""Per experiment with a suspect run: why, what the host did meanwhile, and where the engine and client ran."""
-	from .bench.audit import RunAudit
+	from ..bench.audit import RunAudit
 
 	lines: list[str] = []
 	for r in rows:
@@ -210,13 +189,6 @@ def engine_side_lines(rows: list[dict[str, Any]]) -> list[str]:
 	return out
 
 
-def load_level(ev: Event) -> str:
-	"""'concurrency 4' or 'rate 2.5 req/s' for a run_started event."""
-	if ev.get("concurrency") is None and ev.get("request_rate") is not None:
-		return f"rate {ev['request_rate']:g} req/s"
-	return f"concurrency {ev.get('concurrency')}"
-
-
 class LiveView:
 	"""Holds the state the live view shows; update() takes runner events."""
 
@@ -239,55 +211,48 @@ class LiveView:
 		self.direction = "maximize"
 		self.final = False  # once the task ends, `*` is the recommendation instead of the best single run
 
-	def update(self, ev: Event) -> None:
-		kind = ev.get("type")
-		if kind == "task_started":
-			total = ev.get("planned") or ev["max_iterations"]  # baseline and repeats included
-			self.progress.update(self.trials, total=total, completed=ev.get("done_all", ev["done"]))
-		elif kind == "experiment_started":
-			self.status = f"experiment {ev['number']}: starting engine ({fmt_params(ev['params'])})"
-			self.rows.append(
-				{"number": ev["number"], "status": "running", "params": ev["params"], "origin": ev.get("origin")}
+	def update(self, raw: Event) -> None:
+		ev = parse_event(raw)
+		if isinstance(ev, TaskStarted):
+			total = ev.planned or ev.max_iterations  # baseline and repeats included
+			self.progress.update(
+				self.trials, total=total, completed=ev.done_all if ev.done_all is not None else ev.done
 			)
-		elif kind == "engine_ready":
-			self.status = f"experiment {ev['number']}: engine ready in {ev['seconds']:.1f} s"
-		elif kind == "run_started":
-			level = load_level(ev)
-			probe = " (load search)" if ev.get("probe") else ""
-			self.status = f"experiment {ev['number']}: {ev['scenario']} at {level}{probe}"
-			self.progress.update(self.run, completed=0, total=1, visible=True, description=f"requests ({level})")
-		elif kind == "run_progress":
-			self.progress.update(self.run, completed=ev["done"], total=max(ev["total"], 1))
-		elif kind == "experiment_finished":
-			for r in self.rows:
-				if r["number"] == ev["number"]:
-					r.update(
-						status=ev["status"],
-						objective_value=ev.get("objective_value"),
-						figures=ev.get("figures"),
-						duration_s=ev.get("duration"),
-						failure_reason=ev.get("reason"),
-						predicted=ev.get("predicted", False),
-					)
-			if ev["status"] in ("success", "failed", "infeasible", "skipped", "pruned"):
-				self.progress.advance(self.trials)
-			self.progress.update(self.run, visible=False)
-			if ev["status"] == "success" and ev.get("score") is not None:
-				value = ev["score"]
-				if self.best_value is None or value < self.best_value:
-					self.best_value, self.best_number = value, ev["number"]
-			if ev.get("reason") and ev["status"] != "success":
-				self.messages.append(f"experiment {ev['number']} {ev['status']}: {ev['reason'].splitlines()[0][:160]}")
-		elif kind == "task_finished" and ev.get("best_number") is not None:
-			self.best_number, self.final = ev["best_number"], True
-		elif kind == "log":
-			self.messages.append(ev["message"])
-		elif kind == "run_stopped_early":
-			self.messages.append(f"experiment {ev.get('number')}: run stopped early: {ev.get('reason', '')}"[:200])
-		elif kind == "load_search_finished":
-			self.messages.append(
-				f"experiment {ev.get('number')}: max load within the SLOs {ev.get('max_load')} ({ev.get('scenario', '')})"
-			)
+		elif isinstance(ev, ExperimentStarted):
+			self.status = f"experiment {ev.number}: starting engine ({fmt_params(ev.params)})"
+			self.rows.append({"number": ev.number, "status": "running", "params": ev.params, "origin": ev.origin})
+		elif isinstance(ev, EngineReady | RunStarted):
+			self.status = ev.describe() or ""
+			if isinstance(ev, RunStarted):
+				self.progress.update(self.run, completed=0, total=1, visible=True, description=f"requests ({ev.level})")
+		elif isinstance(ev, RunProgress):
+			self.progress.update(self.run, completed=ev.done, total=max(ev.total, 1))
+		elif isinstance(ev, ExperimentFinished):
+			self._finished(ev)
+		elif isinstance(ev, TaskFinished) and ev.best_number is not None:
+			self.best_number, self.final = ev.best_number, True
+		elif isinstance(ev, LogMessage | RunStoppedEarly | LoadSearchFinished):
+			self.messages.append(ev.describe() or "")
+
+	def _finished(self, ev: ExperimentFinished) -> None:
+		for r in self.rows:
+			if r["number"] == ev.number:
+				r.update(
+					status=ev.status,
+					objective_value=ev.objective_value,
+					figures=ev.figures,
+					duration=ev.duration,
+					failure_reason=ev.reason,
+					predicted=ev.predicted,
+				)
+		if ev.status in ("success", "failed", "infeasible", "skipped", "pruned"):
+			self.progress.advance(self.trials)
+		self.progress.update(self.run, visible=False)
+		if ev.status == "success" and ev.score is not None:
+			if self.best_value is None or ev.score < self.best_value:
+				self.best_value, self.best_number = ev.score, ev.number
+		if ev.reason and ev.status != "success":
+			self.messages.append(f"experiment {ev.number} {ev.status}: {ev.reason.splitlines()[0][:160]}")
 
 	def __rich_console__(self, console: Any, options: Any) -> Any:
 		yield self._group(options.max_width)

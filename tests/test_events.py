@@ -1,0 +1,62 @@
+"""Task events (runner/events.py): one model per type, one describe() read by the worker's task log, the CLI's live
+view and the web (published in the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+
+from inference_autotuner.api import Settings, create_app
+from inference_autotuner.cli.render import LiveView
+from inference_autotuner.runner.events import EVENTS, RunStarted, TaskStatusEvent, parse_event
+from inference_autotuner.worker.execute import TaskLog
+
+RATE_RUN = {"type": "run_started", "number": 1, "scenario": "D(16,8)", "concurrency": None, "request_rate": 2.0}
+
+
+def test_a_request_rate_run_is_described_by_its_rate() -> None:
+	ev = parse_event(RATE_RUN)
+	assert isinstance(ev, RunStarted) and ev.level == "rate 2 req/s"
+	assert ev.describe() == "experiment 1: run D(16,8) at rate 2 req/s"
+	data = ev.model_dump(mode="json")
+	assert data["level"] == "rate 2 req/s" and data["text"] == ev.describe() and data["concurrency"] is None
+	conc = parse_event({**RATE_RUN, "concurrency": 4, "request_rate": None, "probe": 2})
+	assert conc is not None and conc.describe() == "experiment 1: run D(16,8) at concurrency 4 (load search)"
+
+
+def test_the_live_view_shows_what_describe_says() -> None:
+	view = LiveView("tokens/s")
+	view.update({"type": "experiment_started", "number": 1, "params": {"parallel": 2}})
+	view.update(RATE_RUN)
+	assert view.status == "experiment 1: run D(16,8) at rate 2 req/s"
+	view.update({"type": "log", "message": "noise floor: ±3.0% at 95%"})
+	view.update({"type": "run_stopped_early", "number": 1, "reason": "p90 TTFT over its SLO"})
+	assert view.messages == ["noise floor: ±3.0% at 95%", "experiment 1: run stopped early: p90 TTFT over its SLO"]
+	console = Console(width=200, record=True)
+	console.print(view)
+	assert "requests (rate 2 req/s)" in console.export_text()
+
+
+def test_the_task_log_writes_describe_and_publishes_the_model() -> None:
+	published: list[dict[str, Any]] = []
+	tlog = TaskLog(7, "events", published.append)
+	tlog(TaskStatusEvent(status="running"))
+	tlog(RATE_RUN)
+	tlog({"type": "run_progress", "number": 1, "concurrency": None, "done": 1, "total": 4})  # not described
+	tlog({"type": "no_such_event", "number": 1})  # does not fit: published as it came, never breaks the run
+	lines = tlog.path.read_text().splitlines()
+	assert [line.split(" ", 2)[2] for line in lines] == ["status: running", "experiment 1: run D(16,8) at rate 2 req/s"]
+	kinds = [e["type"] for e in published]
+	assert kinds == ["task_status", "log_line", "run_started", "log_line", "run_progress", "no_such_event"]
+	assert all(e["task_id"] == 7 for e in published)
+	for e in published[:-1]:  # every one but the stray fits the union, as serialized
+		assert EVENTS.dump_python(EVENTS.validate_python(e), mode="json") == e
+
+
+def test_the_union_is_in_the_openapi_schema() -> None:
+	schemas = create_app(Settings(run_worker=False)).openapi()["components"]["schemas"]
+	mapping = schemas["TaskEvent"]["discriminator"]["mapping"]
+	assert {"run_started", "experiment_finished", "task_status", "log_line"} <= set(mapping)
+	run = schemas["RunStarted"]
+	assert {"level", "text", "request_rate", "concurrency", "type"} <= set(run["required"])  # TypeScript narrows
