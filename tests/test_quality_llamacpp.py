@@ -20,8 +20,8 @@ from inference_autotuner.deploy.ports import free_port
 from inference_autotuner.engines import get_engine
 from inference_autotuner.errors import AutotunerError
 from inference_autotuner.quality import QualityGuard, compare
-from inference_autotuner.runner.summary import task_summary
 from inference_autotuner.runner.task import TaskRunner, get_or_create_task
+from inference_autotuner.services.summary import task_summary
 from inference_autotuner.spec.load import parse_spec
 from inference_autotuner.spec.quality import QualitySpec
 from inference_autotuner.store import Experiment, Store
