@@ -52,6 +52,7 @@ def test_the_task_log_writes_describe_and_publishes_the_model() -> None:
 	assert all(e["task_id"] == 7 for e in published)
 	for e in published[:-1]:  # every one but the stray fits the union, as serialized
 		assert EVENTS.dump_python(EVENTS.validate_python(e), mode="json") == e
+	tlog(TaskStatusEvent(status="completed"))  # the task ends, as a worker's does: /metrics no longer counts it running
 
 
 def test_the_union_is_in_the_openapi_schema() -> None:
