@@ -316,7 +316,7 @@ def replay(
 	spec = spec_for(landscape, strategy, seed, prior)
 	if fast:
 		return fast_replay(landscape, spec, share, PATIENCE, stop_point, ReplayEngine(landscape.refused))
-	store = Store(f"sqlite:///{workdir / f'{strategy}-{seed}-{prior.stem if prior is not None else None}.db'}")
+	store = Store(f"sqlite:///{workdir / f'{strategy}-{seed}-{prior.stem if prior is not None else False}.db'}")
 	cancel = threading.Event()
 	seen: list[float | None] = []
 	hits: dict[float, int] = {}

@@ -211,7 +211,9 @@ def prepare(
 	if not name:
 		return
 	default = not opt.prior
-	label = repr(name) if not default else f"{name!r} (the default of strategy auto; optimization.prior: none turns it off)"
+	label = (
+		repr(name) if not default else f"{name!r} (the default of strategy auto; optimization.prior: none turns it off)"
+	)
 	prior: dict[str, float | None] = {}
 	try:
 		prior = load_prior(spec, space, engine, name, model_path)

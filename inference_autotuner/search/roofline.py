@@ -9,8 +9,8 @@ Per replica (tp x pp GPUs; dp replicas), with ISL/OSL the scenario's mean length
   and the KV cache left must hold one sequence of ISL + OSL tokens; the batch B = min(C / dp, the engine's batch
   cap, the sequences of ISL + OSL/2 tokens the KV cache holds);
 - one decode step (per pipeline stage, B/pp sequences): max(bytes / (bandwidth x 0.8), FLOPs / (peak x 0.5)) with
-  bytes = the stage's weights (the MoE experts B tokens touch) + the KV cache of B/pp sequences of ISL + OSL/2
-  tokens, plus two ring all-reduces per layer over tp (2 (tp-1)/tp x B x hidden x 2 bytes / link + latency) and
+  bytes = the stage's weights (the MoE experts B tokens touch, counted twice: grouped expert GEMMs with a few tokens
+  per expert reach about half the dense kernels' speed) + the KV cache of B/pp sequences of ISL + OSL/2 tokens, plus two ring all-reduces per layer over tp (2 (tp-1)/tp x B x hidden x 2 bytes / link + latency) and
   a fixed 1 ms; the decode step over the whole pipeline is pp stages;
 - one prefill: 2 x active parameters x ISL (+ causal attention) FLOPs / (peak x 0.6) plus its all-reduces;
 - continuous batching with chunked prefill: every step also carries B/OSL prefills, so TPOT = step + B/OSL x
@@ -28,8 +28,16 @@ from typing import Any
 
 from ..bench.metrics import RunMetrics, Stats
 from ..bench.traffic import parse_scenario
-from ..engines.memory import DTYPE_BYTES, GIB, OVERHEAD_BYTES, _model_bytes, _text_config, find_model_config
-from ..engines.memory import kv_bytes_per_token, parameter_counts
+from ..engines.memory import (
+	DTYPE_BYTES,
+	GIB,
+	OVERHEAD_BYTES,
+	_model_bytes,
+	_text_config,
+	find_model_config,
+	kv_bytes_per_token,
+	parameter_counts,
+)
 from ..errors import DeployError
 from .roofline_data import GPU_SPECS, GPUSpec, gpu_spec, known_architecture
 
@@ -37,6 +45,7 @@ BW_EFFICIENCY = 0.8
 DECODE_EFFICIENCY = 0.5
 PREFILL_EFFICIENCY = 0.6
 STEP_OVERHEAD_S = 0.001
+MOE_EFFICIENCY = 0.5  # expert GEMMs (grouped, a few tokens per expert) reach this share of the dense kernels' speed
 ROOFLINE_ENGINES = ("vllm", "sglang", "trtllm")
 # engine -> (batch-cap flag, its default): the batch never exceeds it (deploy/predict.py's BATCH_FLAGS, restated
 # here so the roofline does not import the predictor)
@@ -173,7 +182,8 @@ def estimate(
 
 	def step(tokens: float, kv_tokens: float) -> float:
 		"""One pipeline stage's step over `tokens` new tokens reading `kv_tokens` of KV cache."""
-		read = (shape.stream + shape.experts * shape.experts_touched(tokens)) * w_bytes / gpus
+		experts = shape.experts * shape.experts_touched(tokens) / MOE_EFFICIENCY
+		read = (shape.stream + experts) * w_bytes / gpus
 		read += kv_tokens * per_token
 		flops = 2 * shape.active * tokens / gpus
 		flops += 4 * shape.layers * shape.heads * shape.head_dim * kv_tokens / gpus  # QK^T and PV
