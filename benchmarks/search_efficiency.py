@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from roofline_prior import workload_of, write_roofline_prior  # noqa: E402
 from search_replay import fast_replay  # noqa: E402
 
 from inference_autotuner.bench.metrics import RunMetrics, Stats  # noqa: E402
@@ -315,7 +316,7 @@ def replay(
 	spec = spec_for(landscape, strategy, seed, prior)
 	if fast:
 		return fast_replay(landscape, spec, share, PATIENCE, stop_point, ReplayEngine(landscape.refused))
-	store = Store(f"sqlite:///{workdir / f'{strategy}-{seed}-{prior is not None}.db'}")
+	store = Store(f"sqlite:///{workdir / f'{strategy}-{seed}-{prior.stem if prior is not None else False}.db'}")
 	cancel = threading.Event()
 	seen: list[float | None] = []
 	hits: dict[float, int] = {}
@@ -360,8 +361,9 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 	if args.fast and any(s in PARALLEL for s in strategies):
 		raise SystemExit("--fast replays serial strategies only (drop tpe-parallel / gp-parallel)")
 	priors = [p.strip() for p in args.priors.split(",") if p.strip()]
-	if not set(priors) <= {"none", "perturbed"}:
-		raise SystemExit("--priors is none, perturbed or none,perturbed")
+	if not set(priors) <= {"none", "perturbed", "roofline"}:
+		raise SystemExit("--priors is a list of none, perturbed, roofline")
+	roofline: Path | None = None
 	feasible = sum(v is not None for v in landscape.values.values())
 	print(
 		f"landscape {args.landscape}: {landscape.size} configurations, {feasible} feasible, best "
@@ -371,9 +373,13 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 	with tempfile.TemporaryDirectory(prefix="search-eff-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as d:
 		for strategy in strategies:
 			for mode in priors:
-				if mode == "perturbed" and strategy == "grid":
+				if mode != "none" and strategy == "grid":
 					continue  # full enumeration: a prior changes nothing
-				name = strategy if mode == "none" else f"{strategy}+prior"
+				name = {"none": strategy, "perturbed": f"{strategy}+prior", "roofline": f"{strategy}+roofline"}[mode]
+				if mode == "roofline" and roofline is None:
+					roofline = Path(d) / "roofline.csv"
+					ok = write_roofline_prior(landscape, roofline, workload_of(Path(args.landscape), args.workload))
+					print(f"  roofline prior ({args.workload or Path(args.landscape).stem}): {ok} predicted feasible")
 				seeds = range(1) if strategy == "grid" else range(args.seeds)
 				results = []
 				for seed in seeds:
@@ -381,6 +387,8 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 					if mode == "perturbed":
 						prior = Path(d) / f"prior-{seed}.csv"
 						landscape.write_prior(prior, seed, args.prior_error)
+					elif mode == "roofline":
+						prior = roofline
 					results.append(replay(landscape, strategy, seed, args.target, Path(d), prior, fast=args.fast))
 				print(f"  {name}: experiments to the target per seed {[r[0] for r in results]}", flush=True)
 				first = statistics.median(r[0] for r in results)
@@ -402,7 +410,7 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 	)
 	for name, r in out.items():
 		vs_random = f"{r['experiments'] / rand:.2f}x" if rand else "-"
-		base = name.removesuffix("+prior")
+		base = name.removesuffix("+prior").removesuffix("+roofline")
 		note = f"  (full enumeration; seeded order first hit at {r['first_hit']:.0f})" if base == "grid" else ""
 		if PARALLEL.get(base, 1) > 1:
 			note = f"  ({PARALLEL[base]} at once: ~{r['experiments'] / PARALLEL[base]:.0f} rounds)"
@@ -422,7 +430,13 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
 	p.add_argument("--constraint", action="append", default=[], help="COLUMN<=X (repeatable); broken = infeasible")
 	p.add_argument("--seeds", type=int, default=10)
 	p.add_argument("--strategies", default=DEFAULT_STRATEGIES, help=f"any of {', '.join(STRATEGIES)}")
-	p.add_argument("--priors", default="none,perturbed", help="none, perturbed, or both (each strategy twice)")
+	p.add_argument(
+		"--priors",
+		default="none,perturbed",
+		help="any of none, perturbed (the truth off by --prior-error), roofline (search/roofline.py from the "
+		"landscape's model, GPU, engine and workload: benchmarks/roofline_prior.py); each strategy once per prior",
+	)
+	p.add_argument("--workload", default=None, help="the make_landscapes.py entry of --landscape (default: its stem)")
 	p.add_argument("--prior-error", type=float, default=0.4, help="log-normal error of the perturbed prior")
 	p.add_argument("--target", type=float, default=0.99, help="share of the best value that counts as reaching it")
 	p.add_argument(

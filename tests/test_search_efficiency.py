@@ -186,3 +186,37 @@ def test_configurations_the_launch_plan_refuses_are_left_out_of_the_gp_search(tm
 		assert full[0] <= 8  # the best (3, 3) among the 8 configurations left
 	random_full = bench.replay(land, "random", 0, 1.0, tmp_path, None)
 	assert bench.replay(land, "random", 0, 1.0, tmp_path, None, fast=True) == random_full  # refusals told alike
+
+
+def test_roofline_prior_of_a_landscape_is_computed_from_its_workload_not_its_figures(tmp_path: Path) -> None:
+	"""--priors roofline: the prior comes from the landscape's model, GPU, engine and workload (make_landscapes.py)
+	through search/roofline.py; the CSV's figures are not read (blanking them changes nothing)."""
+	bench = load_benchmark()
+	src = REPO / "benchmarks" / "landscapes" / "llama31-70b-h100-vllm.csv"
+	land = bench.Landscape(src, "maximize:objective_value", ["mean_tpot<=0.05"])
+	from roofline_prior import write_roofline_prior
+
+	a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+	feasible = write_roofline_prior(land, a, "llama31-70b-h100-vllm")
+	for row in land.rows.values():
+		row.update({k: "" for k in row if k not in ("status",) and not k.startswith("param:")})
+	assert write_roofline_prior(land, b, "llama31-70b-h100-vllm") == feasible > 0
+	assert a.read_text() == b.read_text()
+	out = bench.main(
+		[
+			"--landscape",
+			str(src),
+			"--objective",
+			"maximize:objective_value",
+			"--constraint",
+			"mean_tpot<=0.05",
+			"--seeds",
+			"2",
+			"--strategies",
+			"gp",
+			"--priors",
+			"roofline",
+			"--fast",
+		]
+	)
+	assert set(out) == {"gp+roofline"} and out["gp+roofline"]["experiments"] <= 11

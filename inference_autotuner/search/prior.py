@@ -1,9 +1,11 @@
 """Priors from predictions, dimensions that cannot matter, and the start of a search.
 
 `optimization.prior` (unset: `predict` for strategy auto on a GPU deployment of vLLM / SGLang / TensorRT-LLM with a
-named GPU, see effective_prior; `none`: no prior):
+named GPU, falling back to `roofline` where aiconfigurator cannot predict, see effective_prior; `none`: no prior):
 - `predict`: aiconfigurator predicts every configuration of the space (ms each; vLLM / SGLang / TensorRT-LLM on a
   GPU it has data for), scored with the task's objective and SLOs as a predicted experiment would be;
+- `roofline`: a roofline estimate from the model's shape and the GPU's datasheet (search/roofline.py), scored the
+  same way; rough, but it needs no performance database;
 - a CSV path: a landscape or `autotuner export` file (param:NAME columns, status ok/success, objective_value in the
   objective's natural unit); rows that are not ok are predicted infeasible.
 
@@ -60,32 +62,45 @@ def prior_from_csv(path: Path, space: Space, direction: str) -> dict[str, float 
 	return out
 
 
-def prior_from_predictions(spec: Any, space: Space, engine: Any) -> dict[str, float | None]:
-	"""Predicted scores of every configuration of the space from aiconfigurator (deploy/predict.py)."""
+def prior_from_predictions(
+	spec: Any, space: Space, engine: Any, predictor: Any = None, model_path: Any = None
+) -> dict[str, float | None]:
+	"""Predicted scores of every configuration of the space from `predictor` (default: aiconfigurator,
+	deploy/predict.py; or search/roofline.py's RooflinePredictor), scored with the task's objective and SLOs."""
 	from ..deploy.predict import AiconfiguratorPredictor, PredictionInfeasible
 	from ..engines.plan import plan_for
 	from ..scoring import goodput_slo_from, score_experiment
+	from .roofline import RooflineInfeasible
 
 	size = space.size()
 	if size is None or size > MAX_PREDICTED:
 		raise ValueError(f"a predicted prior needs a finite space of at most {MAX_PREDICTED} configurations")
-	deployer = AiconfiguratorPredictor.from_spec(spec)
-	deployer.preflight()
+	if predictor is None:
+		predictor = AiconfiguratorPredictor.from_spec(spec)
+		predictor.preflight()
 	opt = spec.optimization
 	out: dict[str, float | None] = {}
 	for c in space.iter_combinations():
 		params = space.full(c)
-		plan = plan_for(engine, params, spec, Path(spec.model.ref))
+		plan = plan_for(engine, params, spec, Path(str(model_path or spec.model.ref)))
 		score: float | None = None
 		if plan.status == "ok":
 			try:
-				runs, _ = deployer.predict(spec=spec, plan=plan, goodput=goodput_slo_from(spec.slo))
+				runs, _ = predictor.predict(spec=spec, plan=plan, goodput=goodput_slo_from(spec.slo))
 				scored = score_experiment(runs, opt.objective, spec.slo, world_size=plan.world_size)
 				score = scored.score if scored.feasible else None
-			except PredictionInfeasible:
+			except (PredictionInfeasible, RooflineInfeasible):
 				score = None
 		out[params_key(params)] = score
 	return out
+
+
+def prior_from_roofline(spec: Any, space: Space, engine: Any, model_path: Any = None) -> dict[str, float | None]:
+	"""Predicted scores of every configuration from the roofline estimate (search/roofline.py)."""
+	from .roofline import RooflinePredictor
+
+	predictor = RooflinePredictor.from_spec(spec, model_path)
+	return prior_from_predictions(spec, space, engine, predictor, model_path)
 
 
 AUTO_PRIOR_MODES = ("docker", "kubernetes", "ome")  # deployments whose experiments cost GPU time
@@ -94,8 +109,8 @@ AUTO_PRIOR_MODES = ("docker", "kubernetes", "ome")  # deployments whose experime
 def effective_prior(spec: Any) -> str | None:
 	"""The prior a task uses: `optimization.prior` as set ('none': no prior); unset with strategy auto, one
 	objective, a GPU deployment (docker, kubernetes, ome) of vLLM / SGLang / TensorRT-LLM and a named GPU: 'predict'
-	(aiconfigurator predicts the space in seconds where one experiment costs minutes; where it has no data for the
-	model, GPU or engine the task logs it and searches without). Otherwise none."""
+	(aiconfigurator predicts the space in seconds where one experiment costs minutes; where it cannot, prepare()
+	falls back to 'roofline' and logs why). Otherwise none."""
 	opt = spec.optimization
 	if opt.prior == "none" or opt.multi_objective:
 		return None
@@ -109,12 +124,15 @@ def effective_prior(spec: Any) -> str | None:
 	return None
 
 
-def load_prior(spec: Any, space: Space, engine: Any) -> dict[str, float | None]:
-	prior = effective_prior(spec)
+def load_prior(spec: Any, space: Space, engine: Any, name: str | None = None, model_path: Any = None) -> dict:
+	"""The prior `name` (default: the task's effective prior) as {params_key: predicted score or None}."""
+	prior = name or effective_prior(spec)
 	if not prior:
 		return {}
 	if prior == "predict":
-		return prior_from_predictions(spec, space, engine)
+		return prior_from_predictions(spec, space, engine, model_path=model_path)
+	if prior == "roofline":
+		return prior_from_roofline(spec, space, engine, model_path)
 	return prior_from_csv(Path(prior).expanduser(), space, OBJECTIVE_INFO[spec.optimization.objective].direction)
 
 
@@ -192,14 +210,27 @@ def prepare(
 	name = effective_prior(spec)
 	if not name:
 		return
+	default = not opt.prior
 	label = (
-		repr(name) if opt.prior else f"{name!r} (the default of strategy auto; optimization.prior: none turns it off)"
+		repr(name) if not default else f"{name!r} (the default of strategy auto; optimization.prior: none turns it off)"
 	)
+	prior: dict[str, float | None] = {}
 	try:
-		prior = load_prior(spec, space, engine)
+		prior = load_prior(spec, space, engine, name, model_path)
+		if default and not any(v is not None for v in prior.values()):
+			raise ValueError("aiconfigurator predicted no configuration of this space feasible")
 	except Exception as exc:  # a prior is a help, never a reason to fail the task
-		log(f"prior {label} not used: {exc}")
-		return
+		if not default:
+			log(f"prior {label} not used: {exc}")
+			return
+		name = "roofline"
+		label = "'roofline' (strategy auto's fallback; optimization.prior: none turns it off)"
+		log(f"prior 'predict' (the default of strategy auto) not used: {_first_line(exc)}; falling back to {label}")
+		try:
+			prior = load_prior(spec, space, engine, name, model_path)
+		except Exception as exc2:
+			log(f"prior {label} not used either: {_first_line(exc2)}; searching without a prior")
+			return
 	if not prior:
 		log(f"prior {label}: no configuration of this space in it; searching without")
 		return
@@ -217,3 +248,8 @@ def prepare(
 	for _, key in feasible[:PRIOR_TOP_K]:
 		if key in by_key:
 			study.enqueue_trial(dict(by_key[key]), skip_if_exists=True)
+
+
+def _first_line(exc: BaseException) -> str:
+	"""An error's message with its hint (AutotunerError's str has both) on one line."""
+	return " ".join(str(exc).split()) or type(exc).__name__

@@ -245,11 +245,12 @@ class OptimizationSpec(_Strict):
 		None,
 		min_length=1,
 		max_length=4096,
-		description="Predicted figures to start from: 'predict' (aiconfigurator, for vllm/sglang/trtllm on a known GPU) "
-		"or a CSV path (param:NAME columns, status, objective_value); the predicted top configurations are measured "
-		"first and the ranking is the search's prior, corrected by each measurement. Unset: 'predict' for strategy "
-		"auto on a docker/kubernetes/ome deployment of vllm/sglang/trtllm with hardware.gpu set (skipped with a log "
-		"line where aiconfigurator cannot predict); 'none': no prior",
+		description="Predicted figures to start from: 'predict' (aiconfigurator, for vllm/sglang/trtllm on a known GPU), "
+		"'roofline' (an estimate from the model's shape and the GPU's datasheet, for vllm/sglang/trtllm) or a CSV path "
+		"(param:NAME columns, status, objective_value); the predicted top configurations are measured first and the "
+		"ranking is the search's prior, corrected by each measurement. Unset: 'predict' for strategy auto on a "
+		"docker/kubernetes/ome deployment of vllm/sglang/trtllm with hardware.gpu set, falling back to 'roofline' "
+		"(with a log line) where aiconfigurator cannot predict; 'none': no prior",
 	)
 
 	@field_validator("objectives")
