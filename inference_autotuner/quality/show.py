@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 KEYS = ("quality_top1", "quality_kl", "quality_exact", "quality_accuracy")
+TITLES = {"quality_top1": "top-1", "quality_kl": "KL (nats)", "quality_exact": "exact", "quality_accuracy": "eval"}
 
 
 def has_quality(rows: list[dict[str, Any]]) -> bool:
@@ -35,3 +36,29 @@ def quality_line(figures: dict[str, Any] | None) -> str | None:
 	probe = fig.get("quality_probe_seconds")
 	cost = f" (probe {probe:.1f} s)" if isinstance(probe, int | float) else ""
 	return f"quality vs reference: {', '.join(parts) or 'not measured'}{cost}"
+
+
+def quality_rejections(experiments: list[dict[str, Any]], rec: dict[str, Any] | None, *, maximize: bool) -> list[str]:
+	"""Why a configuration better on the primary objective than the recommendation is not it, when the quality
+	guardrail rejected it: 'experiment 3 is faster (12.1 vs 9.3) but infeasible: quality: top-1 agreement ...'.
+	One line per configuration (its best measurement), best first; empty when none."""
+	if rec is None or not isinstance(rec.get("objective_value"), int | float):
+		return []
+	mine = float(rec["objective_value"])
+	better: dict[str, dict[str, Any]] = {}
+	for e in experiments:
+		value, reason = e.get("objective_value"), e.get("failure_reason") or ""
+		if not isinstance(value, int | float) or not reason.startswith("quality:"):
+			continue
+		if (value > mine) if maximize else (value < mine):
+			key = str(e.get("params_key") or e.get("params"))
+			kept = better.get(key)
+			if kept is None or ((value > kept["objective_value"]) if maximize else (value < kept["objective_value"])):
+				better[key] = e
+	ranked = sorted(better.values(), key=lambda e: float(e["objective_value"]), reverse=maximize)
+	word = "higher" if maximize else "lower"
+	return [
+		f"experiment {e['number']} scores {word} ({e['objective_value']:.4g} vs {mine:.4g}) but is not recommended: "
+		f"{e['failure_reason'].splitlines()[0]}"
+		for e in ranked
+	]

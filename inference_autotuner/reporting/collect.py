@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..quality.show import KEYS as QUALITY_KEYS
 from ..scoring.objectives import OBJECTIVE_INFO, cost_per_mtok
 from ..services.summary import TaskSummary, task_data
 from ..store import Store
@@ -110,14 +111,16 @@ def _configs(experiments: list[dict[str, Any]], price: float | None) -> list[Con
 	rows = []
 	for key, exps in groups.items():
 		ok = [e for e in exps if e["status"] == "success"]
+		# the speed of a configuration the quality guardrail rejected was measured: shown beside its quality
+		measured = ok or [e for e in exps if (e.get("failure_reason") or "").startswith("quality:")]
 		figures = {
-			k: _mean([(e.get("figures") or {}).get(k) for e in ok])
+			k: _mean([(e.get("figures") or {}).get(k) for e in measured])
 			for k in ("mean_ttft", "mean_tpot", "output_throughput", "goodput", "per_gpu_throughput", "error_rate")
 		}
 		ws = world_size_of(exps[0])
-		quality: dict[str, float] = {}
-		for name in sorted({k for e in ok for k in ((e.get("figures") or {}).get("quality") or {})}):
-			q = _mean([((e.get("figures") or {}).get("quality") or {}).get(name) for e in ok])
+		quality: dict[str, float] = {}  # the guardrail's figures, also of a configuration it made infeasible
+		for name in QUALITY_KEYS:
+			q = _mean([(e.get("figures") or {}).get(name) for e in exps])
 			if q is not None:
 				quality[name] = q
 		rows.append(
@@ -128,7 +131,7 @@ def _configs(experiments: list[dict[str, Any]], price: float | None) -> list[Con
 				n_ok=len(ok),
 				origin=exps[0].get("origin") or "search",
 				world_size=ws,
-				objective=_mean([e["objective_value"] for e in ok]),
+				objective=_mean([e["objective_value"] for e in measured]),
 				score=_mean([e["score"] for e in ok]),
 				figures=figures,
 				cost_per_mtok=cost_per_mtok(figures["output_throughput"], ws, price),

@@ -6,6 +6,9 @@ import html
 from typing import Any
 
 from ..formatting import fmt, fmt_gain, fmt_params, fmt_stats
+from ..quality.show import KEYS as QUALITY_KEYS
+from ..quality.show import TITLES as QUALITY_TITLES
+from ..quality.show import quality_line, quality_rejections
 from ..scoring.objectives import OBJECTIVE_INFO
 from . import plots
 from .collect import CONFIG_FIGURES, ConfigRow, ReportData
@@ -62,6 +65,9 @@ def _answer_lines(d: ReportData) -> list[str]:
 		lines.append(f"Baseline (experiment {s.baseline.number}, the engine's defaults): {base}")
 	if s.gain is not None:
 		lines.append(f"Gain over the baseline: {fmt_gain(s.gain)} (+ = better)")
+	if (quality := quality_line(rec.get("figures"))) is not None:  # the quality guardrail (docs/quality.md)
+		lines.append(quality[0].upper() + quality[1:])
+	lines += quality_rejections(d.task.get("experiments") or [], rec, maximize=primary.direction == "maximize")
 	if d.gpu_hour_usd is not None:
 		mine = next((c for c in d.configs if rec["number"] in c.numbers), None)
 		if mine is not None and mine.cost_per_mtok is not None:
@@ -106,8 +112,8 @@ def _config_rows(d: ReportData) -> tuple[list[str], list[list[Any]]]:
 	unit = d.summary.objectives[0].unit
 	head = ["#", "origin", *varying, "n ok", "GPUs", f"objective ({unit})"]
 	head += [f"{t} ({u})" for _k, t, _s, u in CONFIG_FIGURES]
-	quality = sorted({q for c in d.configs for q in c.quality})
-	head += [f"quality {q}" for q in quality]
+	quality = [q for q in QUALITY_KEYS if any(q in c.quality for c in d.configs)]
+	head += [f"quality: {QUALITY_TITLES[q]}" for q in quality]
 	if d.gpu_hour_usd is not None:
 		head.append("$/M out tok")
 	rows = []
