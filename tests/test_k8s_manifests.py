@@ -17,8 +17,9 @@ import pytest
 import yaml
 
 from inference_autotuner.deploy.k8s.manifests import CONFIG_FILE, CONFIG_MOUNT, dns_name
-from inference_autotuner.deploy.k8s.render import first_params, serving_manifests
+from inference_autotuner.deploy.k8s.render import serving_manifests
 from inference_autotuner.engines import ENGINES, get_engine
+from inference_autotuner.services.manifests import first_params
 from inference_autotuner.spec.models import TaskSpec
 
 REPO = Path(__file__).resolve().parents[1]

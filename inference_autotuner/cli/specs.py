@@ -195,11 +195,11 @@ def manifest(
 	db: DbOpt = None,
 ) -> None:
 	"""Print the Kubernetes / OME manifests (YAML) that serve a configuration with every tuned flag."""
-	from ..deploy.k8s.render import best_params, first_params, render, serving_manifests
+	from ..services.manifests import best_params, first_params, manifest_yaml
 
 	try:
 		if best:
-			spec, params = best_params(db, target)
+			spec, params = best_params(_store(db), target)
 		else:
 			from ..spec import load_spec
 
@@ -209,8 +209,7 @@ def manifest(
 				)
 			spec = load_spec(Path(target))
 			params = first_params(spec)
-		chosen = mode or (spec.deployment_mode if spec.deployment_mode in ("ome", "kubernetes") else "kubernetes")
-		sys.stdout.write(render(serving_manifests(spec, params, chosen, benchmark=benchmark)))
+		sys.stdout.write(manifest_yaml(spec, params, mode, benchmark=benchmark))
 	except AutotunerError as exc:
 		_fail(exc)
 
