@@ -18,14 +18,9 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 LEVEL = {part: len(LAYERS) - i for i, parts in enumerate(LAYERS) for part in parts}
 
-# Known violations left to their owners (issue 17), each with why. The tests fail when one goes away too, so the
-# lists only shrink.
-_I = "inference_autotuner."
-KNOWN_UPWARD: dict[tuple[str, str], str] = {
-	(_I + "spec.load", _I + "engines"): "spec validation checks flags against the engine catalogues",
-	(_I + "spec.load", _I + "engines.plan"): "spec validation checks quant/parallel configs and env params",
-	(_I + "spec.load", _I + "bench.traffic"): "spec validation parses traffic scenarios",
-}
+# Known violations, each with why: none left (issue 17 removed the last). Should one ever have to be tolerated for a
+# while, it goes here as (importer, imported): why; the tests fail when it goes away too, so the lists only shrink.
+KNOWN_UPWARD: dict[tuple[str, str], str] = {}
 KNOWN_MUTUAL: dict[tuple[str, str], str] = {}
 
 
