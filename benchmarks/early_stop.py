@@ -26,7 +26,7 @@ from inference_autotuner.deploy.local import LocalProcessDeployer  # noqa: E402
 from inference_autotuner.engines import get_engine  # noqa: E402
 from inference_autotuner.models import resolve_model  # noqa: E402
 from inference_autotuner.runner.experiment import run_experiment  # noqa: E402
-from inference_autotuner.spec import parse_spec  # noqa: E402
+from inference_autotuner.services.validate import parse_spec  # noqa: E402
 
 GRID = [{"parallel": p} for p in (1, 2, 4, 8)]
 

@@ -27,7 +27,7 @@ from inference_autotuner.deploy.local import LocalProcessDeployer  # noqa: E402
 from inference_autotuner.engines import get_engine  # noqa: E402
 from inference_autotuner.models import resolve_model  # noqa: E402
 from inference_autotuner.runner.experiment import Outcome, run_experiment  # noqa: E402
-from inference_autotuner.spec import parse_spec  # noqa: E402
+from inference_autotuner.services.validate import parse_spec  # noqa: E402
 
 
 def measure(model: Path, work: Path, args: argparse.Namespace, benchmark: dict[str, Any]) -> Outcome:

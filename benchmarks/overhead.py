@@ -27,8 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from inference_autotuner.engines.base import FlagInfo, join_command, params_to_args  # noqa: E402
+from inference_autotuner.runner.events import ExperimentFinished, TaskEvent  # noqa: E402
 from inference_autotuner.runner.task import TaskRunner, get_or_create_task  # noqa: E402
-from inference_autotuner.spec import parse_spec  # noqa: E402
+from inference_autotuner.services.validate import parse_spec  # noqa: E402
 from inference_autotuner.store import Store  # noqa: E402
 
 
@@ -64,8 +65,8 @@ def run_task(spec: dict[str, Any], engine: Any = None) -> tuple[TaskRunner, list
 	rss: list[float] = []
 	me = psutil.Process()
 
-	def on_event(ev: dict[str, Any]) -> None:
-		if ev["type"] == "experiment_finished":
+	def on_event(ev: TaskEvent) -> None:
+		if isinstance(ev, ExperimentFinished):
 			rss.append(me.memory_info().rss / 2**20)
 
 	runner = TaskRunner(store, task_id, emit=on_event, cancel=threading.Event(), engine=engine)

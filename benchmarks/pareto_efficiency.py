@@ -41,6 +41,7 @@ from search_efficiency import Landscape, ReplayEngine, ReplayPredictor  # noqa: 
 
 from inference_autotuner.bench.metrics import RunMetrics, Stats  # noqa: E402
 from inference_autotuner.deploy.predict import PredictionInfeasible  # noqa: E402
+from inference_autotuner.runner.events import ExperimentFinished, TaskEvent  # noqa: E402
 from inference_autotuner.runner.measure import Predicted  # noqa: E402
 from inference_autotuner.runner.task import TaskRunner, get_or_create_task  # noqa: E402
 from inference_autotuner.scoring import OBJECTIVE_INFO, pareto_front  # noqa: E402
@@ -177,15 +178,15 @@ def replay(land: ParetoLandscape, strategy: str, budget: int, seed: int, workdir
 	found: dict[str, tuple[float, float]] = {}
 	lock = threading.Lock()
 
-	def on_event(ev: dict[str, Any]) -> None:
-		if ev.get("type") != "experiment_finished" or ev.get("status") != "success":
+	def on_event(ev: TaskEvent) -> None:
+		if not isinstance(ev, ExperimentFinished) or ev.status != "success":
 			return
-		values = ev.get("objective_values") or []
-		key = params_key(ev["params"])
+		values = ev.objective_values or []
+		key = params_key(ev.params)
 		if len(values) != 2 or any(v is None for v in values):
-			raise RuntimeError(f"experiment {ev.get('number')}: objective values {values} not filled by the replay")
+			raise RuntimeError(f"experiment {ev.number}: objective values {values} not filled by the replay")
 		if not all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(values, land.points[key], strict=True)):
-			raise RuntimeError(f"experiment {ev.get('number')}: told {values}, the landscape has {land.points[key]}")
+			raise RuntimeError(f"experiment {ev.number}: told {values}, the landscape has {land.points[key]}")
 		with lock:
 			found[key] = (values[0], values[1])
 

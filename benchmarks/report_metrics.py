@@ -50,7 +50,7 @@ def _median_ms(samples: list[float]) -> str:
 def report_figures(n: int, repeat: int) -> None:
 	from inference_autotuner.reporting import build_report
 	from inference_autotuner.runner.task import TaskRunner, get_or_create_task
-	from inference_autotuner.spec import parse_spec
+	from inference_autotuner.services.validate import parse_spec
 	from inference_autotuner.store import Store
 
 	spec: dict[str, Any] = {

@@ -43,6 +43,7 @@ from search_replay import fast_replay  # noqa: E402
 
 from inference_autotuner.bench.metrics import RunMetrics, Stats  # noqa: E402
 from inference_autotuner.deploy.predict import PredictionInfeasible  # noqa: E402
+from inference_autotuner.runner.events import ExperimentFinished, TaskEvent  # noqa: E402
 from inference_autotuner.runner.measure import Predicted  # noqa: E402
 from inference_autotuner.runner.task import TaskRunner, get_or_create_task  # noqa: E402
 from inference_autotuner.search.stopping import DEFAULT_PATIENCE, NOISE_FLOOR  # noqa: E402
@@ -322,13 +323,13 @@ def replay(
 	hits: dict[float, int] = {}
 	lock = threading.Lock()  # parallel experiments emit from their own threads
 
-	def on_event(ev: dict[str, Any]) -> None:
-		if ev.get("type") != "experiment_finished" or ev.get("status") == "interrupted":
+	def on_event(ev: TaskEvent) -> None:
+		if not isinstance(ev, ExperimentFinished) or ev.status == "interrupted":
 			return
 		with lock:
-			seen.append(ev.get("objective_value") if ev.get("status") == "success" else None)
-			value = ev.get("objective_value")
-			if ev.get("status") == "success" and value is not None:
+			seen.append(ev.objective_value if ev.status == "success" else None)
+			value = ev.objective_value
+			if ev.status == "success" and value is not None:
 				for target in (share, 0.95):
 					if target not in hits and landscape.reached(value, target):
 						hits[target] = len(seen)

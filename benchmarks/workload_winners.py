@@ -22,9 +22,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from inference_autotuner.report import experiments_of  # noqa: E402
 from inference_autotuner.runner.task import TaskRunner, get_or_create_task  # noqa: E402
-from inference_autotuner.spec import load_spec, parse_spec  # noqa: E402
+from inference_autotuner.services.validate import load_spec, parse_spec  # noqa: E402
+from inference_autotuner.services.views import experiments_of  # noqa: E402
 from inference_autotuner.store import Store  # noqa: E402
 
 

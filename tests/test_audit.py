@@ -34,6 +34,7 @@ from inference_autotuner.bench.client import run_load
 from inference_autotuner.bench.metrics import RequestRecord, compute_run_metrics
 from inference_autotuner.bench.request import RunRequest
 from inference_autotuner.bench.traffic import parse_scenario
+from inference_autotuner.runner.events import LogMessage, TaskEvent
 
 
 def _rec(sent: float, end: float, scheduled: float | None = None) -> RequestRecord:
@@ -242,7 +243,7 @@ def test_a_suspect_run_is_measured_again_and_its_audit_stored(model_path: Path, 
 	from inference_autotuner.deploy.local import LocalProcessDeployer
 	from inference_autotuner.engines import get_engine
 	from inference_autotuner.runner.experiment import run_experiment
-	from inference_autotuner.spec import parse_spec
+	from inference_autotuner.services.validate import parse_spec
 
 	spec = parse_spec(
 		{
@@ -259,7 +260,7 @@ def test_a_suspect_run_is_measured_again_and_its_audit_stored(model_path: Path, 
 			},
 		}
 	)
-	events: list[dict] = []
+	events: list[TaskEvent] = []
 	out = run_experiment(
 		spec=spec,
 		engine=get_engine("llamacpp"),
@@ -276,8 +277,8 @@ def test_a_suspect_run_is_measured_again_and_its_audit_stored(model_path: Path, 
 	audit = out.runs[0].audit
 	assert audit is not None and audit.attempts == 2 and len(audit.earlier) == 1
 	assert "other processes used" in audit.earlier[0]
-	assert any("measuring it again (attempt 2 of 2)" in e.get("message", "") for e in events if e["type"] == "log")
-	assert [e["type"] for e in events].count("run_finished") == 1
+	assert any("measuring it again (attempt 2 of 2)" in e.message for e in events if isinstance(e, LogMessage))
+	assert [e.type for e in events].count("run_finished") == 1
 	if len(os.sched_getaffinity(0)) >= 2:
 		assert audit.engine_cores == [0] and audit.client_cores == [1]
 	if audit.client_bound:  # what the client could not drive is never the engine's figure

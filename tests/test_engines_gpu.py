@@ -22,7 +22,7 @@ from inference_autotuner.engines import ENGINES, check_value, get_engine, plan_l
 from inference_autotuner.engines.parallel import PARALLEL_FIELDS, PARALLEL_PRESETS
 from inference_autotuner.engines.quant import QUANT_PRESETS, QUANT_VALUES
 from inference_autotuner.errors import EngineStartError, SpecError
-from inference_autotuner.spec import load_spec, parse_spec
+from inference_autotuner.services.validate import load_spec, parse_spec
 
 DATA = Path(__file__).parent / "data"
 GPU_ENGINES = ("vllm", "sglang", "trtllm")

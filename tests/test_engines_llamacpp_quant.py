@@ -14,7 +14,7 @@ import pytest
 from inference_autotuner.deploy.local import LocalProcessDeployer
 from inference_autotuner.engines import get_engine
 from inference_autotuner.runner.experiment import run_experiment
-from inference_autotuner.spec import parse_spec
+from inference_autotuner.services.validate import parse_spec
 
 pytestmark = pytest.mark.engine
 

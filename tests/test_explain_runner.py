@@ -23,8 +23,8 @@ from inference_autotuner.runner import measure as measure_module
 from inference_autotuner.runner import task as task_module
 from inference_autotuner.runner.launch import DEFAULT_PORT, model_location
 from inference_autotuner.runner.task import TaskRunner, get_or_create_task
+from inference_autotuner.services.validate import load_spec
 from inference_autotuner.space import params_key
-from inference_autotuner.spec import load_spec
 from inference_autotuner.store import Experiment, Store
 
 REPO = Path(__file__).resolve().parents[1]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from inference_autotuner.spec import parse_spec
+from inference_autotuner.services.validate import parse_spec
 
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = Path(os.environ.get("AUTOTUNER_TOOLS_DIR") or REPO / ".tools")

@@ -17,8 +17,9 @@ import pytest
 import yaml
 
 from inference_autotuner.deploy.k8s.manifests import CONFIG_FILE, CONFIG_MOUNT, dns_name
-from inference_autotuner.deploy.k8s.render import first_params, serving_manifests
+from inference_autotuner.deploy.k8s.render import serving_manifests
 from inference_autotuner.engines import ENGINES, get_engine
+from inference_autotuner.services.manifests import first_params
 from inference_autotuner.spec.models import TaskSpec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -232,7 +233,7 @@ def test_trtllm_llm_api_options_go_through_a_config_map() -> None:
 # -- examples -----------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_examples_render_valid_manifests(path: Path) -> None:
-	from inference_autotuner.spec import load_spec
+	from inference_autotuner.services.validate import load_spec
 
 	spec = load_spec(path)
 	docs = serving_manifests(spec, first_params(spec), spec.deployment_mode, benchmark=True)

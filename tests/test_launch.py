@@ -14,7 +14,7 @@ from inference_autotuner.deploy.local import LocalProcessDeployer
 from inference_autotuner.engines import get_engine
 from inference_autotuner.engines.plan import plan_launch
 from inference_autotuner.runner.launch import launch_for
-from inference_autotuner.spec import parse_spec
+from inference_autotuner.services.validate import parse_spec
 
 
 def _spec(engine: str, mode: str) -> object:

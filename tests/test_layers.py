@@ -11,26 +11,17 @@ PACKAGE = Path(__file__).resolve().parent.parent / "inference_autotuner"
 # Top to bottom. A module may import its own layer's and lower layers' modules, never a higher layer's.
 LAYERS: list[tuple[str, ...]] = [
 	("cli", "api"),
-	("services", "reporting", "report"),
+	("services", "reporting"),
 	("worker", "runner", "explain"),
 	("deploy", "engines", "bench", "scoring", "search", "models", "provenance", "formatting", "quality"),
 	("spec", "store", "errors", "space", "paths", "names", "limits", "gpus", "users", "telemetry", "__init__"),
 ]
 LEVEL = {part: len(LAYERS) - i for i, parts in enumerate(LAYERS) for part in parts}
 
-# Known violations left to their owners (issue 17), each with why. The tests fail when one goes away too, so the
-# lists only shrink.
-_I = "inference_autotuner."
-KNOWN_UPWARD: dict[tuple[str, str], str] = {
-	(_I + "deploy.k8s.render", _I + "report"): "manifest --best reads the task's best experiment (deploy area)",
-	(_I + "deploy.k8s.render", _I + "explain"): "manifests take explain's launch plan (deploy area)",
-	(_I + "spec.load", _I + "engines"): "spec validation checks flags against the engine catalogues",
-	(_I + "spec.load", _I + "engines.plan"): "spec validation checks quant/parallel configs and env params",
-	(_I + "spec.load", _I + "bench.traffic"): "spec validation parses traffic scenarios",
-}
-KNOWN_MUTUAL: dict[tuple[str, str], str] = {
-	(_I + "bench.audit", _I + "bench.metrics"): "bench area",
-}
+# Known violations, each with why: none left (issue 17 removed the last). Should one ever have to be tolerated for a
+# while, it goes here as (importer, imported): why; the tests fail when it goes away too, so the lists only shrink.
+KNOWN_UPWARD: dict[tuple[str, str], str] = {}
+KNOWN_MUTUAL: dict[tuple[str, str], str] = {}
 
 
 def _modules() -> dict[str, Path]:

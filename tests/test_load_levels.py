@@ -17,8 +17,9 @@ from inference_autotuner.bench.request import RunRequest
 from inference_autotuner.bench.traffic import parse_scenario
 from inference_autotuner.deploy.local import LocalProcessDeployer
 from inference_autotuner.engines import get_engine
+from inference_autotuner.runner.events import LoadSearchFinished, RunStoppedEarly, TaskEvent
 from inference_autotuner.runner.experiment import Outcome, run_experiment
-from inference_autotuner.spec import parse_spec
+from inference_autotuner.services.validate import parse_spec
 from inference_autotuner.spec.models import SLOSpec
 
 pytestmark = pytest.mark.engine
@@ -53,7 +54,7 @@ def experiment(model: Path, tmp_path: Path, benchmark: dict, slo: dict, **opt: A
 		}
 	)
 	deployer = CountingDeployer()
-	events: list[dict] = []
+	events: list[TaskEvent] = []
 	out = run_experiment(
 		spec=spec,
 		engine=get_engine("llamacpp"),
@@ -82,15 +83,15 @@ def test_load_search_finds_max_concurrency_on_one_engine(model_path: Path, tmp_p
 	assert out.status == "success", out.reason
 	assert out.score is not None
 	best = out.score.figures["max_load"]
-	assert best in levels and [e["type"] for e in events].count("run_started") == len(levels)
+	assert best in levels and [e.type for e in events].count("run_started") == len(levels)
 	verdicts = {r.concurrency: judge_run(r, SLOSpec.model_validate(slo)) for r in out.runs}
 	assert verdicts[best] is None
 	assert all(v is not None for c, v in verdicts.items() if c is not None and c > best), verdicts
 	assert best == 8 or (best + 1) in levels, "the search ends with pass and fail 1 apart (or the limit passed)"
 	best_run = next(r for r in out.runs if r.concurrency == best)
 	assert out.score.objective_value == pytest.approx(best_run.goodput), "goodput per GPU of the max-load run"
-	finished = [e for e in events if e["type"] == "load_search_finished"]
-	assert finished and finished[0]["max_load"] == best
+	finished = [e for e in events if isinstance(e, LoadSearchFinished)]
+	assert finished and finished[0].max_load == best
 
 
 def test_poisson_arrivals_follow_the_seeded_schedule(llama_server: str) -> None:
@@ -132,8 +133,8 @@ def test_early_stop_ends_a_lost_run_and_skips_higher_levels(model_path: Path, tm
 	assert run.stopped_early and "latency.p50" in run.stopped_early and run.completed == 4
 	assert out.status == "infeasible" and "stopped early" in (out.reason or ""), out.reason
 	assert out.saved_seconds > 0
-	stop_ev = [e for e in events if e["type"] == "run_stopped_early"]
-	assert stop_ev and stop_ev[0]["skipped_levels"] == [2.0, 4.0]
+	stop_ev = [e for e in events if isinstance(e, RunStoppedEarly)]
+	assert stop_ev and stop_ev[0].skipped_levels == [2.0, 4.0]
 
 
 def test_a_tool_run_lost_in_full_still_skips_the_higher_levels(model_path: Path, tmp_path: Path) -> None:
@@ -156,5 +157,5 @@ def test_a_tool_run_lost_in_full_still_skips_the_higher_levels(model_path: Path,
 	run = out.runs[0]
 	assert run.stopped_early is None and run.completed >= 2, "the tool ran its run in full"
 	assert out.status == "infeasible" and "SLO clearly lost over" in (out.reason or ""), out.reason
-	stop_ev = [e for e in events if e["type"] == "run_stopped_early"]
-	assert stop_ev and stop_ev[0]["skipped_levels"] == [2.0, 4.0]
+	stop_ev = [e for e in events if isinstance(e, RunStoppedEarly)]
+	assert stop_ev and stop_ev[0].skipped_levels == [2.0, 4.0]

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from inference_autotuner.runner.events import LogMessage, TaskEvent
 from inference_autotuner.scoring.noise import (
 	T95,
 	Measurement,
@@ -296,7 +297,7 @@ def test_a_real_task_measures_its_noise_floor_first_and_interleaves_the_repeats(
 
 	from inference_autotuner.runner.task import TaskRunner, get_or_create_task
 	from inference_autotuner.services.summary import task_summary
-	from inference_autotuner.spec import parse_spec
+	from inference_autotuner.services.validate import parse_spec
 	from inference_autotuner.store import Experiment, Store
 
 	spec = parse_spec(
@@ -324,7 +325,7 @@ def test_a_real_task_measures_its_noise_floor_first_and_interleaves_the_repeats(
 	)
 	store = Store(f"sqlite:///{tmp_path / 'noise.db'}")
 	task_id = get_or_create_task(store, spec)
-	events: list[dict] = []
+	events: list[TaskEvent] = []
 	TaskRunner(store, task_id, emit=events.append, cancel=threading.Event()).run()
 	with store.session() as s:
 		rows = [
@@ -332,7 +333,7 @@ def test_a_real_task_measures_its_noise_floor_first_and_interleaves_the_repeats(
 			for e in s.scalars(select(Experiment).order_by(Experiment.number))
 		]
 	assert [r[1] for r in rows[:4]] == ["baseline", "baseline", "search", "search"], rows
-	logs = [e["message"] for e in events if e["type"] == "log"]
+	logs = [e.message for e in events if isinstance(e, LogMessage)]
 	floor_at = next(i for i, m in enumerate(logs) if m.startswith("noise floor:"))
 	assert floor_at < next(i for i, m in enumerate(logs) if "best configuration(s) again" in m)
 	summary = task_summary(store, task_id)

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from inference_autotuner.spec import parse_spec
+from inference_autotuner.runner.events import TaskEvent
+from inference_autotuner.services.validate import parse_spec
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -253,7 +254,7 @@ def test_plan_top_2_predicts_then_measures_the_best_two(tmp_path: Path) -> None:
 		)
 	)
 	store = Store()
-	events: list[dict[str, Any]] = []
+	events: list[TaskEvent] = []
 	data = run_plan(store, spec, 2, emit=events.append, cancel=threading.Event(), measure_engine=ZeroEngine())
 	assert data["predicted_configurations"] == 4 and data["measure_mode"] == "local"
 	assert [r["rank"] for r in data["rows"]] == [1, 2]

@@ -26,7 +26,7 @@ from inference_autotuner.quality import (
 	probe_prompts,
 	quality_spec,
 )
-from inference_autotuner.spec.load import parse_spec
+from inference_autotuner.services.validate import parse_spec
 from inference_autotuner.spec.quality import QualitySpec
 
 

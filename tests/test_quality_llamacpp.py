@@ -20,9 +20,10 @@ from inference_autotuner.deploy.ports import free_port
 from inference_autotuner.engines import get_engine
 from inference_autotuner.errors import AutotunerError
 from inference_autotuner.quality import QualityGuard, compare
+from inference_autotuner.runner.events import LogMessage, TaskEvent
 from inference_autotuner.runner.task import TaskRunner, get_or_create_task
 from inference_autotuner.services.summary import task_summary
-from inference_autotuner.spec.load import parse_spec
+from inference_autotuner.services.validate import parse_spec
 from inference_autotuner.spec.quality import QualitySpec
 from inference_autotuner.store import Experiment, Store
 
@@ -96,7 +97,7 @@ def test_a_tuning_never_recommends_the_configuration_that_fails_the_guardrail(mo
 	)
 	store = Store()
 	task_id = get_or_create_task(store, spec)
-	events: list[dict[str, Any]] = []
+	events: list[TaskEvent] = []
 	TaskRunner(store, task_id, emit=events.append, cancel=threading.Event()).run()
 	with store.session() as s:
 		rows = s.scalars(select(Experiment).where(Experiment.task_id == task_id).order_by(Experiment.number)).all()
@@ -115,7 +116,7 @@ def test_a_tuning_never_recommends_the_configuration_that_fails_the_guardrail(mo
 	summary = task_summary(store, task_id)
 	assert summary.recommended is not None
 	assert summary.recommended.params.get("cache-type-v", "f16") == "f16"
-	assert any("quality: " in str(e.get("message", "")) for e in events if e.get("type") == "log")
+	assert any("quality: " in e.message for e in events if isinstance(e, LogMessage))
 	# shown: show (columns and the reason), best (the recommendation's quality line), export (the figures)
 	show = CliRunner().invoke(app, ["show", "quality-guard"], env={"COLUMNS": "220"})
 	assert show.exit_code == 0, show.stdout

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from inference_autotuner.spec import parse_spec
+from inference_autotuner.services.validate import parse_spec
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("AUTOTUNER_CHROMIUM", "/usr/bin/chromium"))

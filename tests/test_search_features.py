@@ -17,9 +17,10 @@ import optuna
 import pytest
 from sqlalchemy import select
 
+from inference_autotuner.runner.events import LogMessage, TaskEvent
 from inference_autotuner.runner.task import TaskRunner, get_or_create_task
 from inference_autotuner.scoring import dominates
-from inference_autotuner.spec import parse_spec
+from inference_autotuner.services.validate import parse_spec
 from inference_autotuner.store import Experiment, ExperimentOrigin, ExperimentStatus, Store, Task
 
 needs_predict = pytest.mark.skipif(
@@ -44,12 +45,16 @@ def predicted(name: str, **opt: Any) -> dict[str, Any]:
 	}
 
 
-def run(spec: dict[str, Any], **kw: Any) -> tuple[Store, int, list[dict[str, Any]]]:
+def run(spec: dict[str, Any], **kw: Any) -> tuple[Store, int, list[TaskEvent]]:
 	store = Store()
 	task_id = get_or_create_task(store, parse_spec(spec))
-	events: list[dict[str, Any]] = []
+	events: list[TaskEvent] = []
 	TaskRunner(store, task_id, emit=events.append, cancel=threading.Event(), **kw).run()
 	return store, task_id, events
+
+
+def _message(ev: TaskEvent) -> str:
+	return ev.message if isinstance(ev, LogMessage) else ""
 
 
 def rows(store: Store, task_id: int) -> list[Experiment]:
@@ -135,7 +140,7 @@ def test_warm_start_takes_the_best_of_an_earlier_similar_task() -> None:
 	assert [e.params_key for e in later[:2]] == [e.params_key for e in best]
 	assert all(e.origin == ExperimentOrigin.SEARCH for e in later[2:])
 	assert len(later) == 4, "warm-start experiments count in max_iterations"
-	assert any("warm start: 2 configuration(s)" in str(ev.get("message")) for ev in events)
+	assert any("warm start: 2 configuration(s)" in _message(ev) for ev in events)
 	# a different model is not similar: nothing to start from
 	other = predicted("other-model", strategy="bayesian", max_iterations=2, warm_start=True)
 	other["model"] = {"id_or_path": "Qwen/Qwen3-8B"}
@@ -148,7 +153,7 @@ def test_warm_start_takes_the_best_of_an_earlier_similar_task() -> None:
 	_, four_id, events = run(four)
 	first = rows(store, four_id)[0]
 	assert first.origin == ExperimentOrigin.WARM_START and first.params["__parallel__tp"] <= 4, first.params
-	assert any("[same GPU type]" in str(ev.get("message")) for ev in events), [ev.get("message") for ev in events]
+	assert any("[same GPU type]" in _message(ev) for ev in events), [_message(ev) for ev in events]
 
 
 @needs_predict
@@ -216,7 +221,7 @@ def test_parallel_experiments_overlap_and_differ(model_path: Path) -> None:
 	exps = rows(store, task_id)
 	assert len(exps) == 4 and len({e.params_key for e in exps}) == 4
 	assert all(e.status == ExperimentStatus.SUCCESS for e in exps), [(e.number, e.failure_reason) for e in exps]
-	assert any("2 experiment(s) at once" in str(ev.get("message")) for ev in events)
+	assert any("2 experiment(s) at once" in _message(ev) for ev in events)
 	spans = sorted((e.started_at, e.finished_at) for e in exps)
 	assert any(spans[i + 1][0] < spans[i][1] for i in range(len(spans) - 1)), "no two experiments overlapped"
 	# the other experiment's engine is counted apart in each run's audit: not as this run's client (which then
@@ -238,7 +243,7 @@ def test_a_baseline_inside_the_grid_is_not_measured_again() -> None:
 	assert [e.origin for e in exps] == ["baseline", "search", "search"]
 	assert exps[0].params == {"max-num-seqs": 64, "tensor-parallel-size": 2}
 	assert sorted(e.params["max-num-seqs"] for e in exps[1:]) == [16, 256]
-	assert any("all 3 configurations measured" in str(ev.get("message")) for ev in events)
+	assert any("all 3 configurations measured" in _message(ev) for ev in events)
 
 
 def test_median_pruner_on_real_llamacpp_stops_a_queueing_configuration(model_path: Path) -> None:

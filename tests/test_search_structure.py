@@ -10,6 +10,7 @@ from typing import Any
 import optuna
 import pytest
 
+from inference_autotuner.runner.events import ExperimentFinished, LogMessage, TaskEvent
 from inference_autotuner.runner.measure import Predicted
 from inference_autotuner.search.prior import cannot_matter, prior_from_csv
 from inference_autotuner.search.stopping import patience_of, should_stop
@@ -198,10 +199,10 @@ def test_runner_stops_early_and_logs_why(tmp_path: Path) -> None:
 	logs: list[str] = []
 	done: list[int] = []
 
-	def on_event(ev: dict[str, Any]) -> None:
-		if ev.get("type") == "log":
-			logs.append(str(ev.get("message")))
-		if ev.get("type") == "experiment_finished":
+	def on_event(ev: TaskEvent) -> None:
+		if isinstance(ev, LogMessage):
+			logs.append(ev.message)
+		if isinstance(ev, ExperimentFinished):
 			done.append(1)
 
 	task_id = get_or_create_task(store, spec)

@@ -10,7 +10,7 @@ import pytest
 from conftest import autotuner_cmd
 
 from inference_autotuner.errors import SpecError
-from inference_autotuner.spec import load_spec, parse_spec
+from inference_autotuner.services.validate import load_spec, parse_spec
 from inference_autotuner.spec.models import RangeParam
 
 DATA = Path(__file__).parent / "data"

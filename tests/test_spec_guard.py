@@ -14,7 +14,7 @@ from conftest import autotuner_cmd
 
 from inference_autotuner.engines import get_engine
 from inference_autotuner.errors import SpecError
-from inference_autotuner.spec import parse_spec
+from inference_autotuner.services.validate import parse_spec
 
 BASE = {"task_name": "guard", "model": {"id_or_path": "smollm2"}, "parameters": {"parallel": [1, 2]}}
 

@@ -213,7 +213,7 @@ def test_study_in_external_storage_resumes_and_a_foreign_study_is_refused(
 
 def test_plan_gives_predicted_and_measured_tasks_their_own_studies() -> None:
 	from inference_autotuner.runner.plan import measured_spec, predicted_spec
-	from inference_autotuner.spec import parse_spec
+	from inference_autotuner.services.validate import parse_spec
 
 	spec = parse_spec(
 		{

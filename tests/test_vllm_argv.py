@@ -20,7 +20,7 @@ from inference_autotuner.engines.catalog import probe
 from inference_autotuner.engines.parallel import PARALLEL_FIELDS, PARALLEL_PRESETS
 from inference_autotuner.engines.quant import QUANT_PRESETS, QUANT_VALUES
 from inference_autotuner.explain import explain
-from inference_autotuner.spec import load_spec
+from inference_autotuner.services.validate import load_spec
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.engine

@@ -11,8 +11,8 @@ import pytest
 from inference_autotuner.engines import get_engine, plan_launch
 from inference_autotuner.engines.plan import env_value
 from inference_autotuner.errors import SpecError
+from inference_autotuner.services.validate import parse_spec
 from inference_autotuner.space import build_task_space
-from inference_autotuner.spec import parse_spec
 
 BASE = {"task_name": "t", "model": {"id_or_path": "org/m"}, "base_runtime": "vllm"}
 

@@ -12,8 +12,9 @@ import pytest
 from inference_autotuner.bench.datafiles import WORKLOAD_DIRS_ENV
 from inference_autotuner.deploy.local import LocalProcessDeployer
 from inference_autotuner.engines import get_engine
+from inference_autotuner.runner.events import LoadSearchFinished, RunStarted, TaskEvent
 from inference_autotuner.runner.experiment import Outcome, run_experiment
-from inference_autotuner.spec import parse_spec
+from inference_autotuner.services.validate import parse_spec
 
 pytestmark = pytest.mark.engine
 SAMPLES = Path(__file__).resolve().parents[1] / "examples" / "workloads"
@@ -34,7 +35,7 @@ def experiment(model: Path, tmp_path: Path, benchmark: dict, slo: dict | None = 
 	}
 	if slo:
 		data["slo"] = slo
-	events: list[dict] = []
+	events: list[TaskEvent] = []
 	out = run_experiment(
 		spec=parse_spec(data),
 		engine=get_engine("llamacpp"),
@@ -65,8 +66,8 @@ def test_a_sessions_sweep_labels_every_run_with_its_workload(model_path: Path, t
 		assert r.scenario == "sessions(dataset(chat.json),turns=2)" and r.completed == 4
 		assert r.workload_sha256 is not None and len(r.workload_sha256) == 64
 		assert r.cached_share is not None and r.warm_start is False  # a session's 2nd turn reuses its 1st
-	started = [e for e in events if e["type"] == "run_started"]
-	assert [e["scenario"] for e in started] == ["sessions(dataset(chat.json),turns=2)"] * 2
+	started = [e for e in events if isinstance(e, RunStarted)]
+	assert [e.scenario for e in started] == ["sessions(dataset(chat.json),turns=2)"] * 2
 
 
 def test_max_load_search_scales_a_traces_speed(model_path: Path, tmp_path: Path) -> None:
@@ -84,5 +85,5 @@ def test_max_load_search_scales_a_traces_speed(model_path: Path, tmp_path: Path)
 		assert r.scenario == "trace(trace_azure.csv)" and r.concurrency is None and r.request_rate is not None
 	faster = sorted(out.runs, key=lambda r: r.speedup or 0)
 	assert faster[-1].request_rate > faster[0].request_rate  # type: ignore[operator]
-	finished = [e for e in events if e["type"] == "load_search_finished"]
-	assert finished and finished[0]["mode"] == "speedup" and finished[0]["probes"] == speeds
+	finished = [e for e in events if isinstance(e, LoadSearchFinished)]
+	assert finished and finished[0].mode == "speedup" and finished[0].probes == speeds

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from .audit import RunAudit
 from .engine_metrics import EngineMetrics
+from .runaudit import RunAudit
 
 
 class RequestRecord(BaseModel):

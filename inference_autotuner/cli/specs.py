@@ -18,7 +18,7 @@ from .common import DbOpt, _fail, _internal, _store, app, console, err
 @app.command()
 def validate(spec: Annotated[Path, typer.Argument(help="Task spec file to check")]) -> None:
 	"""Check a spec: every problem with its field path and a fix hint; exit code 2 when invalid."""
-	from ..spec import load_spec
+	from ..services.validate import load_spec
 
 	try:
 		s = load_spec(spec)
@@ -55,7 +55,7 @@ def explain(
 
 	No engine is started and nothing is downloaded."""
 	from ..explain import explain as explain_spec
-	from ..spec import load_spec
+	from ..services.validate import load_spec
 	from .render import fmt_params
 
 	try:
@@ -140,8 +140,9 @@ def plan(
 	"""Sim-to-real: rank the space by aiconfigurator's prediction, measure the top K for real, report the error.
 
 	Runs two tasks: NAME-predicted (every configuration, predicted) and NAME-measured (the top K, measured)."""
+	from ..runner.events import LogMessage
 	from ..runner.plan import run_plan
-	from ..spec import load_spec
+	from ..services.validate import load_spec
 	from .render import fmt, fmt_params
 
 	try:
@@ -152,7 +153,7 @@ def plan(
 			load_spec(spec),
 			top,
 			measure_mode=measure_mode,
-			emit=lambda ev: err.print(f"[dim]{ev['message']}[/]") if ev.get("type") == "log" else None,
+			emit=lambda ev: err.print(f"[dim]{ev.message}[/]") if isinstance(ev, LogMessage) else None,
 		)
 	except AutotunerError as exc:
 		_fail(exc)
@@ -195,13 +196,13 @@ def manifest(
 	db: DbOpt = None,
 ) -> None:
 	"""Print the Kubernetes / OME manifests (YAML) that serve a configuration with every tuned flag."""
-	from ..deploy.k8s.render import best_params, first_params, render, serving_manifests
+	from ..services.manifests import best_params, first_params, manifest_yaml
 
 	try:
 		if best:
-			spec, params = best_params(db, target)
+			spec, params = best_params(_store(db), target)
 		else:
-			from ..spec import load_spec
+			from ..services.validate import load_spec
 
 			if not Path(target).is_file():
 				raise SpecError(
@@ -209,8 +210,7 @@ def manifest(
 				)
 			spec = load_spec(Path(target))
 			params = first_params(spec)
-		chosen = mode or (spec.deployment_mode if spec.deployment_mode in ("ome", "kubernetes") else "kubernetes")
-		sys.stdout.write(render(serving_manifests(spec, params, chosen, benchmark=benchmark)))
+		sys.stdout.write(manifest_yaml(spec, params, mode, benchmark=benchmark))
 	except AutotunerError as exc:
 		_fail(exc)
 

@@ -102,7 +102,7 @@ def tune(
 ) -> None:
 	"""Run a tuning task; re-running the same task_name resumes it where it stopped."""
 	from ..services.commands import create_or_resume
-	from ..spec import load_spec
+	from ..services.validate import load_spec
 
 	task = create_or_resume(_store(db), load_spec(spec))
 	_run_task(db, task.id, max_trials)

@@ -246,10 +246,9 @@ def _launch(spec_dict: dict[str, Any], rec: dict[str, Any] | None) -> dict[str, 
 	except Exception as exc:  # noqa: BLE001
 		out["notes"].append(f"no docker run: {exc}")
 	try:
-		from ..deploy.k8s.render import render, serving_manifests
+		from ..services.manifests import manifest_yaml
 
-		mode = spec.deployment_mode if spec.deployment_mode in ("ome", "kubernetes") else "kubernetes"
-		out["manifests"] = render(serving_manifests(spec, params, mode))
+		out["manifests"] = manifest_yaml(spec, params)  # the spec's mode when it is a cluster one, else kubernetes
 	except Exception as exc:  # noqa: BLE001
 		out["notes"].append(f"no Kubernetes manifests: {exc}")
 	return out

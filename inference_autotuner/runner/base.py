@@ -22,7 +22,7 @@ from ..space import Space, params_key
 from ..spec.models import TaskSpec
 from ..store import Experiment, ExperimentOrigin, ExperimentStatus, Store, Task, TaskStatus
 from ..store.models import utcnow
-from .events import EventSink, no_events
+from .events import EventSink, ExperimentFinished, ExperimentStarted, LogMessage, no_events
 from .experiment import Outcome, RunHook, run_experiment
 from .measure import Measurer, measurer_for
 from .tell import objective_values
@@ -177,7 +177,7 @@ class RunnerBase:
 			return int(s.scalar(q) or 0)
 
 	def _log(self, message: str) -> None:
-		self.emit({"type": "log", "message": message})
+		self.emit(LogMessage(message=message))
 
 	def _provenance(self, engine: Engine, outcome: Outcome) -> dict[str, Any] | None:
 		"""What produced this experiment's figures (provenance.py); never fails the experiment."""
@@ -234,15 +234,7 @@ class RunnerBase:
 				command = " ".join([*(shlex.quote(f"{k}={v}") for k, v in plan.env.items()), command])
 			exp.launch_command = command
 			exp.started_at = utcnow()
-		self.emit(
-			{
-				"type": "experiment_started",
-				"task_id": self.task_id,
-				"number": number,
-				"params": params,
-				"origin": origin,
-			}
-		)
+		self.emit(ExperimentStarted(task_id=self.task_id, number=number, params=params, origin=origin))
 		parallel = self.spec.optimization.max_parallel > 1
 		outcome = run_experiment(
 			spec=self.spec,
@@ -289,21 +281,20 @@ class RunnerBase:
 			with self._lock:
 				refresh_pareto(self.store, self.task_id)
 		self.emit(
-			{
-				"type": "experiment_finished",
-				"task_id": self.task_id,
-				"number": number,
-				"status": outcome.status,
-				"origin": origin,
-				"objective_value": outcome.score.objective_value if outcome.score else None,
-				"objective_values": values,
-				"score": outcome.score.score if outcome.score else None,
-				"reason": outcome.reason,
-				"figures": outcome.score.figures if outcome.score else None,
-				"params": params,
-				"duration": outcome.duration,
-				"saved_seconds": outcome.saved_seconds,
-				"predicted": outcome.predicted,
-			}
+			ExperimentFinished(
+				task_id=self.task_id,
+				number=number,
+				status=outcome.status,
+				origin=origin,
+				objective_value=outcome.score.objective_value if outcome.score else None,
+				objective_values=values,
+				score=outcome.score.score if outcome.score else None,
+				reason=outcome.reason,
+				figures=outcome.score.figures if outcome.score else None,
+				params=params,
+				duration=outcome.duration,
+				saved_seconds=outcome.saved_seconds,
+				predicted=outcome.predicted,
+			)
 		)
 		return outcome

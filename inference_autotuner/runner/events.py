@@ -1,7 +1,9 @@
 """Events a task emits while it runs: one pydantic model per `type`, joined in the TaskEvent union.
 
-The runner emits them (as models or as their dicts); the worker's task log, the CLI's live view and the web app read
-them through this module: parse_event() gives the model, describe() the one line each of them shows. The union is
+The runner emits the models (never dicts: an EventSink takes a TaskEvent); they are serialised once, where they cross
+a process or wire boundary (the worker's TaskLog publishes model_dump(mode="json") to Redis and the WebSocket). The
+worker's task log, the CLI's live view and the web app read them through this module: parse_event() gives the model
+(of a model as it is, of a wire dict validated), describe() the one line each of them shows. The union is
 published in the API's OpenAPI schema (components TaskEvent and its members), which is where the web's TypeScript
 event types are generated from (`cd web && npm run gen:api`). A new event: a model here, added to TaskEvent.
 """
@@ -209,8 +211,8 @@ TaskEvent = Annotated[
 	Field(discriminator="type"),
 ]
 EVENTS: TypeAdapter[TaskEvent] = TypeAdapter(TaskEvent)
-Event = dict[str, Any] | _Event  # what an emitter may pass: a model, or its dict
-EventSink = Callable[[Any], None]  # takes an Event
+EventSink = Callable[[TaskEvent], None]  # what the runner emits into: always a model of the union
+Event = dict[str, Any] | _Event  # what a reader may be given: a model, or its dict as it came over the wire
 
 
 def parse_event(ev: Event) -> TaskEvent | None:

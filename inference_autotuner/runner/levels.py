@@ -24,7 +24,15 @@ from ..bench.traffic import Scenario
 from ..bench.workload import check_workload, scenarios_for
 from ..errors import BenchmarkError
 from ..spec.models import TaskSpec
-from .events import EventSink
+from .events import (
+	EventSink,
+	LoadSearchFinished,
+	LogMessage,
+	RunFinished,
+	RunProgress,
+	RunStarted,
+	RunStoppedEarly,
+)
 
 RunHook = Callable[[list[RunMetrics]], bool]  # as experiment.RunHook: True stops the remaining levels (pruned)
 
@@ -60,11 +68,12 @@ class Bench:
 		Every run is audited (bench/audit.py); a suspect one is measured again, up to benchmark.audit_retries more
 		times while time is left, and the least suspect attempt is kept (its audit says how many were measured)."""
 		conc = None if rate else int(level)
-		started = {"type": "run_started", "number": self.number, "scenario": str(scenario), "concurrency": conc}
-		started["request_rate"] = level if rate and self.spec.benchmark.trace is None else None
-		if probe is not None:
-			started["probe"] = probe
-		self.emit(started)
+		request_rate = level if rate and self.spec.benchmark.trace is None else None
+		self.emit(
+			RunStarted(
+				number=self.number, scenario=str(scenario), concurrency=conc, request_rate=request_rate, probe=probe
+			)
+		)
 		attempts: list[RunMetrics] = []
 		retries = self.spec.benchmark.audit_retries
 		while True:
@@ -81,32 +90,29 @@ class Bench:
 				break  # may be what lost it)
 			if self.deadline - time.monotonic() < 1.2 * took:  # another attempt would not fit: keep this one
 				self.emit(
-					{
-						"type": "log",
-						"message": f"#{self.number} {_label(metrics)}: suspect run ({'; '.join(audit.reasons)}); "
+					LogMessage(
+						message=f"#{self.number} {_label(metrics)}: suspect run ({'; '.join(audit.reasons)}); "
 						"no time left to measure it again (timeout_per_iteration)",
-					}
+					)
 				)
 				break
 			why = "; ".join(audit.reasons)
 			self.emit(
-				{
-					"type": "log",
-					"message": f"#{self.number} {_label(metrics)}: suspect run ({why}); measuring it again "
+				LogMessage(
+					message=f"#{self.number} {_label(metrics)}: suspect run ({why}); measuring it again "
 					f"(attempt {len(attempts) + 1} of {retries + 1})",
-				}
+				)
 			)
 		kept = pick(attempts) if len(attempts) > 1 else metrics
 		if kept.precise_at is not None and kept.half_width is not None:
 			self.emit(
-				{
-					"type": "log",
-					"message": f"#{self.number} {_label(kept)}: known to ±{kept.half_width * 100:.1f}% (95%) after "
+				LogMessage(
+					message=f"#{self.number} {_label(kept)}: known to ±{kept.half_width * 100:.1f}% (95%) after "
 					f"{kept.precise_at} requests; ended there (benchmark.precision "
 					f"{(self.spec.benchmark.precision or 0) * 100:g}%)",
-				}
+				)
 			)
-		self.emit({"type": "run_finished", "number": self.number, "metrics": kept.model_dump(mode="json")})
+		self.emit(RunFinished(number=self.number, metrics=kept.model_dump(mode="json")))
 		return kept
 
 	async def _run_once(
@@ -117,9 +123,7 @@ class Bench:
 		conc = None if rate else int(level)
 
 		def progress(done: int, total: int) -> None:
-			self.emit(
-				{"type": "run_progress", "number": self.number, "concurrency": conc, "done": done, "total": total}
-			)
+			self.emit(RunProgress(number=self.number, concurrency=conc, done=done, total=total))
 
 		tag = f"rate{level:g}" if rate else f"{conc}"
 		req = RunRequest(
@@ -240,15 +244,14 @@ async def sweep(bench: Bench, on_run: RunHook | None = None) -> LevelsResult:
 				res.stopped_early.append(text)
 				res.notes.append(text)
 				bench.emit(
-					{
-						"type": "run_stopped_early",
-						"number": bench.number,
-						"scenario": str(scenario),
-						"level": level,
-						"reason": lost,
-						"skipped_levels": higher,
-						"saved_seconds": saved,
-					}
+					RunStoppedEarly(
+						number=bench.number,
+						scenario=str(scenario),
+						level=level,
+						reason=lost,
+						skipped_levels=higher,
+						saved_seconds=saved,
+					)
 				)
 			if on_run is not None and on_run(res.runs):
 				left = total - len(res.runs) - skipped
@@ -307,16 +310,15 @@ async def load_search(bench: Bench) -> LevelsResult:
 		)
 		res.notes.append(summary)
 		bench.emit(
-			{
-				"type": "load_search_finished",
-				"number": bench.number,
-				"scenario": str(scenario),
-				"mode": ls.mode,
-				"max_load": found.best,
-				"first_fail": found.first_fail,
-				"probes": [p.level for p in found.probes],
-				"stopped": found.stopped,
-			}
+			LoadSearchFinished(
+				number=bench.number,
+				scenario=str(scenario),
+				mode=ls.mode,
+				max_load=found.best,
+				first_fail=found.first_fail,
+				probes=[p.level for p in found.probes],
+				stopped=found.stopped,
+			)
 		)
 		bp = found.best_probe
 		if bp is None:

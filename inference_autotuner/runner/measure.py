@@ -31,7 +31,7 @@ from ..errors import AutotunerError, BenchmarkError, CancelledError
 from ..paths import data_dir
 from ..scoring import goodput_slo_from
 from ..spec.models import TaskSpec
-from .events import EventSink
+from .events import EngineReady, EventSink, RunFinished
 from .launch import launch_for
 from .levels import Bench, check_driver, levels_of, load_search, sweep
 from .outcome import Outcome, RunHook
@@ -147,7 +147,7 @@ class DeployAndLoad:
 		out.startup_seconds = time.monotonic() - t0
 		if job.cancel.is_set():
 			raise CancelledError("cancelled")
-		job.emit({"type": "engine_ready", "number": job.number, "seconds": out.startup_seconds})
+		job.emit(EngineReady(number=job.number, seconds=out.startup_seconds))
 
 	def _place(self, job: Job, deployment: Deployment) -> Placement:
 		"""A CPU engine and the client on disjoint cores where its thread count allows (bench/audit.py)."""
@@ -302,7 +302,7 @@ class Predicted:
 			)
 			for run in predicted:
 				out.runs.append(run)
-				job.emit({"type": "run_finished", "number": job.number, "metrics": run.model_dump(mode="json")})
+				job.emit(RunFinished(number=job.number, metrics=run.model_dump(mode="json")))
 				if job.on_run is not None and len(out.runs) < len(predicted) and job.on_run(list(out.runs)):
 					out.pruned = True
 					out.notes.append(f"pruned after {len(out.runs)} of {len(predicted)} load levels")

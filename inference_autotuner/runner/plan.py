@@ -21,7 +21,7 @@ from ..space import build_task_space, params_key
 from ..spec.models import OptimizationSpec, TaskSpec
 from ..store import ExperimentStatus, Store
 from ..store.queries import experiments_of
-from .events import EventSink, no_events
+from .events import EventSink, LogMessage, no_events
 from .task import TaskRunner, get_or_create_task
 
 MAX_PREDICTIONS = 5000
@@ -84,7 +84,7 @@ def run_plan(
 	pspec = predicted_spec(spec)
 	cancel = cancel or threading.Event()
 	pid = get_or_create_task(store, pspec)
-	emit({"type": "log", "message": f"predicting {pspec.optimization.max_iterations} configuration(s)"})
+	emit(LogMessage(message=f"predicting {pspec.optimization.max_iterations} configuration(s)"))
 	TaskRunner(store, pid, emit=emit, cancel=cancel).run()
 	ranked = sorted(
 		(e for e in experiments_of(store, pid) if e.status == ExperimentStatus.SUCCESS and e.score is not None),
@@ -97,7 +97,7 @@ def run_plan(
 		)
 	chosen = ranked[:top]
 	mid = get_or_create_task(store, mspec)
-	emit({"type": "log", "message": f"measuring the top {len(chosen)} on deployment_mode {mspec.deployment_mode}"})
+	emit(LogMessage(message=f"measuring the top {len(chosen)} on deployment_mode {mspec.deployment_mode}"))
 	runner = TaskRunner(
 		store,
 		mid,

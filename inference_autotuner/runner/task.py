@@ -32,6 +32,7 @@ from ..store.db import study_name_for
 from ..store.models import utcnow
 from .base import FINAL, RunContext
 from .budget import planned_experiments
+from .events import TaskFinished, TaskStarted
 from .launch import baseline_params, model_location
 from .phases import noise_phase, repeat_phase
 from .quality import quality_guard
@@ -136,17 +137,16 @@ class TaskRunner(SearchLoop):
 		self._enqueue_first(study, space)
 		self._set_task(status=TaskStatus.RUNNING, started_at=utcnow(), finished_at=None, error=None)
 		self.emit(
-			{
-				"type": "task_started",
-				"task_id": self.task_id,
-				"name": self.name,
-				"max_iterations": self.max_iterations,
-				"done": self._final_count(),
-				"space_size": space.size(),
-				"parallel": slots,
-				"planned": self._planned(),
-				"done_all": self._all_final(),
-			}
+			TaskStarted(
+				task_id=self.task_id,
+				name=self.name,
+				max_iterations=self.max_iterations,
+				done=self._final_count(),
+				space_size=space.size(),
+				parallel=slots,
+				planned=self._planned(),
+				done_all=self._all_final(),
+			)
 		)
 		return RunContext(study, space, engine, model_path, redo, slots=slots)
 
@@ -229,15 +229,14 @@ class TaskRunner(SearchLoop):
 			best_row = s.get(Experiment, best) if best is not None else None
 			best_number = best_row.number if best_row is not None else None
 		self.emit(
-			{
-				"type": "task_finished",
-				"task_id": self.task_id,
-				"status": self._status,
-				"experiments": count,
-				"best_experiment_id": best,
-				"best_number": best_number,  # the recommendation (repeats' intervals), not the best single run
-				"error": error,
-			}
+			TaskFinished(
+				task_id=self.task_id,
+				status=self._status,
+				experiments=count,
+				best_experiment_id=best,
+				best_number=best_number,  # the recommendation (repeats' intervals), not the best single run
+				error=error,
+			)
 		)
 		return TaskResult(self.task_id, self._status, count, best, error)
 

@@ -14,11 +14,12 @@ from sqlalchemy import delete, func, select, update
 from ..errors import Conflict, NotFound, SpecError, SpecProblem, Unavailable
 from ..paths import logs_dir, safe_name
 from ..runner.budget import planned_for_spec
-from ..spec import TaskSpec, parse_spec
+from ..spec import TaskSpec
 from ..spec.compare import same_spec, spec_dump
 from ..store import Experiment, Store, Task, TaskStatus
 from ..store.db import study_name_for
 from ..worker import TaskQueue
+from .validate import parse_spec
 from .views import find_task, get_task
 
 ACTIVE = (TaskStatus.QUEUED, TaskStatus.RUNNING)

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from ...engines import ENGINES
 from ...errors import SpecError
-from ...spec import parse_spec
+from ...services.validate import parse_spec
 from ...spec.models import ENGINE_ALIASES
 from ..errors import NotFound, problem_dicts
 from ..schemas import EnginePublic, ErrorBody, FlagPublic, ParamValidate, ParamValidation

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...explain import explain
-from ...spec import parse_spec
+from ...services.validate import parse_spec
 from ..deps import SPEC_BODY, read_document
 from ..schemas import ErrorBody
 

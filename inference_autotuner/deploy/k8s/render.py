@@ -1,4 +1,7 @@
-"""`autotuner manifest`: the manifests that serve a configuration (a task's best, or a spec's first) on a cluster."""
+"""The manifests that serve a given configuration on a cluster (`autotuner manifest`, the report's deploy section).
+
+Pure rendering from its inputs (a spec and a parameter set): which configuration to serve (a task's best, a spec's
+first) is chosen above, in services/manifests.py."""
 
 from __future__ import annotations
 
@@ -51,30 +54,6 @@ def serving_manifests(
 			)
 		)
 	return docs
-
-
-def best_params(db: str | None, task_ref: str) -> tuple[Any, dict[str, Any]]:
-	"""(spec, parameters) of a task's best experiment."""
-	from ...report import experiments_of, find_task
-	from ...spec.models import TaskSpec
-	from ...store import Store
-
-	store = Store(db)
-	task = find_task(store, task_ref)
-	best = next((e for e in experiments_of(store, task.id) if e.id == task.best_experiment_id), None)
-	if best is None:
-		raise AutotunerError(f"task '{task.name}' has no successful experiment yet", hint="autotuner show " + task.name)
-	return TaskSpec.model_validate(task.spec), dict(best.params)
-
-
-def first_params(spec: Any) -> dict[str, Any]:
-	"""The spec's first configuration (the first grid point, or a seeded draw of a continuous space), fixed values in."""
-	from ...explain import configurations
-	from ...space import build_task_space
-
-	space = build_task_space(spec.parameters, spec.quant_config, spec.parallel_config)
-	configs = configurations(spec, space, 1)  # full parameter sets already
-	return configs[0] if configs else dict(space.fixed)
 
 
 def render(docs: list[dict[str, Any]]) -> str:
