@@ -26,7 +26,7 @@ from make_landscapes import ALL, spec_for  # noqa: E402
 from inference_autotuner.engines import get_engine  # noqa: E402
 from inference_autotuner.engines.plan import plan_for  # noqa: E402
 from inference_autotuner.search.roofline import RooflineInfeasible, RooflinePredictor  # noqa: E402
-from inference_autotuner.spec import parse_spec  # noqa: E402
+from inference_autotuner.services.validate import parse_spec  # noqa: E402
 
 
 def workload_of(landscape_path: Path, name: str | None = None) -> str:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 from inference_autotuner.cli import _to_csv  # noqa: E402
 from inference_autotuner.runner.task import TaskRunner, get_or_create_task  # noqa: E402
 from inference_autotuner.services.summary import task_detail  # noqa: E402
-from inference_autotuner.spec import parse_spec  # noqa: E402
+from inference_autotuner.services.validate import parse_spec  # noqa: E402
 from inference_autotuner.store import Store  # noqa: E402
 
 BATCH_FLAG = {"vllm": "max-num-seqs", "sglang": "max-running-requests", "trtllm": "max_batch_size"}

@@ -22,7 +22,7 @@ from inference_autotuner.cli import app
 from inference_autotuner.engines import get_engine
 from inference_autotuner.runner.task import TaskRunner, get_or_create_task
 from inference_autotuner.services.summary import task_summary
-from inference_autotuner.spec.load import parse_spec
+from inference_autotuner.services.validate import parse_spec
 from inference_autotuner.store import Experiment, Store
 
 REPO = Path(__file__).resolve().parents[1]
