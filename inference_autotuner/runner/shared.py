@@ -41,6 +41,13 @@ from .tell import tell
 UNFINISHED = (ExperimentStatus.RUNNING, ExperimentStatus.INTERRUPTED)
 STOPPED_ATTR = "autotuner_stopped"  # retried trials stopped by a cancel or shutdown (not lost: no retry used up)
 WAIT = "wait"  # _pick: nothing to take right now, but the search is not over (others are measuring)
+# asking a heartbeat study outside Study.optimize is what ask-and-tell across workers means: not a warning here
+warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+warnings.filterwarnings(
+	"ignore",
+	message=".*(heartbeat_interval|grace_period|RetryHeartbeatStaleTrialCallback|fail_stale_trials).*",
+	category=optuna.exceptions.ExperimentalWarning,
+)
 Picked = tuple[optuna.trial.Trial, int, int, dict[str, Any], str]
 
 
