@@ -6,6 +6,7 @@ live worker, every trial final in the study (the lost one FAIL, its retry COMPLE
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -142,3 +143,90 @@ def test_workers_share_a_task_and_survive_a_kill(
 	while engine_pids() - before and time.monotonic() < deadline:
 		time.sleep(0.2)
 	assert not engine_pids() - before, "an engine process was left behind"
+
+
+class Redis:
+	"""A redis-server this test may stop and start again on the same port (no persistence: a restart loses all)."""
+
+	def __init__(self, tmp: Path) -> None:
+		from test_worker_redis import _free_port
+
+		self.port, self.tmp = _free_port(), tmp
+		self.url = f"redis://127.0.0.1:{self.port}/0"
+		self.proc: subprocess.Popen[bytes] | None = None
+
+	def start(self) -> None:
+		exe = shutil.which("redis-server")
+		if exe is None:
+			pytest.skip("redis-server is not installed (apt-get install -y redis-server; .ci/run installs it)")
+		args = [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+		self.proc = subprocess.Popen(
+			[*args, "--dir", str(self.tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+		)
+		deadline = time.monotonic() + 10
+		while time.monotonic() < deadline:
+			try:
+				if redis.Redis.from_url(self.url).ping():
+					return
+			except redis.RedisError:
+				time.sleep(0.05)
+
+	def stop(self) -> None:
+		if self.proc is not None:
+			self.proc.terminate()
+			self.proc.wait(10)
+			self.proc = None
+
+
+def test_a_redis_restart_loses_nothing(pg_url: str, model_path: Path, tmp_path: Path) -> None:  # noqa: F811
+	server = Redis(tmp_path)
+	server.start()
+	cores = sorted(os.sched_getaffinity(0))
+	names = {"w1": str(cores[0]), "w2": str(cores[-1])}
+	before = engine_pids()
+	store = Store(pg_url)
+	body = spec(model_path, "redis-restart")
+	body["parameters"]["ctx-size"] = [512]  # three configurations, two at once
+	body["optimization"] |= {"max_iterations": 3, "max_parallel": 2}
+	workers: dict[str, subprocess.Popen[bytes]] = {}
+	try:
+		with TestClient(
+			create_app(Settings(db_url=pg_url, redis_url=server.url)),
+			base_url="http://localhost",
+			raise_server_exceptions=False,
+		) as client:
+			workers = {n: start(pg_url, server.url, n, c, tmp_path / f"{n}.log") for n, c in names.items()}
+			tid = client.post("/api/tasks/", json=body, params={"start": True}).json()["id"]
+			deadline = time.monotonic() + 120
+			while time.monotonic() < deadline:
+				with store.session() as s:
+					running = s.scalars(
+						select(Experiment.worker).where(Experiment.task_id == tid, Experiment.status == "running")
+					).all()
+				if len(set(running)) == 2:
+					break
+				time.sleep(0.3)
+			server.stop()  # both workers measuring: Redis goes away (and comes back empty)
+			time.sleep(4)
+			server.start()
+			task = wait_status(client, tid, ("completed", "failed", "cancelled"), timeout=240)
+			logs = "\n".join((tmp_path / f"{n}.log").read_text()[-2000:] for n in names)
+			assert task["status"] == "completed", (task, logs)
+			exps = client.get(f"/api/experiments/task/{tid}").json()
+			assert len(exps) == 3 and all(e["status"] == "success" for e in exps), (exps, logs)
+			assert len({tuple(sorted(e["params"].items())) for e in exps}) == 3
+			with store.session() as s:
+				study_name = s.get(Task, tid).study_name  # type: ignore[union-attr]
+			trials = optuna.load_study(study_name=study_name, storage=pg_url).get_trials(deepcopy=False)
+			complete = [t for t in trials if t.state == TrialState.COMPLETE]
+			assert len(complete) == 3 and all(t.state != TrialState.RUNNING for t in trials)
+			assert all(p.poll() is None for p in workers.values()), "a worker died with Redis"
+	finally:
+		for proc in workers.values():
+			stop_worker(proc)
+		server.stop()
+		store.engine.dispose()
+	deadline = time.monotonic() + 15
+	while engine_pids() - before and time.monotonic() < deadline:
+		time.sleep(0.2)
+	assert not engine_pids() - before

@@ -81,14 +81,24 @@ async def run_task(ctx: dict[str, Any], task_id: int) -> str:
 
 
 async def _requeue_orphans(ctx: dict[str, Any]) -> None:
-	"""Tasks `running` with no live owner (their worker was killed): back to queued, and on the queue."""
+	"""Tasks `running` with no live owner (their worker was killed): back to queued, and on the queue. An owner key
+	must stay missing for HEARTBEAT_TTL seconds first: a restarted Redis comes back without it, and the live owner
+	writes it again within a second."""
 	store: Store = ctx["store"]
 	r: redis.Redis = ctx["redis_sync"]
+	missing: dict[int, float] = ctx.setdefault("missing_owner", {})
 	with store.session() as s:
 		running = list(s.scalars(select(Task.id).where(Task.status == TaskStatus.RUNNING)))
+	for task_id in list(missing):
+		if task_id not in running:
+			missing.pop(task_id)
 	for task_id in running:
 		if r.exists(owner_key(task_id)):
+			missing.pop(task_id, None)
 			continue
+		if time.monotonic() - missing.setdefault(task_id, time.monotonic()) < HEARTBEAT_TTL:
+			continue
+		missing.pop(task_id, None)
 		with store.session() as s:
 			res = s.execute(
 				update(Task)
@@ -134,10 +144,30 @@ async def _heartbeat(ctx: dict[str, Any]) -> None:
 				for task_id in filter(member.may_join, joinable(r)):
 					join(member, ctx["store"], r, task_id, ctx["publish"])
 					break
-			if n % 5 == 0:
+			if n % 2 == 0:  # every 2 s: a task whose owner key stays missing 10 s more is queued again
 				await _requeue_orphans(ctx)
 		n += 1
 		await asyncio.sleep(1)
+
+
+class _Worker(Worker):
+	"""ARQ's worker, but one that outlives a Redis restart: a failed poll of the queue waits and polls again (ARQ's
+	own would end the worker, and with it the tasks it runs)."""
+
+	_redis_lost = False
+
+	async def _poll_iteration(self) -> None:
+		try:
+			await super()._poll_iteration()
+		except (redis.RedisError, OSError) as exc:
+			if not self._redis_lost:
+				log.warning("Redis unreachable (%s); tasks go on, polling again", exc)
+			self._redis_lost = True
+			await asyncio.sleep(1)
+			return
+		if self._redis_lost:
+			log.warning("Redis answers again")
+			self._redis_lost = False
 
 
 def make_worker(
@@ -181,7 +211,7 @@ def make_worker(
 			ctx["redis_sync"].close()
 		ctx["store"].engine.dispose()
 
-	return Worker(
+	return _Worker(
 		functions=[func(run_task, name="run_task", max_tries=1)],  # type: ignore[arg-type]
 		queue_name=QUEUE,
 		redis_settings=RedisSettings.from_dsn(redis_url),

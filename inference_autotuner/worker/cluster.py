@@ -28,7 +28,7 @@ from .execute import Publish, TaskLog
 from .redis_keys import HEARTBEAT_TTL, cancel_key, joinable_key
 
 log = logging.getLogger(__name__)
-REJOIN_AFTER = 30.0  # seconds before a worker joins again a task whose search it left
+REJOIN_AFTER = 10.0  # seconds before a worker joins again a task whose search it left
 
 
 @dataclass
