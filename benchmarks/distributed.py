@@ -92,7 +92,9 @@ def worker(db: str, task_id: int, name: str, first: bool, opened: Any, token_ms:
 
 def run(db: str, n_workers: int, experiments: int, token_ms: float, kill: bool = False) -> dict[str, float]:
 	store = Store(db)
-	task_id = get_or_create_task(store, parse_spec(spec(f"dist-{n_workers}-{kill}-{uuid.uuid4().hex[:6]}", experiments)))
+	task_id = get_or_create_task(
+		store, parse_spec(spec(f"dist-{n_workers}-{kill}-{uuid.uuid4().hex[:6]}", experiments))
+	)
 	ctx = mp.get_context("spawn")
 	opened = ctx.Event()
 	t0 = time.monotonic()
@@ -109,7 +111,9 @@ def run(db: str, n_workers: int, experiments: int, token_ms: float, kill: bool =
 			with store.session() as s:
 				number = s.scalar(
 					select(Experiment.number).where(
-						Experiment.task_id == task_id, Experiment.worker == f"w{n_workers}", Experiment.status == "running"
+						Experiment.task_id == task_id,
+						Experiment.worker == f"w{n_workers}",
+						Experiment.status == "running",
 					)
 				)
 			time.sleep(0.05)

@@ -161,11 +161,15 @@ class SharedTaskRunner(TaskRunner):
 
 	# -- the shared search --------------------------------------------------------------------------------------
 	def _search(self, ctx: RunContext, slots: int) -> None:
-		self.cluster.on_search(True)
+		"""The search, open to other workers while it lasts when max_parallel is more than this worker's slots."""
+		shared = self.spec.optimization.max_parallel > slots
+		if shared:
+			self.cluster.on_search(True)
 		try:
 			super()._search(ctx, slots)
 		finally:
-			self.cluster.on_search(False)
+			if shared:
+				self.cluster.on_search(False)
 
 	def _next_trial(self, ctx: RunContext) -> Picked | None:
 		while True:
