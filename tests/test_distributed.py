@@ -103,8 +103,11 @@ def test_workers_share_a_task_and_survive_a_kill(
 		time.sleep(1.0)  # its engine is starting or under load
 		workers[victim].send_signal(signal.SIGKILL)
 		workers[victim].wait()
-		served = client.get("/api/workers/").json()
-		assert {w["id"] for w in served} >= set(names) - {victim} or served, served
+		served = {w["id"]: w for w in client.get("/api/workers/").json()}
+		alive = set(names) - {victim}
+		assert alive <= set(served), served
+		assert all(served[n]["resources"]["cpus"] == [int(names[n])] for n in alive), served
+		assert all(served[n]["tasks"] == [tid] or served[n]["joined"] == [tid] for n in alive), served
 
 		task = wait_status(client, tid, ("completed", "failed", "cancelled"), timeout=300)
 		assert task["status"] == "completed", (task, logs())
@@ -132,9 +135,17 @@ def test_workers_share_a_task_and_survive_a_kill(
 		assert lost and all(study.trials[n].state == TrialState.FAIL for n in lost), retry.system_attrs
 		assert study.trials[lost[0]].params == retry.params
 
-		# the killed host's worker restarts: it sweeps what its predecessor left; nothing is left running
+		# the killed host's worker restarts: it sweeps what its predecessor left (an engine still starting when its
+		# worker was killed can outlive it), before it announces itself; nothing is left running
+		left = engine_pids() - before
 		workers[victim] = start(db, url, victim, names[victim], tmp_path / f"{victim}.log")
-		time.sleep(3)
+		deadline = time.monotonic() + 90
+		while not r.exists(f"autotuner:worker:{victim}") and time.monotonic() < deadline:
+			time.sleep(0.2)
+		assert r.exists(f"autotuner:worker:{victim}"), logs()
+		assert not engine_pids() & left, "the restarted worker did not sweep its predecessor's engine"
+		if left:
+			assert "left by a killed worker" in (tmp_path / f"{victim}.log").read_text()
 	finally:
 		for proc in workers.values():
 			stop_worker(proc)
