@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..errors import AutotunerError
+from ..errors import AutotunerError, UsageError
 from .common import DbOpt, _fail, _store, app, console, models_app
 
 
@@ -212,7 +212,7 @@ def worker(
 		if not url:
 			raise AutotunerError("a worker needs a Redis URL", hint="pass --redis redis://host:6379/0")
 		if grace_period <= heartbeat_interval:
-			raise AutotunerError("--grace-period must be longer than --heartbeat-interval", hint="e.g. 5 and 30")
+			raise UsageError("--grace-period must be longer than --heartbeat-interval", hint="e.g. 5 and 30")
 		cores = _cores(cpus)
 		store = _store(db)
 		console.print(f"worker: queue {url}, database {store.url.split('@')[-1]}")
@@ -244,11 +244,12 @@ def _cores(text: str | None) -> list[int] | None:
 			lo, _, hi = part.strip().partition("-")
 			cores.update(range(int(lo), int(hi or lo) + 1))
 	except ValueError:
-		raise AutotunerError(f"--cpus {text!r}: not a core list", hint="e.g. --cpus 0-3,8") from None
+		raise UsageError(f"--cpus {text!r}: not a core list", hint="e.g. --cpus 0-3,8") from None
 	allowed = os.sched_getaffinity(0)
 	if not cores or not cores <= allowed:
-		raise AutotunerError(
-			f"--cpus {text!r}: cores {sorted(cores - allowed)} are not available here",
+		missing = sorted(cores - allowed)
+		raise UsageError(
+			f"--cpus {text!r}: {len(missing)} of these cores are not available here (e.g. {missing[0]})",
 			hint=f"pick from {sorted(allowed)}",
 		)
 	return sorted(cores)
