@@ -29,6 +29,7 @@ from .routes import (
 	specs,
 	system,
 	tasks,
+	workers,
 	ws,
 )
 from .settings import Settings
@@ -75,7 +76,19 @@ def create_app(settings: Settings | None = None, **runner_kw: Any) -> FastAPI:
 		generate_unique_id_function=_operation_id,
 	)
 	errors.install(app)
-	for module in (tasks, specs, logs, reports, experiments, presets, runtime_params, dashboard, docker, metrics):
+	for module in (
+		tasks,
+		specs,
+		logs,
+		reports,
+		experiments,
+		presets,
+		runtime_params,
+		dashboard,
+		docker,
+		metrics,
+		workers,
+	):
 		app.include_router(module.router, dependencies=[READ], responses=AUTH_ERRORS)  # a viewer at least
 	for module in (auth, system, ws):  # their own rules: health is open, sign-in takes a token, ws checks itself
 		app.include_router(module.router)

@@ -90,6 +90,9 @@ def experiments_table(
 	if any(r.get("predicted") for r in rows):
 		note = "(predicted) = figures from aiconfigurator's performance model, not measured"
 		table.caption = f"{table.caption}\n{note}" if table.caption else note
+	shared = len({r.get("worker") for r in rows}) > 1  # several workers measured (docs/distributed.md)
+	if shared:
+		table.add_column("worker", no_wrap=True)
 	for r, audit in zip(rows, audits, strict=True):
 		fig = r.get("figures") or {}
 		style = STATUS_STYLE.get(r["status"], "")
@@ -106,6 +109,7 @@ def experiments_table(
 			*(quality_cells(fig) if quality else ()),
 			fmt(r.get("duration")),
 			*([f"[yellow]{audit}[/]" if audit else "ok"] if any(audits) else []),
+			*([r.get("worker") or "-"] if shared else []),
 		)
 	return table
 

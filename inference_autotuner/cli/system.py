@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..errors import AutotunerError
+from ..errors import AutotunerError, UsageError
 from .common import DbOpt, _fail, _store, app, console, models_app
 
 
@@ -182,16 +182,38 @@ def worker(
 	metrics_host: Annotated[
 		str, typer.Option("--metrics-host", help="Address for --metrics-port (0.0.0.0: every interface)")
 	] = "127.0.0.1",
+	name: Annotated[
+		str | None, typer.Option("--name", help="This worker's name, unique among the workers (default: host-pid)")
+	] = None,
+	cpus: Annotated[
+		str | None,
+		typer.Option("--cpus", help="CPU cores its engines run on, e.g. 0-3,8 (default: all it may use)"),
+	] = None,
+	heartbeat_interval: Annotated[
+		int, typer.Option("--heartbeat-interval", min=1, max=300, help="Seconds between an experiment's heartbeats")
+	] = 5,
+	grace_period: Annotated[
+		int,
+		typer.Option(
+			"--grace-period", min=2, max=3600, help="Seconds without heartbeat before its experiment is measured again"
+		),
+	] = 30,
 ) -> None:
-	"""Run tasks from the ARQ queue on Redis (start as many as you like, on this or other hosts sharing --db)."""
+	"""Run tasks from the ARQ queue on Redis (start as many as you like, on this or other hosts sharing --db).
+
+	On PostgreSQL, workers also share one task: an idle worker joins a running task's search (docs/distributed.md)."""
 	import os
 
+	from ..store.db import Heartbeat
 	from ..worker.arq_worker import run_worker
 
 	try:
 		url = redis or os.environ.get("AUTOTUNER_REDIS")
 		if not url:
 			raise AutotunerError("a worker needs a Redis URL", hint="pass --redis redis://host:6379/0")
+		if grace_period <= heartbeat_interval:
+			raise UsageError("--grace-period must be longer than --heartbeat-interval", hint="e.g. 5 and 30")
+		cores = _cores(cpus)
 		store = _store(db)
 		console.print(f"worker: queue {url}, database {store.url.split('@')[-1]}")
 		if metrics_port is not None:
@@ -204,9 +226,73 @@ def worker(
 					f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}", hint="choose a free --metrics-port"
 				) from None
 			console.print(f"metrics: http://{metrics_host}:{metrics_port}/metrics")
-		run_worker(store.url, url, max_jobs=jobs)
+		beat = Heartbeat(interval=heartbeat_interval, grace_period=grace_period)
+		run_worker(store.url, url, max_jobs=jobs, name=name, cpus=cores, heartbeat=beat)
 	except AutotunerError as exc:
 		_fail(exc)
+
+
+def _cores(text: str | None) -> list[int] | None:
+	"""--cpus 0-3,8 -> [0, 1, 2, 3, 8]; cores this process may not use are refused."""
+	import os
+
+	if not text:
+		return None
+	cores: set[int] = set()
+	try:
+		for part in text.split(","):
+			lo, _, hi = part.strip().partition("-")
+			cores.update(range(int(lo), int(hi or lo) + 1))
+	except ValueError:
+		raise UsageError(f"--cpus {text!r}: not a core list", hint="e.g. --cpus 0-3,8") from None
+	allowed = os.sched_getaffinity(0)
+	if not cores or not cores <= allowed:
+		missing = sorted(cores - allowed)
+		raise UsageError(
+			f"--cpus {text!r}: {len(missing)} of these cores are not available here (e.g. {missing[0]})",
+			hint=f"pick from {sorted(allowed)}",
+		)
+	return sorted(cores)
+
+
+@app.command()
+def workers(
+	db: DbOpt = None,
+	redis: RedisOpt = None,
+	as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+) -> None:
+	"""The workers on Redis: host, resources, the tasks each serves and the experiments it is measuring."""
+	import os
+
+	from ..services.workers import list_workers
+	from ..worker.redis_queue import RedisQueue
+
+	try:
+		url = redis or os.environ.get("AUTOTUNER_REDIS")
+		if not url:
+			raise AutotunerError("workers are listed from Redis", hint="pass --redis redis://host:6379/0")
+		queue = RedisQueue(url, lambda _ev: None)
+		try:
+			found = list_workers(_store(db), queue.workers())
+		finally:
+			queue._sync.close()
+	except AutotunerError as exc:
+		_fail(exc)
+	if as_json:
+		console.print_json(json.dumps([w.model_dump(mode="json") for w in found]))
+		return
+	if not found:
+		console.print("no worker is running (start one: autotuner worker --redis URL --db URL)")
+		return
+	table = Table(header_style="bold")
+	for col in ("worker", "host", "state", "cpus", "gpus", "tasks", "measuring"):
+		table.add_column(col)
+	for w in found:
+		cpus = w.resources.get("cpus") or []
+		tasks = ", ".join([*(str(t) for t in w.tasks), *(f"{t} (joined)" for t in w.joined)])
+		now = ", ".join(f"{e.task_name} #{e.number}" for e in w.running)
+		table.add_row(w.id, w.host or "", w.state, str(len(cpus)), str(w.resources.get("gpus", 0)), tasks, now)
+	console.print(table)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from ..errors import AutotunerError
 from ..search import open_study
 from ..spec.models import OptimizationSpec
 from ..store import Store, Task
-from ..store.db import study_storage_url
+from ..store.db import Heartbeat, study_storage_url
 
 OWNER_ATTR = "autotuner_task"  # study user attribute: which task owns the study
 
@@ -27,15 +27,23 @@ def owner_mark(task_id: int, created_at: datetime | None) -> str:
 	return f"task {task_id} created {when}"
 
 
-def open_task_study(store: Store, task_id: int, sampler: optuna.samplers.BaseSampler, opt: OptimizationSpec):  # type: ignore[no-untyped-def]
-	"""Create or load task `task_id`'s study. Refuses a study that another task (or another program) made."""
+def open_task_study(  # type: ignore[no-untyped-def]
+	store: Store,
+	task_id: int,
+	sampler: optuna.samplers.BaseSampler,
+	opt: OptimizationSpec,
+	*,
+	heartbeat: Heartbeat | None = None,
+):
+	"""Create or load task `task_id`'s study. Refuses a study that another task (or another program) made.
+	`heartbeat`: the study's trials carry Optuna heartbeats (a task shared by several workers)."""
 	with store.session() as s:
 		task = s.get(Task, task_id)
 		if task is None:
 			raise AutotunerError(f"task {task_id} not found")
 		name, spec, mark = task.study_name, dict(task.spec), owner_mark(task.id, task.created_at)
 	url = study_storage_url(spec)
-	study = open_study(store.study_storage(spec), name, sampler, opt=opt)
+	study = open_study(store.study_storage(spec, heartbeat=heartbeat), name, sampler, opt=opt)
 	owner = study.user_attrs.get(OWNER_ATTR)
 	foreign = owner is not None and owner != mark
 	if owner is None and url is not None and study.trials:

@@ -131,8 +131,7 @@ class TaskRunner(SearchLoop):
 		model_path = self._model_path(engine)
 		space = build_task_space(spec.parameters, spec.quant_config, spec.parallel_config)
 		slots = self._slots(space)
-		opt = spec.optimization
-		study = open_task_study(self.store, self.task_id, make_sampler(opt, space, parallel=slots), opt)
+		study = self._open_study(space, slots)
 		redo = self._reconcile(study)
 		self._enqueue_first(study, space)
 		self._set_task(status=TaskStatus.RUNNING, started_at=utcnow(), finished_at=None, error=None)
@@ -149,6 +148,11 @@ class TaskRunner(SearchLoop):
 			)
 		)
 		return RunContext(study, space, engine, model_path, redo, slots=slots)
+
+	def _open_study(self, space: Space, slots: int) -> optuna.Study:
+		"""The task's study, its sampler made for `slots` experiments at once (shared.py: heartbeats too)."""
+		opt = self.spec.optimization
+		return open_task_study(self.store, self.task_id, make_sampler(opt, space, parallel=slots), opt)
 
 	def _check_host(self, engine: Engine) -> None:
 		"""Before any experiment: the fixed port is free, the measurer's preflight (a daemon, an image, a

@@ -119,6 +119,8 @@ class ExperimentPublic(_Public):
 	provenance: dict[str, Any] | None = Field(
 		None, description="What produced the figures: tuner, engine and driver versions, host, model"
 	)
+	worker: str | None = Field(None, description="The worker that measured it (docs/distributed.md); null in-process")
+	host: str | None = Field(None, description="The host of that worker")
 
 
 def objectives_of(spec: dict[str, Any]) -> list[str]:

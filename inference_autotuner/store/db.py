@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -101,18 +102,30 @@ class Store:
 		finally:
 			s.close()
 
-	def optuna_storage(self, url: str | None = None):  # type: ignore[no-untyped-def]
-		"""Optuna's storage: this database, or another one at `url` (a task's optimization.storage)."""
+	def optuna_storage(self, url: str | None = None, *, heartbeat: Heartbeat | None = None):  # type: ignore[no-untyped-def]
+		"""Optuna's storage: this database, or another one at `url` (a task's optimization.storage). With
+		`heartbeat`, trials carry Optuna heartbeats: a trial whose process stopped beating for the grace period is
+		failed and queued again (RetryFailedTrialCallback) by whichever process looks next (docs/distributed.md)."""
 		import optuna
 
 		url = url or self.url
 		kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+		beat: dict[str, Any] = {}
+		if heartbeat is not None:
+			beat = {
+				"heartbeat_interval": heartbeat.interval,
+				"grace_period": heartbeat.grace_period,
+				# Optuna 5's name for RetryFailedTrialCallback (deprecated alias since 4.9)
+				"heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
+					max_retry=heartbeat.max_retry
+				),
+			}
 		if url.startswith("sqlite"):
 			path = url.split("///", 1)[-1]
 			if path and path != ":memory:":
 				Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
 		try:
-			return _open_rdb(optuna, url, kwargs)
+			return _open_rdb(optuna, url, kwargs, beat)
 		except Exception as exc:
 			where = make_url(url).render_as_string(hide_password=True)
 			raise AutotunerError(
@@ -120,15 +133,25 @@ class Store:
 				hint="check optimization.storage in the task spec and that the database is reachable",
 			) from None
 
-	def study_storage(self, spec: dict[str, Any]):  # type: ignore[no-untyped-def]
+	def study_storage(self, spec: dict[str, Any], *, heartbeat: Heartbeat | None = None):  # type: ignore[no-untyped-def]
 		"""Where a task's study lives, from its stored spec: optimization.storage, else this database."""
-		return self.optuna_storage(study_storage_url(spec))
+		return self.optuna_storage(study_storage_url(spec), heartbeat=heartbeat)
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+	"""Optuna trial heartbeats (several workers on one study): a beat every `interval` s; a trial silent for
+	`grace_period` s is failed and measured again, at most `max_retry` times."""
+
+	interval: int = 5
+	grace_period: int = 30
+	max_retry: int = 3
 
 
 _OPTUNA_INIT = threading.Lock()
 
 
-def _open_rdb(optuna: Any, url: str, kwargs: dict[str, Any]) -> Any:
+def _open_rdb(optuna: Any, url: str, kwargs: dict[str, Any], beat: dict[str, Any] | None = None) -> Any:
 	"""Optuna's RDBStorage. Its first open of a database creates the tables and inserts their alembic version without
 	a lock: two at once fail ("table studies already exists", "UNIQUE constraint failed: alembic_version"), e.g. a
 	runner starting its task while the web page reads the task's importance. One at a time in this process, and a
@@ -138,7 +161,7 @@ def _open_rdb(optuna: Any, url: str, kwargs: dict[str, Any]) -> Any:
 	for attempt in range(4):
 		try:
 			with _OPTUNA_INIT:
-				return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+				return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, **(beat or {}))
 		except (IntegrityError, OperationalError):
 			if attempt == 3:
 				raise

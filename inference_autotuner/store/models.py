@@ -116,6 +116,9 @@ class Experiment(Base):
 	pareto: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 	# what produced the figures: engine + version, tools, host, GPUs/CPU, argv, env, tuner revision (migration 0006)
 	provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+	# who measured it (migration 0007): the worker's name and its host; None for an in-process run
+	worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+	host: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 	task: Mapped[Task] = relationship(back_populates="experiments")
 

@@ -88,8 +88,11 @@ def execute_task(
 	`cancel` stops the run. If `user_cancel` is set too (a cancel request) the task ends `cancelled`; if only
 	`cancel` is (the worker is shutting down) it goes back to `queued`, so the next worker start resumes it.
 	"""
+	from ..runner.shared import SharedTaskRunner
 	from ..runner.task import TaskRunner
 
+	runner_cls = TaskRunner if runner_kw.get("cluster") is None else SharedTaskRunner  # other workers may join
+	runner_kw = {k: v for k, v in runner_kw.items() if k != "cluster" or v is not None}
 	name = claim(store, task_id)
 	if name is None:
 		return "skipped"
@@ -102,7 +105,7 @@ def execute_task(
 		return TaskStatus.CANCELLED if by_user else TaskStatus.QUEUED
 
 	try:
-		runner = TaskRunner(store, task_id, emit=tlog, cancel=cancel, cancel_status=cancel_status, **runner_kw)
+		runner = runner_cls(store, task_id, emit=tlog, cancel=cancel, cancel_status=cancel_status, **runner_kw)
 		result = runner.run()
 		status, error = result.status, result.error  # a task whose every experiment failed says why
 	except AutotunerError as exc:

@@ -17,3 +17,8 @@ def owner_key(task_id: int) -> str:
 
 def worker_key(worker_id: str) -> str:
 	return f"autotuner:worker:{worker_id}"
+
+
+def joinable_key(task_id: int | str) -> str:
+	"""Held (with a TTL, refreshed) while the task's search is open to other workers (docs/distributed.md)."""
+	return f"autotuner:joinable:{task_id}"

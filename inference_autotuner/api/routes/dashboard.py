@@ -82,6 +82,8 @@ def experiment_timeline(
 		Experiment.started_at,
 		Experiment.finished_at,
 		Experiment.duration,
+		Experiment.worker,
+		Experiment.host,
 	)
 	q = (  # only the columns shown: loading whole rows (their JSON) would cost ~0.2 ms each
 		select(*cols)
@@ -102,6 +104,8 @@ def experiment_timeline(
 				"started_at": as_utc(e.started_at).isoformat() if e.started_at else None,
 				"finished_at": as_utc(e.finished_at).isoformat() if e.finished_at else None,
 				"duration": e.duration,
+				"worker": e.worker,  # the timeline's lane when workers share tasks (docs/distributed.md)
+				"host": e.host,
 			}
 			for e in s.execute(q)
 		]

@@ -858,6 +858,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/workers/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Workers
+         * @description Every worker with its host, resources (CPU cores, GPUs), tasks and the experiments it is measuring now.
+         */
+        get: operations["list_workers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -1076,6 +1096,11 @@ export interface components {
             gpu_info: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * Host
+             * @description The host of that worker
+             */
+            host?: string | null;
             /** Id */
             id: number;
             /** Launch Argv */
@@ -1144,6 +1169,11 @@ export interface components {
             task_id: number;
             /** Trial Number */
             trial_number: number | null;
+            /**
+             * Worker
+             * @description The worker that measured it (docs/distributed.md); null in-process
+             */
+            worker?: string | null;
         };
         /** ExperimentStarted */
         ExperimentStarted: {
@@ -2309,6 +2339,75 @@ export interface components {
             kind: "better" | "no_difference" | "worse" | "baseline";
             /** Text */
             text: string;
+        };
+        /**
+         * WorkerExperiment
+         * @description An experiment a worker is measuring.
+         */
+        WorkerExperiment: {
+            /** Number */
+            number: number;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Started At */
+            started_at: string | null;
+            /** Task Id */
+            task_id: number;
+            /** Task Name */
+            task_name: string;
+        };
+        /** WorkerPublic */
+        WorkerPublic: {
+            /** Error */
+            error?: string | null;
+            /** Host */
+            host?: string | null;
+            /**
+             * Id
+             * @description The worker's name (autotuner worker --name; host-pid by default)
+             */
+            id: string;
+            /**
+             * Joined
+             * @description Tasks whose search it joined (docs/distributed.md)
+             */
+            joined?: number[];
+            /**
+             * Kind
+             * @description redis (autotuner worker) or in-process (a thread of autotuner serve)
+             */
+            kind: string;
+            /** Pid */
+            pid?: number | null;
+            /**
+             * Resources
+             * @description What it offers: cpus (core ids), gpus (count)
+             */
+            resources?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Running
+             * @description Experiments it is measuring now
+             */
+            running?: components["schemas"]["WorkerExperiment"][];
+            /**
+             * State
+             * @description idle | busy | unreachable (Redis did not answer)
+             */
+            state: string;
+            /**
+             * Task Id
+             * @description The first task it serves
+             */
+            task_id?: number | null;
+            /**
+             * Tasks
+             * @description Tasks it runs (took from the queue)
+             */
+            tasks?: number[];
         };
     };
     responses: never;
@@ -5435,6 +5534,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_workers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkerPublic"][];
+                };
+            };
+            /** @description No API token, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role or ownership does not allow it, or a foreign Origin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

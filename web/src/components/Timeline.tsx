@@ -1,4 +1,4 @@
-// The dashboard's experiment timeline: a lane per task, a bar per experiment (colour = status), newest task on top.
+// The dashboard's experiment timeline: a lane per task (and worker, when workers share it), a bar per experiment (colour = status), newest task on top.
 import { Link } from "react-router-dom";
 import { type TimelineRow, layoutTimeline } from "../lib/timeline";
 
@@ -27,7 +27,7 @@ export function Timeline({ rows, now = Date.now() }: { rows: TimelineRow[]; now?
   return (
     <div className="space-y-1 text-xs" data-testid="timeline">
       {layout.lanes.map((lane) => (
-        <div key={lane.taskId} className="flex items-center gap-2">
+        <div key={lane.key} data-testid="timeline-lane" className="flex items-center gap-2">
           <Link
             className="w-28 shrink-0 truncate text-blue-700 underline"
             to={`/tasks/${lane.taskId}`}

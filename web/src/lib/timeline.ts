@@ -1,4 +1,5 @@
-// Layout of the dashboard's experiment timeline: one lane per task, one bar per experiment from start to end.
+// Layout of the dashboard's experiment timeline: one lane per task (per task and worker when several workers share
+// a task, docs/distributed.md), one bar per experiment from start to end.
 
 export interface TimelineRow {
   id?: number;
@@ -8,6 +9,8 @@ export interface TimelineRow {
   status?: string;
   started_at?: string | null;
   finished_at?: string | null;
+  worker?: string | null;
+  host?: string | null;
 }
 
 export interface Bar {
@@ -22,8 +25,10 @@ export interface Bar {
 }
 
 export interface Lane {
+  key: string;
   taskId: number;
   name: string;
+  worker: string | null; // the worker that measured the lane's experiments (null: in-process, no worker recorded)
   bars: Bar[];
 }
 
@@ -55,13 +60,23 @@ export function layoutTimeline(rows: TimelineRow[], now: number): TimelineLayout
   const start = Math.min(...spans.map((s) => s.start));
   const end = Math.max(start + 1000, ...spans.map((s) => s.end));
   const total = end - start;
-  const lanes = new Map<number, Lane>();
+  const lanes = new Map<string, Lane>();
+  const workersOf = new Map<number, Set<string>>();
+  for (const s of spans) {
+    const set = workersOf.get(s.r.task_id ?? -1) ?? new Set<string>();
+    set.add(s.r.worker ?? "");
+    workersOf.set(s.r.task_id ?? -1, set);
+  }
   for (const s of spans.sort((a, b) => a.start - b.start)) {
     const taskId = s.r.task_id ?? -1;
-    let lane = lanes.get(taskId);
+    const shared = (workersOf.get(taskId)?.size ?? 0) > 1; // several workers: a lane each
+    const worker = shared ? (s.r.worker ?? null) : null;
+    const key = `${taskId}|${worker ?? ""}`;
+    let lane = lanes.get(key);
     if (!lane) {
-      lane = { taskId, name: s.r.task_name ?? `task ${taskId}`, bars: [] };
-      lanes.set(taskId, lane);
+      const name = s.r.task_name ?? `task ${taskId}`;
+      lane = { key, taskId, name: worker ? `${name} · ${worker}` : name, worker, bars: [] };
+      lanes.set(key, lane);
     }
     const left = ((s.start - start) / total) * 100;
     lane.bars.push({
@@ -75,6 +90,8 @@ export function layoutTimeline(rows: TimelineRow[], now: number): TimelineLayout
       running: s.running,
     });
   }
-  const ordered = [...lanes.values()].sort((a, b) => b.taskId - a.taskId);
+  const ordered = [...lanes.values()].sort(
+    (a, b) => b.taskId - a.taskId || (a.worker ?? "").localeCompare(b.worker ?? ""),
+  );
   return { start, end, lanes: ordered };
 }

@@ -4,6 +4,7 @@ import { api, unwrap } from "../api/client";
 import { useTasks } from "../api/hooks";
 import { Card, Empty, ErrorBox, Loading, StatusBadge } from "../components/States";
 import { Timeline } from "../components/Timeline";
+import { Workers } from "../components/Workers";
 import { secs } from "../lib/format";
 import type { TimelineRow } from "../lib/timeline";
 
@@ -48,6 +49,11 @@ export function Dashboard() {
     queryFn: () => unwrap(api.GET("/api/dashboard/worker-status")),
     refetchInterval: 5000,
   });
+  const members = useQuery({
+    queryKey: ["worker-list"],
+    queryFn: () => unwrap(api.GET("/api/workers/")),
+    refetchInterval: 5000,
+  });
   const gpus = useQuery({ queryKey: ["gpus"], queryFn: () => unwrap(api.GET("/api/dashboard/gpu-status")) });
   const timeline = useQuery({
     queryKey: ["timeline"],
@@ -73,6 +79,17 @@ export function Dashboard() {
       <Card title="GPUs">
         {gpus.isPending ? <Loading /> : gpus.isError ? <ErrorBox error={gpus.error} /> : <Json value={gpus.data} />}
       </Card>
+      <div className="md:col-span-3">
+        <Card title="Workers and what they measure">
+          {members.isPending ? (
+            <Loading />
+          ) : members.isError ? (
+            <ErrorBox error={members.error} />
+          ) : (
+            <Workers workers={members.data} />
+          )}
+        </Card>
+      </div>
       <div className="md:col-span-3">
         <Card title="Recent tasks">
           {tasks.isPending ? (

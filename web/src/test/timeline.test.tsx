@@ -32,6 +32,55 @@ describe("experiment timeline", () => {
     expect(layoutTimeline([rows[4]!], T0)).toBeNull();
   });
 
+  it("gives each worker of a shared task its own lane", () => {
+    const shared = [
+      {
+        id: 1,
+        task_id: 3,
+        task_name: "c",
+        number: 1,
+        status: "success",
+        started_at: at(0),
+        finished_at: at(10),
+        worker: "w1",
+      },
+      {
+        id: 2,
+        task_id: 3,
+        task_name: "c",
+        number: 2,
+        status: "success",
+        started_at: at(0),
+        finished_at: at(12),
+        worker: "w2",
+      },
+      {
+        id: 3,
+        task_id: 3,
+        task_name: "c",
+        number: 3,
+        status: "running",
+        started_at: at(10),
+        finished_at: null,
+        worker: "w1",
+      },
+      {
+        id: 4,
+        task_id: 1,
+        task_name: "a",
+        number: 1,
+        status: "success",
+        started_at: at(0),
+        finished_at: at(5),
+        worker: "w2",
+      },
+    ];
+    const layout = layoutTimeline(shared, T0 + 20_000)!;
+    expect(layout.lanes.map((l) => l.name)).toEqual(["c · w1", "c · w2", "a"]); // one worker alone: one lane
+    expect(layout.lanes[0]!.bars.map((b) => b.number)).toEqual([1, 3]);
+    expect(layout.lanes[1]!.bars.map((b) => b.number)).toEqual([2]);
+  });
+
   it("keeps an instant experiment visible", () => {
     const quick = [
       { id: 1, task_id: 1, number: 1, status: "success", started_at: at(0), finished_at: at(0) },
@@ -66,5 +115,45 @@ describe("dashboard figures", () => {
       ["gpus", "none"],
       ["mean", "2.60"],
     ]);
+  });
+});
+
+describe("workers panel", () => {
+  it("shows each worker's host, resources, tasks and what it measures", async () => {
+    const { Workers } = await import("../components/Workers");
+    render(
+      <MemoryRouter>
+        <Workers
+          workers={[
+            {
+              id: "w1",
+              kind: "redis",
+              state: "busy",
+              host: "node-a",
+              tasks: [3],
+              joined: [],
+              resources: { cpus: [0, 1], gpus: 0 },
+              running: [{ task_id: 3, task_name: "c", number: 2, params: {}, started_at: null }],
+            },
+            {
+              id: "w2",
+              kind: "redis",
+              state: "busy",
+              host: "node-b",
+              tasks: [],
+              joined: [3],
+              resources: { cpus: [0], gpus: 8 },
+              running: [],
+            },
+          ]}
+        />
+      </MemoryRouter>,
+    );
+    const rows = screen.getAllByTestId("worker-row");
+    expect(rows).toHaveLength(2);
+    expect(rows[0]!.textContent).toContain("node-a");
+    expect(rows[0]!.textContent).toContain("c #2");
+    expect(rows[1]!.textContent).toContain("3 (joined)");
+    expect(rows[1]!.textContent).toContain("8");
   });
 });
