@@ -36,7 +36,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from inference_autotuner.runner.join import JoinRunner  # noqa: E402
 from inference_autotuner.runner.shared import Cluster, SharedTaskRunner  # noqa: E402
 from inference_autotuner.runner.task import get_or_create_task  # noqa: E402
-from inference_autotuner.spec import parse_spec  # noqa: E402
+from inference_autotuner.services.validate import parse_spec  # noqa: E402
 from inference_autotuner.store import Experiment, Store  # noqa: E402
 from inference_autotuner.store.db import Heartbeat  # noqa: E402
 
