@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from inference_autotuner.runner.task import TaskRunner, get_or_create_task  # noqa: E402
+from inference_autotuner.scoring.noise import t95  # noqa: E402
 from inference_autotuner.services.validate import load_spec, parse_spec  # noqa: E402
 from inference_autotuner.services.views import experiments_of  # noqa: E402
 from inference_autotuner.store import Store  # noqa: E402
@@ -51,7 +52,7 @@ def interval(values: list[float]) -> str:
 	mean = statistics.fmean(values)
 	if len(values) < 2:
 		return f"{abs(mean):.1f} (1 run)"
-	half = 1.96 * statistics.stdev(values) / len(values) ** 0.5
+	half = t95(len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5  # Student-t, as `autotuner best`
 	return f"{abs(mean):.1f} ± {half:.1f} ({len(values)} runs)"
 
 

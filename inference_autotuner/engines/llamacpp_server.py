@@ -125,9 +125,20 @@ def main(argv: list[str] | None = None) -> int:
 
 	params = make_params(list(sys.argv[1:] if argv is None else argv))
 	stop = threading.Event()
+	# SIGTERM/SIGINT are held back while the server loads (a C call that may take seconds and that starts the
+	# server's threads): a stop asked during the load waits, pending, and is taken as soon as the server exists, and
+	# the threads it starts inherit the block, so the main thread is the one that takes it. Without this a stop
+	# during the load could land on a C thread and be lost, leaving an engine nobody owns (a killed worker's).
+	stops = {signal.SIGTERM, signal.SIGINT}
 	signal.signal(signal.SIGTERM, lambda *_: stop.set())
 	signal.signal(signal.SIGINT, lambda *_: stop.set())
-	server = x.Server(params)
+	signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+	try:
+		server = x.Server(params)
+	finally:
+		signal.signal(signal.SIGTERM, lambda *_: stop.set())
+		signal.signal(signal.SIGINT, lambda *_: stop.set())
+		signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
 	print(f"llamacpp_server: listening on {server.listening_address}", flush=True)
 	stop.wait()
 	del server
