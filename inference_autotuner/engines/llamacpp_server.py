@@ -8,6 +8,7 @@ Used where no `llama-server` binary is on PATH. The process serves until SIGTERM
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -15,6 +16,9 @@ import threading
 # llama-server flag -> (attribute path on xllamacpp.CommonParams, type)
 _INT = int
 _STR = str
+
+
+STOP_GRACE_S = 5.0
 
 
 def _bool(v: str) -> bool:
@@ -141,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
 		signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
 	print(f"llamacpp_server: listening on {server.listening_address}", flush=True)
 	stop.wait()
+	# The server's own shutdown joins its threads; should that ever hang (a stop right as its HTTP loop starts), the
+	# process still ends: nobody may be left to send a SIGKILL (a killed worker's engine gets only SIGTERM).
+	watchdog = threading.Timer(STOP_GRACE_S, os._exit, args=(0,))
+	watchdog.daemon = True  # a clean shutdown does not wait for it
+	watchdog.start()
 	del server
 	return 0
 
