@@ -1,7 +1,8 @@
 """One task across several workers (issue 23, docs/distributed.md), on one machine: worker processes that pretend to
 be hosts (distinct names, distinct CPU cores) on a real PostgreSQL and a real Redis join one llama.cpp task; one is
-killed with -9 mid-experiment. Checks: every planned configuration measured once, the killed one measured again by a
-live worker, every trial final in the study (the lost one FAIL, its retry COMPLETE), no engine process left."""
+killed with -9 mid-experiment, or cut off from PostgreSQL for a while, or Redis restarts. Checks: every planned
+configuration measured once, the lost one measured again by a live worker, every trial final in the study (the lost
+one FAIL, its retry COMPLETE), no engine process left."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 from optuna.trial import TrialState
-from sqlalchemy import select
+from sqlalchemy import make_url, select
+from tcp_cut import TcpCut
 from test_api_postgres import pg_url  # noqa: F401  (fixture: a throwaway PostgreSQL database)
 from test_api_worker import engine_pids, wait_status
 from test_worker_redis import redis_url, stop_worker  # noqa: F401  (fixture: a real redis-server)
@@ -241,3 +243,90 @@ def test_a_redis_restart_loses_nothing(pg_url: str, model_path: Path, tmp_path: 
 	while engine_pids() - before and time.monotonic() < deadline:
 		time.sleep(0.2)
 	assert not engine_pids() - before
+
+
+def test_a_worker_losing_postgres_loses_nothing(
+	cluster: tuple[TestClient, str, str], model_path: Path, tmp_path: Path
+) -> None:
+	"""Each worker reaches PostgreSQL through a TCP forwarder of its own (tests/tcp_cut.py; the shared server keeps
+	serving the others); a helper's is cut while it measures and stays cut until a live worker has taken over that
+	experiment, then comes back on the same port. The cut worker lives on, its measurement is dropped (not recorded,
+	not told), and every configuration ends measured once."""
+	client, db, url = cluster
+	target = make_url(db)
+	cores = sorted(os.sched_getaffinity(0))
+	names = {"w1": str(cores[0]), "w2": str(cores[-1]), "w3": str(cores[0])}
+	proxies = {n: TcpCut(target.host or "127.0.0.1", target.port or 5432) for n in names}
+	via = {
+		n: target.set(host="127.0.0.1", port=p.port).render_as_string(hide_password=False) for n, p in proxies.items()
+	}
+	before = engine_pids()
+	workers = {n: start(via[n], url, n, c, tmp_path / f"{n}.log") for n, c in names.items()}
+	r = redis.Redis.from_url(url)
+	store = Store(db)
+	logs = lambda: "\n".join(f"--- {n}\n" + (tmp_path / f"{n}.log").read_text()[-2500:] for n in names)  # noqa: E731
+	try:
+		tid = client.post("/api/tasks/", json=spec(model_path, "pg-cut"), params={"start": True}).json()["id"]
+		victim, number = None, None
+		deadline = time.monotonic() + 180
+		while victim is None and time.monotonic() < deadline:
+			owner = (r.get(f"autotuner:owner:{tid}") or b"").decode()
+			with store.session() as s:
+				for e in s.scalars(select(Experiment).where(Experiment.task_id == tid, Experiment.status == "running")):
+					if e.worker and e.worker != owner and e.started_at is not None:
+						victim, number = e.worker, e.number
+			time.sleep(0.3)
+		assert victim is not None, logs()
+		time.sleep(1.0)  # its engine is starting or under load
+		proxies[victim].cut()
+		cut_at = time.monotonic()
+		# cut until a live worker has taken the experiment over (its heartbeat older than the grace period)
+		taken = None
+		while time.monotonic() - cut_at < 180:
+			with store.session() as s:
+				row = s.scalars(select(Experiment).where(Experiment.task_id == tid, Experiment.number == number)).one()
+				if row.worker != victim:
+					taken = row.worker
+					break
+			time.sleep(0.3)
+		time.sleep(2.0)  # the cut worker's own asks and writes keep failing a little longer
+		proxies[victim].restore()
+		assert taken is not None, logs()
+
+		task = wait_status(client, tid, ("completed", "failed", "cancelled"), timeout=300)
+		assert task["status"] == "completed", (task, logs())
+		assert workers[victim].poll() is None, "the worker that lost the database died:\n" + logs()
+		exps = client.get(f"/api/experiments/task/{tid}").json()
+		# every planned configuration measured once: 6 rows, 6 distinct configurations, all successful
+		assert len(exps) == 6 and all(e["status"] == "success" for e in exps), (exps, logs())
+		assert len({tuple(sorted(e["params"].items())) for e in exps}) == 6
+		cut = next(e for e in exps if e["number"] == number)
+		assert cut["worker"] == taken != victim, cut  # the cut worker's late result did not overwrite the row
+		text = task_log_path(tid, "pg-cut").read_text()
+		assert f"experiment {number}: worker {victim} was lost" in text
+		dropped = (f"experiment {number}: database lost", f"experiment {number}: its trial was failed meanwhile")
+		assert any(m in text for m in dropped), text[-3000:] + logs()
+		# the study: every trial final, 6 COMPLETE with distinct parameters, the cut one FAIL and its retry COMPLETE
+		with store.session() as s:
+			study_name = s.get(Task, tid).study_name  # type: ignore[union-attr]
+		study = optuna.load_study(study_name=study_name, storage=db)
+		trials = study.get_trials(deepcopy=False)
+		assert all(t.state in (TrialState.COMPLETE, TrialState.FAIL) for t in trials), [t.state for t in trials]
+		complete = [t for t in trials if t.state == TrialState.COMPLETE]
+		assert len(complete) == 6 and len({tuple(sorted(t.params.items())) for t in complete}) == 6
+		retry = next(t for t in complete if t.number == cut["trial_number"])
+		lost = retry.system_attrs.get("retry_history") or []
+		assert lost and all(study.trials[n].state == TrialState.FAIL for n in lost), retry.system_attrs
+		assert study.trials[lost[0]].params == retry.params
+		# the cut worker serves again: its Redis heartbeat record is alive
+		assert r.exists(f"autotuner:worker:{victim}"), logs()
+	finally:
+		for proc in workers.values():
+			stop_worker(proc)
+		for p in proxies.values():
+			p.close()
+		store.engine.dispose()
+	deadline = time.monotonic() + 15
+	while engine_pids() - before and time.monotonic() < deadline:
+		time.sleep(0.2)
+	assert not engine_pids() - before, "an engine process was left behind"

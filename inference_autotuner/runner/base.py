@@ -11,6 +11,7 @@ from typing import Any
 
 import optuna
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from ..deploy.base import Deployer
 from ..engines import Engine
@@ -171,6 +172,10 @@ class RunnerBase:
 			s.flush()
 			return exp.id, number
 
+	def _still_mine(self, s: Session, exp: Experiment, trial: optuna.trial.Trial | None) -> bool:
+		"""Whether this runner may write its result into `exp` (shared tasks: runner/shared.py)."""
+		return True
+
 	def _all_final(self) -> int:
 		with self.store.session() as s:
 			q = select(func.count()).where(Experiment.task_id == self.task_id, Experiment.status.in_(FINAL))
@@ -257,6 +262,8 @@ class RunnerBase:
 		with self._lock, self.store.session() as s:
 			exp = s.get(Experiment, exp_id)
 			assert exp is not None
+			if not self._still_mine(s, exp, trial):
+				raise optuna.exceptions.UpdateFinishedTrialError(f"experiment {number} was taken over by {exp.worker}")
 			exp.status = outcome.status
 			exp.launch_argv = outcome.argv
 			exp.runs = [r.model_dump(mode="json") for r in outcome.runs] or None

@@ -70,6 +70,14 @@ def task_lock(s: Session, task_id: int) -> None:
 		s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 23_000_000_000 + task_id})
 
 
+def db_gone(exc: BaseException) -> bool:
+	"""A lost connection (refused, reset, invalidated), possibly wrapped by Optuna; not a bad statement."""
+	cause = exc if isinstance(exc, DBAPIError) else exc.__cause__
+	if not isinstance(cause, DBAPIError):
+		return False
+	return bool(cause.connection_invalidated) or "connect" in str(cause).lower()
+
+
 class Beat:
 	"""Optuna heartbeats of one trial from a thread that outlives a lost database (Optuna's own thread dies with its
 	first error); the trial goes stale only when this worker is really gone or cut off for the grace period."""
@@ -179,8 +187,8 @@ class SharedTaskRunner(TaskRunner):
 				if self._db_lost:
 					self._db_lost = False
 					self._log(f"worker {self.cluster.worker}: the database answers again")
-			except DBAPIError as exc:
-				if not exc.connection_invalidated and "connect" not in str(exc).lower():
+			except (DBAPIError, optuna.exceptions.StorageInternalError) as exc:
+				if not db_gone(exc):
 					raise
 				if not self._db_lost:
 					self._db_lost = True
@@ -362,5 +370,15 @@ class SharedTaskRunner(TaskRunner):
 			if ctx.study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
 				raise
 			self._log(f"experiment {number}: its trial was failed meanwhile ({exc}); measured again by a live worker")
-		except DBAPIError as exc:
-			self._log(f"experiment {number}: database lost ({type(exc.orig).__name__}); it will be measured again")
+		except (DBAPIError, optuna.exceptions.StorageInternalError) as exc:
+			# Optuna wraps the driver's error in StorageInternalError (a tell after a failed write, while cut off)
+			if not isinstance(exc, DBAPIError) and not db_gone(exc):
+				raise
+			cause = exc.orig if isinstance(exc, DBAPIError) else exc.__cause__
+			self._log(f"experiment {number}: database lost ({type(cause).__name__}); it will be measured again")
+
+	def _still_mine(self, s: Session, exp: Experiment, trial: optuna.trial.Trial | None) -> bool:
+		"""The row still belongs to this trial: not taken over by a live worker while this one was cut off (its late
+		result is then dropped, not written over the other's measurement)."""
+		s.refresh(exp, with_for_update=True)
+		return trial is None or exp.trial_number == trial.number

@@ -24,6 +24,7 @@ import redis
 from arq.connections import RedisSettings
 from arq.worker import Worker, func
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 
 from ..store import Store, Task, TaskStatus
 from ..store.db import Heartbeat
@@ -137,7 +138,7 @@ async def _heartbeat(ctx: dict[str, Any]) -> None:
 	n = 0
 	while True:
 		current = sorted(ctx["current"])
-		with contextlib.suppress(redis.RedisError, OSError):
+		with contextlib.suppress(redis.RedisError, OSError, DBAPIError):  # Redis or the database away: next beat
 			r.set(worker_key(me), announce(member, current, started), ex=HEARTBEAT_TTL)
 			refresh_open(member, r)
 			if ctx["shared"] and not current and not member.joined:  # idle: join a task whose search is open
