@@ -113,6 +113,10 @@ def test_the_api_gives_the_figures_and_the_recommendation() -> None:
 	assert [e["figures"]["quality_top1"] for e in experiments] == [1.0, 0.8846, 0.9905]
 	assert one["failure_reason"] == REASON and one["figures"]["quality_kl"] == 0.02413
 	assert summary["recommended"]["number"] == 3
+	# the faster configuration the guardrail rejected, in the summary the web card and the CLI both read
+	assert summary["quality_rejections"] == [
+		f"experiment 2 scores higher (12.5 vs 11) but is not recommended: {REASON}"
+	]
 
 
 def test_the_report_has_a_quality_column_and_says_why_not_the_faster_configuration() -> None:

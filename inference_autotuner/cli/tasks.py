@@ -79,13 +79,12 @@ def _print_best(data: dict[str, Any], summary: TaskSummary | None, best: dict[st
 		print_recommendation(summary)
 	fig = best.get("figures") or {}
 	console.print("  " + ", ".join(f"{title} {fmt(fig.get(key), scale)}" for key, title, scale in FIGURE_COLUMNS))
-	from ..quality.show import quality_line, quality_rejections
+	from ..quality.show import quality_line
 
 	if (line := quality_line(fig)) is not None:  # the quality guardrail's figures (docs/quality.md)
 		console.print(f"  {line}", markup=False, highlight=False)
 	if summary is not None:  # better-scoring configurations the guardrail rejected
-		maximize = summary.objectives[0].direction == "maximize"
-		for line in quality_rejections(data["experiments"], best, maximize=maximize):
+		for line in summary.quality_rejections:
 			console.print(f"  {line}", style="yellow", markup=False, highlight=False)
 	if best.get("launch_command"):
 		console.print("  launch with:")

@@ -8,7 +8,7 @@ from typing import Any
 from ..formatting import fmt, fmt_gain, fmt_params, fmt_stats
 from ..quality.show import KEYS as QUALITY_KEYS
 from ..quality.show import TITLES as QUALITY_TITLES
-from ..quality.show import quality_line, quality_rejections
+from ..quality.show import quality_line
 from ..scoring.objectives import OBJECTIVE_INFO
 from . import plots
 from .collect import CONFIG_FIGURES, ConfigRow, ReportData
@@ -59,7 +59,10 @@ def _answer_lines(d: ReportData) -> list[str]:
 	else:
 		lines.append(f"{primary.name}: {fmt(rec['objective_value'])} {primary.unit}")
 	if s.ranking == "confidence_bound":
-		lines.append("Chosen by the pessimistic end of its score's 95% confidence interval (SLO penalties included).")
+		lines.append(
+			"Chosen by its mean among the configurations that met every SLO; ties (overlapping 95% intervals, or under "
+			"the noise floor) go to the best pessimistic bound."
+		)
 	if s.baseline is not None:
 		base = f"{fmt_stats(s.baseline.objective, primary.unit)}" if s.baseline.objective else "-"
 		lines.append(f"Baseline (experiment {s.baseline.number}, the engine's defaults): {base}")
@@ -67,7 +70,7 @@ def _answer_lines(d: ReportData) -> list[str]:
 		lines.append(f"Gain over the baseline: {fmt_gain(s.gain)} (+ = better)")
 	if (quality := quality_line(rec.get("figures"))) is not None:  # the quality guardrail (docs/quality.md)
 		lines.append(quality[0].upper() + quality[1:])
-	lines += quality_rejections(d.task.get("experiments") or [], rec, maximize=primary.direction == "maximize")
+	lines += s.quality_rejections
 	if d.gpu_hour_usd is not None:
 		mine = next((c for c in d.configs if rec["number"] in c.numbers), None)
 		if mine is not None and mine.cost_per_mtok is not None:

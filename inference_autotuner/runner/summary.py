@@ -58,6 +58,7 @@ _COLUMNS = (
 	Experiment.saved_seconds,
 	Experiment.scoring,
 	Experiment.runs,
+	Experiment.failure_reason,
 )
 
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..errors import Conflict
+from ..quality.show import quality_rejections
 from ..runner.summary import ParetoPoint, analyse, pareto_of
 from ..scoring.noise import ConfigStats, Gain, NoiseFloor, Verdict, gain_over, paired_gain, verdict
 from ..scoring.objectives import OBJECTIVE_INFO, Direction
@@ -70,6 +71,11 @@ class TaskSummary(BaseModel):
 		default_factory=list, description="Multi-objective tasks: the configurations on the Pareto front"
 	)
 	notes: list[str] = Field(default_factory=list, description="What is missing (no baseline, no repeats, ...)")
+	quality_rejections: list[str] = Field(
+		default_factory=list,
+		description="Configurations whose objective beats the recommendation's but that the quality guardrail "
+		"rejected, best first: 'experiment 5 scores higher (14.23 vs 3.951) but is not recommended: quality: ...'",
+	)
 
 
 def task_summary(store: Store, task_id: int) -> TaskSummary:
@@ -97,6 +103,19 @@ def task_summary(store: Store, task_id: int) -> TaskSummary:
 	if best is not None and baseline is not None:
 		said = verdict(gain, a.noise, is_baseline=best.params_key == baseline.params_key)
 	rows = a.rows
+	rejected: list[str] = []
+	if best is not None and best.objective is not None:
+		experiments = [
+			{
+				"number": r.number,
+				"params_key": r.params_key,
+				"objective_value": r.objective_value,
+				"failure_reason": r.failure_reason,
+			}
+			for r in rows
+		]
+		rec = {"objective_value": best.objective.mean}
+		rejected = quality_rejections(experiments, rec, maximize=primary.direction == "maximize")
 	return TaskSummary(
 		task_id=a.task.id,
 		name=a.task.name,
@@ -117,6 +136,7 @@ def task_summary(store: Store, task_id: int) -> TaskSummary:
 		experiments_by_status=dict(Counter(r.status for r in rows)),
 		pareto=pareto_of(a),
 		notes=notes,
+		quality_rejections=rejected,
 	)
 
 

@@ -2220,6 +2220,11 @@ export interface components {
              */
             pareto?: components["schemas"]["ParetoPoint"][];
             /**
+             * Quality Rejections
+             * @description Configurations whose objective beats the recommendation's but that the quality guardrail rejected, best first: 'experiment 5 scores higher (14.23 vs 3.951) but is not recommended: quality: ...'
+             */
+            quality_rejections?: string[];
+            /**
              * Ranking
              * @description confidence_bound: chosen among configurations measured 2+ times; else on single values
              */

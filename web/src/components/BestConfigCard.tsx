@@ -66,6 +66,11 @@ function Recommendation({ summary, unit, taskId }: { summary: TaskSummary; unit:
           {(summary.noise.cv * 100).toFixed(1)}%); smaller differences are ties.
         </div>
       )}
+      {summary.quality_rejections?.map((r) => (
+        <div key={r} data-testid="quality-rejection" className="text-xs text-amber-700">
+          {r}
+        </div>
+      ))}
       {summary.notes?.map((n) => (
         <div key={n} className="text-xs text-amber-700">
           {n}

@@ -44,7 +44,7 @@ export function TaskDetail() {
   const objective = objectiveOf(t.spec);
   const objectives = objectivesOf(t.spec);
   const exps = experiments.data ?? [];
-  // the recommended configuration (best pessimistic bound over repeats), else the stored best
+  // the recommended configuration (best mean within the SLOs, ties to the safer interval), else the stored best
   const bestId = summary.data?.recommended?.experiment_id ?? t.best_experiment_id;
   const best = exps.find((e) => e.id === bestId);
   const saved = summary.data?.saved_seconds ?? 0;

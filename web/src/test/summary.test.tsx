@@ -133,6 +133,18 @@ describe("BestConfigCard with a summary", () => {
     expect(screen.getByText(/no baseline was measured/)).toBeInTheDocument();
   });
 
+  it("says which better-scoring configurations the quality guardrail rejected", () => {
+    const line = "experiment 2 scores higher (12.5 vs 11) but is not recommended: quality: top-1 agreement 0.88 < 0.98";
+    wrap(
+      <BestConfigCard
+        best={exp(4)}
+        objective="maximize_throughput"
+        summary={summary({ quality_rejections: [line] })}
+      />,
+    );
+    expect(screen.getByTestId("quality-rejection")).toHaveTextContent(line);
+  });
+
   it("formats gains", () => {
     expect(gainText({ value: -0.123 })).toBe("-12.3%");
     expect(gainText({ value: 0.05, ci_low: -0.01, ci_high: 0.11 })).toBe("+5.0% (95% CI -1.0% to +11.0%)");
