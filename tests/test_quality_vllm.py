@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from inference_autotuner.cli import app
 from inference_autotuner.engines import get_engine
+from inference_autotuner.runner.events import LogMessage, TaskEvent
 from inference_autotuner.runner.task import TaskRunner, get_or_create_task
 from inference_autotuner.services.summary import task_summary
 from inference_autotuner.services.validate import parse_spec
@@ -51,7 +52,7 @@ def test_a_vllm_tuning_probes_quality_and_never_recommends_an_fp8_kv_cache_past_
 	spec.pop("slo")
 	store = Store()
 	task_id = get_or_create_task(store, parse_spec(spec))
-	events: list[dict[str, Any]] = []
+	events: list[TaskEvent] = []
 	TaskRunner(store, task_id, emit=events.append, cancel=threading.Event()).run()
 	with store.session() as s:
 		rows = s.scalars(select(Experiment).where(Experiment.task_id == task_id).order_by(Experiment.number)).all()
@@ -69,7 +70,7 @@ def test_a_vllm_tuning_probes_quality_and_never_recommends_an_fp8_kv_cache_past_
 	assert f"--kv-cache-dtype {fp8.params['kv-cache-dtype']}" in (fp8.launch_command or "")
 	summary = task_summary(store, task_id)
 	assert summary.recommended is not None and summary.recommended.experiment_id == base.id
-	logged = [str(e.get("message", "")) for e in events if e.get("type") == "log"]
+	logged = [e.message for e in events if isinstance(e, LogMessage)]
 	assert any(m.startswith("quality: ") and "FAILS" in m for m in logged), logged[-5:]
 	print(  # the figures docs/quality.md records
 		f"\nvLLM {fp8.params['kv-cache-dtype']} KV vs auto: top-1 {fp8.figures['quality_top1']:.4f}, KL {fp8.figures['quality_kl']:.5f}, "
