@@ -287,6 +287,29 @@ def test_undecided_while_intervals_overlap() -> None:
 	assert set(undecided(group_configs(rows), "maximize", baseline_key="base")) == {"a", "b", "base"}
 
 
+def test_gain_known_to_the_asked_precision() -> None:
+	from inference_autotuner.scoring.noise import Gain, gain_known
+
+	wide_but_decided = Gain(value=0.3, ci_low=0.12, ci_high=0.48, method="paired", pairs=3)
+	narrow_no_difference = Gain(value=0.02, ci_low=-0.06, ci_high=0.10, method="paired", pairs=5)
+	assert not gain_known(wide_but_decided, 0.10)  # better, but only to +-18 points: measure more pairs
+	assert gain_known(wide_but_decided, None)  # no precision asked: a decided verdict is enough
+	assert gain_known(narrow_no_difference, 0.10)  # "no detectable difference" to +-8 points: an answer
+	assert not gain_known(narrow_no_difference, None)
+	assert not gain_known(None, 0.10) and not gain_known(Gain(value=0.1, method="single"), 0.10)
+
+
+def test_leader_of_leaves_out_the_baseline() -> None:
+	from inference_autotuner.scoring.noise import leader_of
+
+	rows = [m(1, "base", 300.0), m(2, "a", 120.0), m(3, "b", 130.0), m(4, "c", 130.0)]
+	leader = leader_of(group_configs(rows), "maximize", baseline_key="base")
+	assert leader is not None and leader.params_key == "b"  # the earliest of the tied best
+	low = leader_of(group_configs(rows), "minimize", baseline_key="base")
+	assert low is not None and low.params_key == "a"
+	assert leader_of(group_configs(rows[:1]), "maximize", baseline_key="base") is None
+
+
 @pytest.mark.engine
 def test_a_real_task_measures_its_noise_floor_first_and_interleaves_the_repeats(tmp_path, model_path) -> None:  # type: ignore[no-untyped-def]
 	"""Real llama.cpp: the baseline twice at the start (noise floor logged before the search), the search, then one

@@ -49,7 +49,7 @@ def serve(model_path: Path, tmp_path: Path, **flags: Any) -> Iterator[str]:
 def guard(model_path: Path, q: QualitySpec) -> QualityGuard:
 	spec = parse_spec({"task_name": "q", "model": {"id_or_path": str(model_path)}, "base_runtime": "llama.cpp"})
 	return QualityGuard(
-		spec, q, task_id=1, engine="llamacpp", reference_params={}, reference_key="ref", model=str(model_path)
+		spec, q, task_id=1, engine="llamacpp", reference_params={}, reference_flags={}, model=str(model_path)
 	)
 
 
@@ -68,6 +68,38 @@ def test_kv_cache_types_against_f16(model_path: Path, tmp_path: Path) -> None:
 	q8, q4 = compare(ref.completions, probes["q8_0"].completions), compare(ref.completions, probes["q4_0"].completions)
 	assert q8.kl is not None and q4.kl is not None and q8.kl > 0 and q4.kl > 0, "a quantized KV cache changes outputs"
 	assert q4.kl > q8.kl, (q8, q4)
+
+
+def test_configurations_that_differ_only_in_slots_and_threads_share_one_probe(model_path: Path, tmp_path: Path) -> None:
+	"""Why sharing is sound on llama.cpp: probes of one KV-cache type with other slots and threads are identical on
+	the real engine; and the guard then probes once (a second configuration sends no request: its engine is gone)."""
+	g = guard(model_path, QualitySpec(prompts=3, max_tokens=12))
+	one = {"parallel": 1, "threads": 1, "cache-type-k": "q4_0"}
+	four = {"parallel": 4, "threads": 2, "batch-size": 256, "ubatch-size": 128, "cache-type-k": "q4_0"}
+	with serve(model_path, tmp_path, **one) as url:
+		a = g.probe(url)
+	with serve(model_path, tmp_path, **four) as url:
+		b = g.probe(url)
+	same = compare(a.completions, b.completions)
+	assert (same.top1, same.kl, same.exact) == (1.0, 0.0, 1.0), "slots, threads and batch sizes changed an answer"
+	assert g.key_of({**BASE, **one}) == g.key_of({**BASE, **four})
+	assert g.key_of({**BASE, **one}) != g.key_of({**BASE, **one, "cache-type-k": "q8_0"})
+	assert g.key_of({**BASE, **one}) != g.key_of({**BASE, **one, "flash-attn": "off"})  # kernels: probed apart
+
+	class Out:
+		score = None
+
+	first, second = Out(), Out()
+	g.reference = a  # the reference: the one-slot configuration's probe
+	with serve(model_path, tmp_path, **one) as url:
+		g.collect(first, url, {**BASE, **one})
+	g.collect(second, f"http://127.0.0.1:{free_port()}", {**BASE, **four})  # nothing listens: it must not ask
+	figures, unknown, notes = g._pending[id(second)]
+	assert not unknown and figures["quality_probe_seconds"] == 0.0
+	assert figures["quality_top1"] == g._pending[id(first)][0]["quality_top1"]
+	assert "parallel 1 -> 4" in notes[0] and "threads 1 -> 2" in notes[0], notes
+	unshared = guard(model_path, QualitySpec(prompts=3, max_tokens=12, share_probes=False))
+	assert unshared.key_of({**BASE, **one}) != unshared.key_of({**BASE, **four})
 
 
 def test_a_quantized_v_cache_needs_flash_attention(model_path: Path, tmp_path: Path) -> None:

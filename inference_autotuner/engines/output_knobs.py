@@ -31,6 +31,52 @@ OUTPUT_CHANGING: dict[str, frozenset[str]] = {
 	),
 	"trtllm": frozenset({"kv_cache_dtype", "quantization", "dtype", "speculative_config"}),
 }
+# Flags that change how fast and how much is served at once, not what one greedy request is answered: the quality
+# probe (one prompt at a time, no prompt cache) of two configurations that differ only in these is shared
+# (quality.share_probes). Measured on llama.cpp (the quick start: parallel 1-4, threads 1-2, batch 256/1024, ubatch
+# 128/512): bit-identical probe figures per KV-cache type. Not listed, so probed apart: anything that can change the
+# kernels a token goes through (flash-attn, n-gpu-layers, tensor/pipeline parallelism, dtype, ctx-size).
+OUTPUT_NEUTRAL: dict[str, frozenset[str]] = {
+	"llamacpp": frozenset(
+		{
+			"parallel",
+			"threads",
+			"threads-batch",
+			"threads-http",
+			"batch-size",
+			"ubatch-size",
+			"cont-batching",
+			"no-cont-batching",
+			"poll",
+			"mlock",
+			"no-mmap",
+			"defrag-thold",
+			"cache-prompt",
+			"no-cache-prompt",
+		}
+	),
+	"vllm": frozenset(
+		{
+			"max-num-seqs",
+			"max-num-batched-tokens",
+			"gpu-memory-utilization",
+			"enable-prefix-caching",
+			"no-enable-prefix-caching",
+			"swap-space",
+			"scheduling-policy",
+		}
+	),
+	"sglang": frozenset(
+		{
+			"max-running-requests",
+			"mem-fraction-static",
+			"schedule-policy",
+			"schedule-conservativeness",
+			"disable-radix-cache",
+		}
+	),
+	"trtllm": frozenset({"max_batch_size", "kv_cache_free_gpu_memory_fraction", "num_postprocess_workers"}),
+}
 QUANT_PREFIX = "__quant__"  # quant_config presets and fields (space/), always output-changing
 
 
@@ -48,3 +94,9 @@ def output_changing(engine: str, parameters: dict[str, Any], quant_config: dict[
 	if quant_config:
 		found.append("quant_config")
 	return found
+
+
+def output_flags(engine: str, flags: dict[str, Any]) -> dict[str, Any]:
+	"""`flags` without those known not to change a greedy answer (OUTPUT_NEUTRAL): equal results, equal outputs."""
+	neutral = OUTPUT_NEUTRAL.get(engine, frozenset())
+	return {k: v for k, v in flags.items() if k not in neutral}

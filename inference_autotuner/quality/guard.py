@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..engines.output_knobs import output_changing
+from ..engines.output_knobs import output_changing, output_flags
 from ..errors import AutotunerError, CancelledError
 from ..paths import data_dir
 from ..scoring.objectives import QUALITY_FIGURE_KEYS
@@ -86,25 +86,34 @@ class QualityGuard:
 		task_id: int,
 		engine: str,
 		reference_params: dict[str, Any],
-		reference_key: str,
+		reference_flags: dict[str, Any],
 		model: str,
 		log: Callable[[str], None] = lambda _m: None,
 	) -> None:
 		self.spec, self.q, self.engine, self.log = spec, q, engine, log
-		self.reference_params, self.reference_key = reference_params, reference_key
+		self.reference_params, self.reference_key = reference_params, self.key_of(reference_flags)
 		self.prompts = list(probe_prompts()[: q.prompts])
 		self.eval: list[EvalItem] = load_eval(q.eval.path, q.eval.limit) if q.eval is not None else []
 		self.reference: ProbeResult | None = None
-		self._judged: dict[str, tuple[dict[str, float | None], bool]] = {}  # params_key -> (figures, unknown)
+		# key_of(flags) -> (figures, unknown, the flags of the configuration probed)
+		self._judged: dict[str, tuple[dict[str, float | None], bool, dict[str, Any]]] = {}
 		self._pending: dict[int, tuple[dict[str, float | None], bool, list[str]]] = {}  # collected, not applied
 		self._lock = threading.Lock()
-		digest = json.dumps([reference_key, self.prompts, q.max_tokens, q.top_k, model, q.eval and q.eval.model_dump()])
+		digest = json.dumps(
+			[self.reference_key, self.prompts, q.max_tokens, q.top_k, model, q.eval and q.eval.model_dump()]
+		)
 		self.cache = data_dir() / "quality" / f"task-{task_id}-{hashlib.sha256(digest.encode()).hexdigest()[:16]}.json"
 		if self.cache.is_file():
 			try:
 				self.reference = ProbeResult.model_validate_json(self.cache.read_text())
 			except ValueError:
 				self.reference = None
+
+	def key_of(self, flags: dict[str, Any]) -> str:
+		"""What decides a configuration's probe: its flags, less those that do not change a greedy answer when
+		quality.share_probes (engines/output_knobs.py OUTPUT_NEUTRAL): configurations with one key share a probe."""
+		shared = output_flags(self.engine, flags) if self.q.share_probes else flags
+		return json.dumps(shared, sort_keys=True, default=str)
 
 	# -- probing ------------------------------------------------------------------------------------------------
 	def probe(self, base_url: str, cancel: threading.Event | None = None) -> ProbeResult:
@@ -193,28 +202,30 @@ class QualityGuard:
 			cmp = compare(ref.completions, result.completions)
 		return self.figures(result, cmp), cmp is None and result.logprobs, notes
 
-	def check(self, out: Any, base_url: str, key: str, cancel: threading.Event | None = None) -> None:
+	def check(self, out: Any, base_url: str, flags: dict[str, Any], cancel: threading.Event | None = None) -> None:
 		"""Probe the running configuration and judge it at once (collect, then apply)."""
-		self.collect(out, base_url, key, cancel)
-		self.apply(out, key)
+		self.collect(out, base_url, flags, cancel)
+		self.apply(out)
 
-	def collect(self, out: Any, base_url: str, key: str, cancel: threading.Event | None = None) -> None:
-		"""Probe the running configuration (`key`: its params_key) while its engine is up; the figures wait in
-		`self` until `apply` folds them into the score (the engine is stopped before the runs are scored)."""
+	def collect(self, out: Any, base_url: str, flags: dict[str, Any], cancel: threading.Event | None = None) -> None:
+		"""Probe the running configuration (`flags`: what it was launched with) while its engine is up, unless a
+		configuration with the same key_of was probed (greedy probes are deterministic); the figures wait in `self`
+		until `apply` folds them into the score (the engine is stopped before the runs are scored)."""
+		key = self.key_of(flags)
 		with self._lock:
 			earlier = self._judged.get(key)
-		if earlier is not None:  # greedy probes are deterministic: a configuration measured again keeps its figures
+		if earlier is not None:
 			figures, unknown = {**earlier[0], "quality_probe_seconds": 0.0}, earlier[1]
-			notes = ["quality: the figures of this configuration's first probe (not probed again)"]
+			notes = [_shared_note(earlier[2], flags)]
 		else:
 			figures, unknown, notes = self._measure(base_url, key, cancel)
 			if not unknown:  # a failed probe is tried again next time
 				with self._lock:
-					self._judged[key] = (figures, unknown)
+					self._judged[key] = (figures, unknown, dict(flags))
 		with self._lock:
 			self._pending[id(out)] = (figures, unknown, notes)
 
-	def apply(self, out: Any, key: str) -> None:
+	def apply(self, out: Any) -> None:
 		"""Fold the collected figures and the verdict into `out.score` (runner/outcome.Outcome): below a threshold
 		-> infeasible, reason `quality: ...`. Nothing collected or nothing scored: nothing to do."""
 		with self._lock:
@@ -235,6 +246,14 @@ class QualityGuard:
 				update["notes"].append(reason)
 		out.score = score.model_copy(update=update)
 		self.log(_line(figures, fails))
+
+
+def _shared_note(probed: dict[str, Any], flags: dict[str, Any]) -> str:
+	differ = sorted(k for k in {*probed, *flags} if probed.get(k) != flags.get(k))
+	if not differ:
+		return "quality: the figures of this configuration's first probe (not probed again)"
+	shown = ", ".join(f"{k} {probed.get(k, '-')} -> {flags.get(k, '-')}" for k in differ)
+	return f"quality: the probe of a configuration that differs only in flags that do not change outputs ({shown})"
 
 
 def _line(figures: dict[str, float | None], fails: list[str]) -> str:

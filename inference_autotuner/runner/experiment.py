@@ -18,7 +18,6 @@ from ..engines.plan import LaunchPlan, plan_for
 from ..errors import AutotunerError
 from ..quality import QualityGuard
 from ..scoring import ScoreResult, score_experiment
-from ..space import params_key
 from ..spec.models import TaskSpec
 from .events import EventSink
 from .measure import DeployAndLoad, Job, Measurer
@@ -69,14 +68,14 @@ def run_experiment(
 		labels=dict(labels or {}),
 		on_run=on_run,
 	)
-	key = params_key(plan.flags)
 	if quality is not None:  # probed while the engine is up (quality/guard.py), judged with the score below
-		job.probes.append(lambda running: quality.collect(running.out, running.deployment.base_url, key, cancel))
+		flags = dict(plan.flags)
+		job.probes.append(lambda running: quality.collect(running.out, running.deployment.base_url, flags, cancel))
 	out = measurer.measure(job)  # launch, warm-up, load runs, probes, stop (or a prediction)
 	if out.measured:
 		try:
 			# a configuration below a quality threshold: infeasible, reason `quality: ...`
-			on_score = None if quality is None else (lambda o: quality.apply(o, key))
+			on_score = None if quality is None else quality.apply
 			judge(spec, out, plan.world_size, log_path, on_score=on_score)
 		except AutotunerError as exc:
 			out.status, out.reason = "failed", str(exc)

@@ -107,8 +107,9 @@ def repeat_phase(runner: TaskRunner, ctx: RunContext) -> None:
 	"""The top `repeat_top_k` configurations (by their best score) measured again in rounds interleaved with the
 	baseline (B, C1, C2, B, C1, C2, ...: gains come from pairs measured side by side, so drift cancels), up to
 	`repeats` rounds, and only while their 95% intervals overlap (scoring.noise.undecided): a configuration
-	separated from the leader, or a leader separated from all, is not measured again."""
-	from ..scoring.noise import paired_gain, undecided
+	separated from the leader is not measured again; the leader and the baseline go on until the paired gain is
+	known to `gain_precision` (gain_known)."""
+	from ..scoring.noise import gain_known, leader_of, paired_gain, undecided
 	from ..scoring.objectives import OBJECTIVE_INFO
 	from .summary import _baseline_key, _load, _measurements, group_configs
 
@@ -166,19 +167,28 @@ def repeat_phase(runner: TaskRunner, ctx: RunContext) -> None:
 		configs = group_configs(_measurements(rows_))
 		bkey = _baseline_key(rows_)
 		left = undecided(configs, direction, baseline_key=bkey)
-		if bkey in left and left:
-			leader = next(c for c in configs if c.params_key == left[0])
-			basec = next((c for c in configs if c.params_key == bkey), None)
-			gain = paired_gain(leader.values, basec.values, direction) if basec is not None else None
-			if gain is not None and gain.ci_low is not None and gain.ci_high is not None:
-				if gain.ci_low > 0 or gain.ci_high < 0:  # the paired gain already tells them apart
-					left = [k for k in left if k != bkey]
-					if left == [leader.params_key]:
-						left = []
-		if not left:
-			runner._log(f"repeats: the best configuration is separated after {round_} round(s)")
-			return
+		leader = leader_of(configs, direction, baseline_key=bkey)
+		cands = [k for k in left if k != bkey]
+		if leader is not None and cands == [leader.params_key]:
+			cands = []  # the leader is undecided only against the baseline
+		basec = next((c for c in configs if c.params_key == bkey), None)
+		gain = paired_gain(leader.values, basec.values, direction) if leader and basec else None
 		keys = {params_key(p): p for p in top}
-		active = [keys[k] for k in left if k in keys]
-		measure_base = bkey in left or bool(active)
-	runner._log(f"repeats: {opt.repeats} round(s) spent; the intervals still overlap (see `autotuner best`)")
+		need_base = basec is not None and not gain_known(gain, opt.gain_precision)
+		need_base = need_base and leader is not None and leader.params_key in keys  # a leader this phase measures
+		if opt.gain_precision is None:
+			need_base = need_base and bkey in left  # only while the intervals overlap
+		if not cands and not need_base:
+			runner._log(f"repeats: decided after {round_} round(s)" + _gain_said(gain))
+			return
+		active = [keys[k] for k in cands if k in keys]
+		if need_base and leader is not None and keys[leader.params_key] not in active:
+			active.insert(0, keys[leader.params_key])
+		measure_base = need_base or bool(active)
+	runner._log(f"repeats: {opt.repeats} round(s) spent, still undecided (see `autotuner best`)")
+
+
+def _gain_said(gain: Any) -> str:
+	if gain is None or gain.ci_low is None or gain.ci_high is None:
+		return ""
+	return f": paired gain {gain.value:+.1%} (95% CI {gain.ci_low:+.1%} to {gain.ci_high:+.1%}, {gain.pairs} pairs)"

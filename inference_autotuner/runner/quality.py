@@ -14,7 +14,6 @@ from ..engines.plan import plan_for
 from ..errors import AutotunerError
 from ..paths import logs_dir, safe_name
 from ..quality import QualityGuard, quality_spec
-from ..space import params_key
 from ..store import Experiment, ExperimentOrigin, ExperimentStatus
 from .launch import baseline_params, launch_for
 
@@ -38,7 +37,7 @@ def quality_guard(runner: RunnerBase, ctx: RunContext) -> QualityGuard | None:
 		task_id=runner.task_id,
 		engine=spec.base_runtime,
 		reference_params=reference,
-		reference_key=params_key(plan.flags),
+		reference_flags=dict(plan.flags),
 		model=str(ctx.model_path),
 		log=runner._log,
 	)

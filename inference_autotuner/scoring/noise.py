@@ -312,6 +312,17 @@ def paired_gain(
 	return Gain(value=stats.mean, ci_low=stats.ci_low, ci_high=stats.ci_high, method="paired", pairs=stats.n)
 
 
+def gain_known(gain: Gain | None, precision: float | None) -> bool:
+	"""Whether more paired measurements would not change the answer's precision: the paired gain's 95 % interval is
+	at most ±`precision` wide (whatever it says: better, worse or no detectable difference); with no precision, once
+	the interval excludes 0 (the verdict is decided)."""
+	if gain is None or gain.ci_low is None or gain.ci_high is None:
+		return False
+	if precision is None:
+		return gain.ci_low > 0 or gain.ci_high < 0
+	return (gain.ci_high - gain.ci_low) / 2 <= precision
+
+
 class Verdict(BaseModel):
 	"""The recommendation in one statement."""
 
@@ -356,6 +367,15 @@ def verdict(gain: Gain | None, noise: NoiseFloor | None, *, is_baseline: bool = 
 	)
 
 
+def leader_of(stats: Sequence[ConfigStats], direction: Direction, *, baseline_key: str | None) -> ConfigStats | None:
+	"""The configuration (not the baseline) with the best mean objective; the earliest on a tie."""
+	cands = [c for c in stats if c.objective is not None and c.params_key != baseline_key]
+	if not cands:
+		return None
+	sign = -1.0 if direction == "maximize" else 1.0
+	return min(cands, key=lambda c: (sign * c.objective.mean, c.number))  # type: ignore[union-attr]
+
+
 def undecided(
 	stats: Sequence[ConfigStats], direction: Direction, *, baseline_key: str | None, noise: float | None = None
 ) -> list[str]:
@@ -363,11 +383,9 @@ def undecided(
 	objective overlaps the leader's (and then the leader too), and the baseline while the leader's interval overlaps
 	its own. Empty when one is separated from the rest (or nothing has an interval yet to compare)."""
 	cands = [c for c in stats if c.objective is not None and c.params_key != baseline_key]
-	if not cands:
+	leader = leader_of(stats, direction, baseline_key=baseline_key)
+	if leader is None:
 		return []
-	sign = -1.0 if direction == "maximize" else 1.0
-	assert all(c.objective is not None for c in cands)
-	leader = min(cands, key=lambda c: (sign * c.objective.mean, c.number))  # type: ignore[union-attr]
 	lo = leader.objective
 	assert lo is not None
 	out: list[str] = []

@@ -227,6 +227,14 @@ class OptimizationSpec(_Strict):
 		description="Most extra measurements of each top configuration, interleaved with the baseline's (ABAB), "
 		"made only while their 95% intervals overlap",
 	)
+	gain_precision: float | None = Field(
+		0.10,
+		gt=0,
+		le=1,
+		description="The repeats go on (up to `repeats` rounds) until the paired gain over the baseline is known to "
+		"this relative 95% half-width, e.g. 0.10: +-10 points; null: only until the verdict is decided (the gain's "
+		"interval excludes 0)",
+	)
 	noise_runs: int = Field(
 		3,
 		ge=1,

@@ -57,6 +57,11 @@ class QualitySpec(BaseModel):
 	max_tokens: int = Field(16, ge=1, le=256, description="Tokens generated greedily per probe prompt")
 	top_k: int = Field(10, ge=1, le=20, description="Log-probabilities asked per position (n_probs / logprobs)")
 	eval: QualityEvalSpec | None = Field(None, description="Task accuracy: {path: FILE.jsonl}")
+	share_probes: bool = Field(
+		True,
+		description="Configurations that differ only in flags that do not change a greedy answer (slots, threads, "
+		"batch sizes: engines/output_knobs.py OUTPUT_NEUTRAL) share one probe; false: probe every configuration",
+	)
 
 	@field_validator("reference")
 	@classmethod
