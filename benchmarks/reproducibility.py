@@ -1,12 +1,17 @@
 """Benchmark: does the quick start give the same answer twice, and is a loaded machine detected? (issue 18)
 
-    .venv/bin/python benchmarks/reproducibility.py [--tunings 3] [--hog] [--spec examples/quickstart.yaml]
+    .venv/bin/python benchmarks/reproducibility.py [--tunings 3] [--hog] [--before] [--spec examples/quickstart.yaml]
 
 Runs `autotuner tune SPEC` --tunings times from scratch (a fresh database and data folder each; the model cache is
 shared), then `autotuner best --format json` for each, and prints per tuning: wall time, experiments, the
 recommended configuration, the verdict and the gain with its 95 % interval. Then whether they agree: the same
 recommended configuration, or gains within +-10 percentage points of each other; and whether every gain's interval
 is narrower than +-10 %.
+
+--before alternates each tuning with one of the quick start as it was when issue 18 was filed
+(benchmarks/data/quickstart_before_18.yaml: 16 requests a run, 2 repeats, no noise runs, no precision, no audit
+retries, no quality probe), then prints the wall-time ratio of each pair (goal: at most 1.5x) and how many
+configurations each measured (the same search budget: 8).
 
 --hog adds one more tuning during which a CPU hog (one busy process per core, unpinned) runs from 25 % to 60 % of the
 first tuning's wall time: every run it overlapped must be flagged suspect by its audit and measured again, and the
@@ -28,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+BEFORE = REPO / "benchmarks" / "data" / "quickstart_before_18.yaml"
 
 
 def _cli(args: list[str], env: dict[str, str], timeout: float = 3600) -> subprocess.CompletedProcess[str]:
@@ -83,6 +89,7 @@ def tune(spec: Path, hog: tuple[float, float] | None = None) -> dict[str, Any]:
 	return {
 		"wall": wall,
 		"experiments": len(shown.get("experiments", [])),
+		"configs": len({json.dumps(e.get("params"), sort_keys=True) for e in shown.get("experiments", [])}),
 		"params": (summary.get("recommended") or {}).get("params") or best.get("params"),
 		"verdict": (summary.get("verdict") or {}).get("text"),
 		"gain": summary.get("gain"),
@@ -110,10 +117,15 @@ def main() -> None:
 	ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 	ap.add_argument("--tunings", type=int, default=3)
 	ap.add_argument("--hog", action="store_true", help="one more tuning with a CPU hog during part of it")
+	ap.add_argument("--before", action="store_true", help="alternate with the quick start as it was (wall ratio)")
 	ap.add_argument("--spec", type=Path, default=REPO / "examples" / "quickstart.yaml")
 	args = ap.parse_args()
-	results = []
+	results, befores = [], []
 	for i in range(args.tunings):
+		if args.before:  # side by side: the old quick start right before each new one
+			b = tune(BEFORE)
+			befores.append(b)
+			print(f"before {i + 1}: {json.dumps(b, default=str)}", flush=True)
 		r = tune(args.spec)
 		results.append(r)
 		print(f"tuning {i + 1}: {json.dumps(r, default=str)}", flush=True)
@@ -142,6 +154,14 @@ def main() -> None:
 	walls = [r["wall"] for r in ok]
 	if walls:
 		print(f"wall time: {', '.join(f'{w:.0f} s' for w in walls)}")
+	for i, (b, r) in enumerate(zip(befores, results, strict=False), 1):
+		if "error" in b or "error" in r:
+			continue
+		print(
+			f"pair {i}: before {b['wall']:.0f} s ({b['experiments']} experiments, {b['configs']} configurations), now "
+			f"{r['wall']:.0f} s ({r['experiments']} experiments, {r['configs']} configurations): "
+			f"{r['wall'] / b['wall']:.2f}x (goal: at most 1.5x); before said: {b['verdict']}"
+		)
 	if args.hog and ok:
 		first = ok[0]["wall"]
 		r = tune(args.spec, hog=(0.25 * first, 0.60 * first))

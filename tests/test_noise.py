@@ -255,6 +255,25 @@ def test_paired_gain_by_hand_cancels_drift() -> None:
 	assert paired_gain([(2, 1.0)], [(1, 1.0)], "maximize") is None
 
 
+def test_paired_gain_pairs_each_round_with_its_own_baseline() -> None:
+	"""Recorded on the quick start (2026-12-02): baseline at 1, 2 (noise runs) and in each repeat round B C (11/12,
+	13/14, ...); the candidate's search measurement (8) came 3 before the first round's B. Paired greedily in
+	candidate order, 8 took 11 and every round's C paired with the NEXT round's B: +12.5% (-15.4% to +40.5%). Closest
+	first, each C pairs with its own B: +9.8% (+1.9% to +17.8%), and 8 (no baseline within 4 left) pairs with none."""
+	base = [(1, 112.816), (2, 120.147), (11, 114.545), (13, 130.712), (15, 102.528), (17, 145.784), (19, 117.862)]
+	cand = [(8, 141.769), (12, 132.699), (14, 133.8), (16, 113.756), (18, 151.798), (20, 136.594)]
+	g = paired_gain(cand, base, "maximize")
+	assert g is not None and g.pairs == 5
+	by_round = [(c - b) / b for (_, b), (_, c) in zip(base[2:], cand[1:], strict=True)]
+	assert g.value == pytest.approx(sum(by_round) / 5)
+	assert g.value == pytest.approx(0.0984, abs=1e-3) and g.ci_low is not None and g.ci_high is not None
+	assert g.ci_low == pytest.approx(0.0192, abs=1e-3) and g.ci_high == pytest.approx(0.1775, abs=1e-3)
+	# equally far before and after: the baseline measured before the candidate (its round's) wins
+	assert paired_gain([(2, 110.0), (4, 120.0)], [(1, 100.0), (3, 100.0), (5, 50.0)], "maximize").value == (  # type: ignore[union-attr]
+		pytest.approx(0.15)
+	)
+
+
 def test_verdict_statements() -> None:
 	nf = noise_floor([100.0, 102.0, 98.0])
 	better = verdict(gain_over(value_stats([128, 126, 130]), value_stats([100, 102, 98]), "maximize"), nf)  # type: ignore[arg-type]

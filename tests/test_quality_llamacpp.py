@@ -48,8 +48,16 @@ def serve(model_path: Path, tmp_path: Path, **flags: Any) -> Iterator[str]:
 
 def guard(model_path: Path, q: QualitySpec) -> QualityGuard:
 	spec = parse_spec({"task_name": "q", "model": {"id_or_path": str(model_path)}, "base_runtime": "llama.cpp"})
+	defaults = {name: f.default for name, f in get_engine("llamacpp").catalogue().items()}
 	return QualityGuard(
-		spec, q, task_id=1, engine="llamacpp", reference_params={}, reference_flags={}, model=str(model_path)
+		spec,
+		q,
+		task_id=1,
+		engine="llamacpp",
+		reference_params={},
+		reference_flags={},
+		model=str(model_path),
+		defaults=defaults,
 	)
 
 
@@ -85,6 +93,7 @@ def test_configurations_that_differ_only_in_slots_and_threads_share_one_probe(mo
 	assert g.key_of({**BASE, **one}) == g.key_of({**BASE, **four})
 	assert g.key_of({**BASE, **one}) != g.key_of({**BASE, **one, "cache-type-k": "q8_0"})
 	assert g.key_of({**BASE, **one}) != g.key_of({**BASE, **one, "flash-attn": "off"})  # kernels: probed apart
+	assert g.key_of({**BASE, "cache-type-k": "f16"}) == g.key_of(BASE)  # f16 is llama-server's default K cache
 
 	class Out:
 		score = None

@@ -89,8 +89,10 @@ class QualityGuard:
 		reference_flags: dict[str, Any],
 		model: str,
 		log: Callable[[str], None] = lambda _m: None,
+		defaults: dict[str, Any] | None = None,
 	) -> None:
 		self.spec, self.q, self.engine, self.log = spec, q, engine, log
+		self.defaults = {k: v for k, v in (defaults or {}).items() if v is not None}  # the engine's flag defaults
 		self.reference_params, self.reference_key = reference_params, self.key_of(reference_flags)
 		self.prompts = list(probe_prompts()[: q.prompts])
 		self.eval: list[EvalItem] = load_eval(q.eval.path, q.eval.limit) if q.eval is not None else []
@@ -110,9 +112,12 @@ class QualityGuard:
 				self.reference = None
 
 	def key_of(self, flags: dict[str, Any]) -> str:
-		"""What decides a configuration's probe: its flags, less those that do not change a greedy answer when
-		quality.share_probes (engines/output_knobs.py OUTPUT_NEUTRAL): configurations with one key share a probe."""
-		shared = output_flags(self.engine, flags) if self.q.share_probes else flags
+		"""What decides a configuration's probe: its flags, less (with quality.share_probes) those that do not change
+		a greedy answer (engines/output_knobs.py OUTPUT_NEUTRAL) and those at the engine's own default (the
+		catalogue's): configurations with one key share a probe."""
+		shared = output_flags(self.engine, flags) if self.q.share_probes else dict(flags)
+		if self.q.share_probes:  # a flag given at the engine's own default is the same as the flag left out
+			shared = {k: v for k, v in shared.items() if k not in self.defaults or str(v) != str(self.defaults[k])}
 		return json.dumps(shared, sort_keys=True, default=str)
 
 	# -- probing ------------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ def quality_guard(runner: RunnerBase, ctx: RunContext) -> QualityGuard | None:
 		reference_flags=dict(plan.flags),
 		model=str(ctx.model_path),
 		log=runner._log,
+		defaults={name: f.default for name, f in ctx.engine.catalogue().items()},
 	)
 	with runner.store.session() as s:
 		measured = s.scalar(

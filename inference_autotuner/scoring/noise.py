@@ -288,24 +288,31 @@ def paired_gain(
 	*,
 	max_gap: int = MAX_PAIR_GAP,
 ) -> Gain | None:
-	"""Gain from paired measurements: each candidate measurement (experiment number, value) is paired with the
-	baseline measurement nearest to it in order, when at most `max_gap` experiments apart (measured just before or
-	after: slow drift of the machine cancels); per pair g = ±(c - b) / |b|; the gain is the mean of g with a
-	Student t 95 % interval over the pairs. A baseline measurement serves one pair at most. None with fewer than 2
-	pairs (then the Welch interval of the two means is the one to use)."""
+	"""Gain from paired measurements: candidate and baseline measurements (experiment number, value) are paired
+	closest first, when at most `max_gap` experiments apart (measured just before or after: slow drift of the machine
+	cancels); on equal distance the baseline measured just before the candidate wins, so in interleaved rounds
+	(B C B C) each C pairs with its own round's B. Each measurement serves one pair at most. Per pair g = ±(c - b) /
+	|b|; the gain is the mean of g with a Student t 95 % interval over the pairs. None with fewer than 2 pairs (then
+	the Welch interval of the two means is the one to use)."""
 	sign = 1.0 if direction == "maximize" else -1.0
-	free = sorted(baseline)
+	# closest pairs first (then the baseline measured before the candidate, then earlier ones): in rounds B C B C the
+	# C of each round pairs with its own B, and a lone earlier measurement (the search's) cannot take a round's B
+	options = sorted(
+		(abs(b[0] - c[0]), b[0] > c[0], c[0], b[0], c[1], b[1])
+		for c in candidate
+		for b in baseline
+		if abs(b[0] - c[0]) <= max_gap
+	)
+	used_c: set[int] = set()
+	used_b: set[int] = set()
 	gains: list[float] = []
-	for number, value in sorted(candidate):
-		if not free:
-			break
-		near = min(free, key=lambda b: (abs(b[0] - number), b[0]))
-		if abs(near[0] - number) > max_gap:
+	for _gap, _after, cn, bn, cv, bv in options:
+		if cn in used_c or bn in used_b:
 			continue
-		free.remove(near)
-		if near[1] == 0:
-			continue
-		gains.append(sign * (value - near[1]) / abs(near[1]))
+		used_c.add(cn)
+		used_b.add(bn)
+		if bv != 0:
+			gains.append(sign * (cv - bv) / abs(bv))
 	stats = value_stats(gains)
 	if stats is None or stats.n < 2:
 		return None
