@@ -207,11 +207,6 @@ class QualityGuard:
 			cmp = compare(ref.completions, result.completions)
 		return self.figures(result, cmp), cmp is None and result.logprobs, notes
 
-	def check(self, out: Any, base_url: str, flags: dict[str, Any], cancel: threading.Event | None = None) -> None:
-		"""Probe the running configuration and judge it at once (collect, then apply)."""
-		self.collect(out, base_url, flags, cancel)
-		self.apply(out)
-
 	def collect(self, out: Any, base_url: str, flags: dict[str, Any], cancel: threading.Event | None = None) -> None:
 		"""Probe the running configuration (`flags`: what it was launched with) while its engine is up, unless a
 		configuration with the same key_of was probed (greedy probes are deterministic); the figures wait in `self`

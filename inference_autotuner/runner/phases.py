@@ -14,6 +14,7 @@ from .base import FINAL, RunContext
 from .launch import baseline_params
 
 if TYPE_CHECKING:
+	from ..scoring.noise import Gain
 	from .search_loop import SearchLoop as TaskRunner  # what the phases use of the task's runner
 
 
@@ -150,6 +151,7 @@ def repeat_phase(runner: TaskRunner, ctx: RunContext) -> None:
 	runner._log(
 		f"measuring the {len(top)} best configuration(s) again{with_base}: up to {opt.repeats} round(s), "
 		"while their 95% intervals overlap"
+		+ (f" or the gain is not known to ±{opt.gain_precision:.0%}" if base is not None and opt.gain_precision else "")
 	)
 	direction = OBJECTIVE_INFO[(opt.objectives or [opt.objective])[0]].direction
 	active, measure_base = list(top), base is not None
@@ -188,7 +190,7 @@ def repeat_phase(runner: TaskRunner, ctx: RunContext) -> None:
 	runner._log(f"repeats: {opt.repeats} round(s) spent, still undecided (see `autotuner best`)")
 
 
-def _gain_said(gain: Any) -> str:
+def _gain_said(gain: Gain | None) -> str:
 	if gain is None or gain.ci_low is None or gain.ci_high is None:
 		return ""
 	return f": paired gain {gain.value:+.1%} (95% CI {gain.ci_low:+.1%} to {gain.ci_high:+.1%}, {gain.pairs} pairs)"
