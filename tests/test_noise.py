@@ -318,6 +318,36 @@ def test_gain_known_to_the_asked_precision() -> None:
 	assert not gain_known(None, 0.10) and not gain_known(Gain(value=0.1, method="single"), 0.10)
 
 
+def test_settled_by_paired_differences_where_unpaired_intervals_still_overlap() -> None:
+	"""Two candidates that drift together (the machine slows down over the rounds): measured side by side, b is
+	7-8 % below a every round, yet their unpaired intervals overlap widely; the paired difference settles it."""
+	from inference_autotuner.scoring.noise import leader_of, settled
+
+	rows = [
+		m(1, "a", 150.0), m(2, "b", 139.0),  # search
+		m(3, "base", 120.0), m(4, "a", 140.0), m(5, "b", 130.0),  # round 1
+		m(6, "base", 110.0), m(7, "a", 128.0), m(8, "b", 118.0),  # round 2
+		m(9, "base", 100.0), m(10, "a", 117.0), m(11, "b", 108.0),  # round 3
+	]  # fmt: skip
+	configs = group_configs(rows)
+	assert "b" in undecided(configs, "maximize", baseline_key="base")  # unpaired: 123.8 +- 21.6 vs 133.8 +- 22.8
+	a, b = (next(c for c in configs if c.params_key == k) for k in ("a", "b"))
+	assert leader_of(configs, "maximize", baseline_key="base") is a
+	# pairs (1,2) -7.33 %, (4,5) -7.14 %, (7,8) -7.81 %, (10,11) -7.69 %: mean -7.50 %, interval -7.99 % to -7.00 %
+	assert settled(b, a, "maximize", 0.10) and settled(b, a, "maximize", None)
+	# two pairs only, -5 % and +4 %: mean -0.5 %, t(1) = 12.7: +-57 points, not settled
+	wide = group_configs([m(1, "a", 100.0), m(2, "b", 95.0), m(3, "a", 100.0), m(4, "b", 104.0)])
+	assert not settled(wide[1], wide[0], "maximize", 0.10)
+	# a tie known to +-10 points (pairs -2 %, +3 %, -1 %, +1 %, 0 %: interval -2.2 % to +2.6 %): settled as a tie,
+	# but only when a precision is asked (without one, only an interval that excludes 0 settles)
+	tie = group_configs(
+		[m(i, k, v) for i, (k, v) in enumerate(
+			[("a", 100.0), ("b", 98.0), ("a", 100.0), ("b", 103.0), ("a", 100.0), ("b", 99.0), ("a", 100.0),
+			 ("b", 101.0), ("a", 100.0), ("b", 100.0)], 1)]
+	)  # fmt: skip
+	assert settled(tie[1], tie[0], "maximize", 0.10) and not settled(tie[1], tie[0], "maximize", None)
+
+
 def test_leader_of_leaves_out_the_baseline() -> None:
 	from inference_autotuner.scoring.noise import leader_of
 

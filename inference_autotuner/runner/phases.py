@@ -107,10 +107,12 @@ def noise_phase(runner: TaskRunner, ctx: RunContext) -> None:
 def repeat_phase(runner: TaskRunner, ctx: RunContext) -> None:
 	"""The top `repeat_top_k` configurations (by their best score) measured again in rounds interleaved with the
 	baseline (B, C1, C2, B, C1, C2, ...: gains come from pairs measured side by side, so drift cancels), up to
-	`repeats` rounds, and only while their 95% intervals overlap (scoring.noise.undecided): a configuration
-	separated from the leader is not measured again; the leader and the baseline go on until the paired gain is
-	known to `gain_precision` (gain_known)."""
-	from ..scoring.noise import gain_known, leader_of, paired_gain, undecided
+	`repeats` rounds, and only while their 95% intervals overlap (scoring.noise.undecided) and their paired
+	difference to the leader (measured side by side in the rounds) is not settled (scoring.noise.settled: it
+	excludes 0, or is known to ±`gain_precision`): a configuration separated from or tied with the leader to that
+	precision is not measured again; the leader and the baseline go on until the paired gain is known to
+	`gain_precision` (gain_known)."""
+	from ..scoring.noise import gain_known, leader_of, paired_gain, settled, undecided
 	from ..scoring.objectives import OBJECTIVE_INFO
 	from .summary import _baseline_key, _load, _measurements, group_configs
 
@@ -154,6 +156,7 @@ def repeat_phase(runner: TaskRunner, ctx: RunContext) -> None:
 		+ (f" or the gain is not known to ±{opt.gain_precision:.0%}" if base is not None and opt.gain_precision else "")
 	)
 	direction = OBJECTIVE_INFO[(opt.objectives or [opt.objective])[0]].direction
+	precision = opt.gain_precision
 	active, measure_base = list(top), base is not None
 	for round_ in range(1, opt.repeats + 1):
 		order = ([base] if measure_base and base is not None else []) + active
@@ -170,7 +173,13 @@ def repeat_phase(runner: TaskRunner, ctx: RunContext) -> None:
 		bkey = _baseline_key(rows_)
 		left = undecided(configs, direction, baseline_key=bkey)
 		leader = leader_of(configs, direction, baseline_key=bkey)
-		cands = [k for k in left if k != bkey]
+		by_key = {c.params_key: c for c in configs}
+		cands = [
+			k
+			for k in left
+			if k != bkey
+			and not (leader is not None and k != leader.params_key and settled(by_key[k], leader, direction, precision))
+		]
 		if leader is not None and cands == [leader.params_key]:
 			cands = []  # the leader is undecided only against the baseline
 		basec = next((c for c in configs if c.params_key == bkey), None)

@@ -413,6 +413,19 @@ def undecided(
 	return out
 
 
+def settled(candidate: ConfigStats, leader: ConfigStats, direction: Direction, precision: float | None) -> bool:
+	"""Whether measuring `candidate` again beside the leader would not change what is recommended: their paired
+	difference (candidate over leader, from measurements taken side by side in the repeat rounds: drift cancels, as
+	for the gain over the baseline) has a 95 % interval that excludes 0 (one is better), or that is at most
+	±`precision` wide (a tie known to that precision: either is as good, and their gains over the baseline agree to
+	it). Unpaired intervals (`undecided`) need far more measurements to separate two configurations whose runs
+	drift together."""
+	diff = paired_gain(candidate.values, leader.values, direction)
+	if diff is None or diff.ci_low is None or diff.ci_high is None:
+		return False
+	return diff.ci_high < 0 or diff.ci_low > 0 or (precision is not None and gain_known(diff, precision))
+
+
 def _overlap(a: ValueStats, b: ValueStats) -> bool:
 	if a.ci_low is None or a.ci_high is None or b.ci_low is None or b.ci_high is None:
 		return True
