@@ -34,6 +34,7 @@ import pytest
 from inference_autotuner.deploy.base import Deployer, Launch
 from inference_autotuner.deploy.ports import free_port
 from inference_autotuner.errors import CancelledError, EngineStartError
+from inference_autotuner.procs import started
 
 REPO = Path(__file__).resolve().parents[1]
 ZERO = REPO / "benchmarks" / "zero_server.py"
@@ -230,7 +231,7 @@ class Kubernetes(Place):
 		target = K8sTarget(engine="vllm", image="vllm/vllm-openai:v0", namespace="ns", model_ref="org/m")
 		d = KubernetesDeployer(target, controller=ctl, forwarder=self.forwarder, health_poll=0.05)
 		if owner is not None:
-			d.owner_pid, d.owner_start = owner.pid, str(int(owner.create_time() * 100))
+			d.owner_pid, d.owner_start = owner.pid, str(int(started(owner) * 100))
 		return d
 
 	def _launch(self, port: int, labels: dict[str, str]) -> Launch:

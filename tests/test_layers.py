@@ -14,7 +14,7 @@ LAYERS: list[tuple[str, ...]] = [
 	("services", "reporting"),
 	("worker", "runner", "explain"),
 	("deploy", "engines", "bench", "scoring", "search", "models", "provenance", "formatting", "quality"),
-	("spec", "store", "errors", "space", "paths", "names", "limits", "gpus", "users", "telemetry", "__init__"),
+	("spec", "store", "errors", "space", "paths", "names", "limits", "gpus", "users", "telemetry", "procs", "__init__"),
 ]
 LEVEL = {part: len(LAYERS) - i for i, parts in enumerate(LAYERS) for part in parts}
 

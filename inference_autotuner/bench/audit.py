@@ -25,6 +25,7 @@ from typing import Any
 
 import psutil
 
+from ..procs import started
 from .metrics import RequestRecord, RunMetrics, percentile
 from .runaudit import RunAudit as RunAudit  # the record lives apart: RunMetrics holds one
 
@@ -156,7 +157,8 @@ def _tree(pids: Sequence[int]) -> dict[tuple[int, float], psutil.Process]:
 		try:
 			root = psutil.Process(pid)
 			for p in [root, *root.children(recursive=True)]:
-				out[(p.pid, p.create_time())] = p
+				# seconds since boot, not psutil's epoch time, which moves with the clock (procs.py)
+				out[(p.pid, started(p))] = p
 		except psutil.Error:
 			continue
 	return out
@@ -279,6 +281,10 @@ def engine_stopped(pid: int) -> None:
 		_RUNNING_ENGINES.discard(pid)
 
 
+CPU_SLACK_CORES = 0.5
+"""CPU counted above every watched core by more than this is an accounting error (see HostSampler.finish)."""
+
+
 class HostSampler:
 	"""CPU accounting over one run: the client's, the engine's and everybody else's CPU time on our cores."""
 
@@ -323,13 +329,19 @@ class HostSampler:
 		# is counted from its own start)
 		used_sibling = sum(max(0.0, _cpu(p) - self._sibling0.get(k, 0.0)) for k, p in self._siblings(engine).items())
 		place = self.placement
+		client_cpu: float | None = used_client / wall
+		notes = list(place.notes)
+		if client_cpu is not None and client_cpu > len(self.cores) + CPU_SLACK_CORES:
+			# more than every core we run on: an accounting error, never the client's figure (it would fail the run)
+			notes.append(f"the client's CPU could not be told ({client_cpu:.1f} cores counted on {len(self.cores)})")
+			client_cpu = None
 		audit = RunAudit(
 			cores=len(self.cores),
-			client_cpu=used_client / wall,
+			client_cpu=client_cpu,
 			engine_cpu=used_engine / wall if place.engine_pids else None,
 			engine_cores=place.engine_cores,
 			client_cores=place.client_cores,
-			notes=list(place.notes),
+			notes=notes,
 		)
 		try:
 			audit.load_avg = os.getloadavg()[0]

@@ -27,6 +27,7 @@ import psutil
 
 from ..errors import CancelledError, DeployError, EngineStartError
 from ..gpus import Allocation, GPUAllocator
+from ..procs import started
 from .base import Deployer, Deployment, Launch
 from .gpu_hold import GPUHold
 from .ports import ensure_port_free
@@ -107,7 +108,7 @@ def connect(timeout: float = 10.0) -> Any:
 
 def _proc_start(pid: int) -> float | None:
 	try:
-		return psutil.Process(pid).create_time()
+		return started(pid)
 	except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
 		return None
 

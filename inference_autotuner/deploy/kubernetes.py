@@ -26,6 +26,7 @@ import psutil
 import yaml
 
 from ..errors import CancelledError, DeployError, EngineStartError
+from ..procs import started
 from .base import Deployer, Deployment, Launch
 from .k8s import ome
 from .k8s.controller import Controller, connect
@@ -51,7 +52,7 @@ SWEPT_KINDS = {"kubernetes": ("Deployment", "Service", "ConfigMap"), "ome": ("In
 
 def _start_time(pid: int) -> str:
 	try:
-		return str(int(psutil.Process(pid).create_time() * 100))
+		return str(int(started(pid) * 100))
 	except (psutil.Error, ValueError):
 		return ""
 

@@ -32,6 +32,7 @@ import psutil
 from ..errors import CancelledError, EngineStartError
 from ..gpus import Allocation, GPUAllocator
 from ..paths import run_dir
+from ..procs import started
 from .base import Deployer, Deployment, Launch
 from .gpu_hold import GPUHold
 from .ports import ensure_port_free
@@ -93,7 +94,8 @@ def classify_failure(log_text: str, exit_code: int | None) -> tuple[str, str, st
 
 def _start_time(pid: int) -> float | None:
 	try:
-		return psutil.Process(pid).create_time()
+		# seconds since boot, not psutil's epoch time, which moves with the clock (procs.py)
+		return started(pid)
 	except (psutil.NoSuchProcess, psutil.AccessDenied):
 		return None
 
@@ -267,13 +269,16 @@ def _engine_processes(pgid: int, tag: str | None, since: float | None) -> list[p
 	found: dict[int, psutil.Process] = {}
 	with contextlib.suppress(psutil.Error):
 		root = psutil.Process(pgid)
-		if since is None or abs(root.create_time() - since) < 1e-3:
+		if since is None or abs(started(root) - since) < 1e-3:
 			for p in [root, *root.children(recursive=True)]:
 				found[p.pid] = p
-	for p in psutil.process_iter(["pid", "create_time", "status"]):
+	for p in psutil.process_iter(["pid", "status"]):
 		if p.pid in found or p.info["status"] == psutil.STATUS_ZOMBIE:
 			continue
-		if since is not None and (p.info["create_time"] or 0) < since - 1e-3:
+		try:
+			if since is not None and started(p) < since - 1e-3:
+				continue
+		except psutil.Error:
 			continue
 		try:
 			if os.getpgid(p.pid) == pgid or (tag is not None and p.environ().get(TAG_ENV) == tag):

@@ -18,6 +18,8 @@ _INT = int
 _STR = str
 
 
+STOP_POLL_S = 0.1
+"""How often the main thread wakes to take a pending stop signal."""
 STOP_GRACE_S = 5.0
 
 
@@ -144,7 +146,11 @@ def main(argv: list[str] | None = None) -> int:
 		signal.signal(signal.SIGINT, lambda *_: stop.set())
 		signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
 	print(f"llamacpp_server: listening on {server.listening_address}", flush=True)
-	stop.wait()
+	# Python runs a signal's handler in the main thread only when that thread runs bytecode: a SIGTERM the kernel
+	# hands to one of the server's threads (those it starts after the load do not block it) would otherwise wait
+	# forever behind a blocked stop.wait(), and the deployer's SIGKILL came 10 s later (1 stop in 3 measured).
+	while not stop.wait(STOP_POLL_S):
+		pass
 	# The server's own shutdown joins its threads; should that ever hang (a stop right as its HTTP loop starts), the
 	# process still ends: nobody may be left to send a SIGKILL (a killed worker's engine gets only SIGTERM).
 	watchdog = threading.Timer(STOP_GRACE_S, os._exit, args=(0,))
