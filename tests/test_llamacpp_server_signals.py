@@ -35,22 +35,20 @@ def test_stops_after_serving_are_taken_at_once(model_path: Path, tmp_path: Path)
 	"""After it has served requests (the HTTP threads started after the load do not block SIGTERM, so the kernel may
 	hand the signal to one of them), every stop is taken by the main thread. Before the fix, through the local
 	deployer, one stop in three was not: the engine ran on until the deployer's SIGKILL 10 s later (stops of 10.04 s;
-	now 0.06-0.09 s), and each such experiment lasted 10 s longer. The bound is the server's own shutdown watchdog
-	(STOP_GRACE_S), far under the deployer's grace."""
+	now 0.06-0.09 s), and each such experiment lasted 10 s longer."""
 	import threading
 
 	import httpx
 
 	from inference_autotuner.deploy.base import Launch
 	from inference_autotuner.deploy.local import LocalProcessDeployer
-	from inference_autotuner.engines.llamacpp_server import STOP_GRACE_S
 
 	deployer = LocalProcessDeployer(records=tmp_path / "records")
 	deployer.records.mkdir()
 	for attempt in range(6):
 		port = free_port()
 		argv = [sys.executable, "-I", "-m", "inference_autotuner.engines.llamacpp_server", "--model", str(model_path)]
-		argv += ["--port", str(port), "--ctx-size", "4096", "--parallel", "4"]
+		argv += ["--port", str(port), "--ctx-size", "4096", "--parallel", "4", "--threads", str(1 + attempt % 2)]
 		dep = deployer.start(Launch(argv=argv, port=port), log_path=tmp_path / f"engine{attempt}.log", timeout=60)
 		proc = dep.handle
 		try:
@@ -70,5 +68,4 @@ def test_stops_after_serving_are_taken_at_once(model_path: Path, tmp_path: Path)
 			if proc.poll() is None:
 				proc.kill()
 				proc.wait()
-		assert took < STOP_GRACE_S, f"stop {attempt + 1} took {took:.1f} s: the SIGTERM waited for a SIGKILL"
-		assert "cleaning up before exit" in (tmp_path / f"engine{attempt}.log").read_text(errors="replace")
+		assert took < 5.0, f"stop {attempt + 1} took {took:.1f} s: the SIGTERM waited for the deployer's SIGKILL"

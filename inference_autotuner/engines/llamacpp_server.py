@@ -11,16 +11,11 @@ import argparse
 import os
 import signal
 import sys
-import threading
+import time
 
 # llama-server flag -> (attribute path on xllamacpp.CommonParams, type)
 _INT = int
 _STR = str
-
-
-STOP_POLL_S = 0.1
-"""How often the main thread wakes to take a pending stop signal."""
-STOP_GRACE_S = 5.0
 
 
 def _bool(v: str) -> bool:
@@ -130,34 +125,24 @@ def main(argv: list[str] | None = None) -> int:
 	import xllamacpp as x
 
 	params = make_params(list(sys.argv[1:] if argv is None else argv))
-	stop = threading.Event()
 	# SIGTERM/SIGINT are held back while the server loads (a C call that may take seconds and that starts the
-	# server's threads): a stop asked during the load waits, pending, and is taken as soon as the server exists, and
-	# the threads it starts inherit the block, so the main thread is the one that takes it. Without this a stop
-	# during the load could land on a C thread and be lost, leaving an engine nobody owns (a killed worker's).
+	# server's threads): a stop asked during the load waits, pending, and the threads it starts inherit the block.
+	# Once the server exists both signals get their default action (end the process at once) and are let through:
+	# a stop pending from the load ends it right there, a later one whichever thread the kernel hands it to. A
+	# Python handler needs the main thread to run bytecode; measured with one, 1 stop in 3 after serving was never
+	# taken and the deployer's SIGKILL came 10 s later. The server keeps nothing worth a graceful shutdown.
 	stops = {signal.SIGTERM, signal.SIGINT}
-	signal.signal(signal.SIGTERM, lambda *_: stop.set())
-	signal.signal(signal.SIGINT, lambda *_: stop.set())
 	signal.pthread_sigmask(signal.SIG_BLOCK, stops)
-	try:
-		server = x.Server(params)
-	finally:
-		signal.signal(signal.SIGTERM, lambda *_: stop.set())
-		signal.signal(signal.SIGINT, lambda *_: stop.set())
-		signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+	server = x.Server(params)
+	# PID 1 (a container's program) ignores a signal left at its default action: there a handler ends the process,
+	# taken by the main thread, which wakes every 0.1 s so that it runs bytecode
+	action = (lambda *_: os._exit(0)) if os.getpid() == 1 else signal.SIG_DFL
+	signal.signal(signal.SIGTERM, action)
+	signal.signal(signal.SIGINT, action)
+	signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
 	print(f"llamacpp_server: listening on {server.listening_address}", flush=True)
-	# Python runs a signal's handler in the main thread only when that thread runs bytecode: a SIGTERM the kernel
-	# hands to one of the server's threads (those it starts after the load do not block it) would otherwise wait
-	# forever behind a blocked stop.wait(), and the deployer's SIGKILL came 10 s later (1 stop in 3 measured).
-	while not stop.wait(STOP_POLL_S):
-		pass
-	# The server's own shutdown joins its threads; should that ever hang (a stop right as its HTTP loop starts), the
-	# process still ends: nobody may be left to send a SIGKILL (a killed worker's engine gets only SIGTERM).
-	watchdog = threading.Timer(STOP_GRACE_S, os._exit, args=(0,))
-	watchdog.daemon = True  # a clean shutdown does not wait for it
-	watchdog.start()
-	del server
-	return 0
+	while True:
+		time.sleep(0.1)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,17 @@ def measure_times(
 			return
 
 
+def count_finished(runner: TaskRunner, params: dict[str, Any]) -> int:
+	"""Finished measurements of a configuration, any origin."""
+	with runner.store.session() as s:
+		q = select(func.count()).where(
+			Experiment.task_id == runner.task_id,
+			Experiment.params_key == params_key(params),
+			Experiment.status.in_(FINAL),
+		)
+		return int(s.scalar(q) or 0)
+
+
 def count_before_repeats(runner: TaskRunner, params: dict[str, Any]) -> int:
 	"""Finished measurements of a configuration before the repeat phase (origin other than repeat): the same
 	number on a resume, so the rounds' targets are too."""
@@ -164,7 +175,11 @@ def repeat_phase(runner: TaskRunner, ctx: RunContext) -> None:
 			if runner.cancel.is_set():
 				return
 			is_base = base is not None and params_key(params) == params_key(base)
+			# this round's measurement: the round's target on a resume (what a killed run already measured is not
+			# measured again), at most one more than it has (a runner-up left out of a round and back as the leader
+			# later is measured once in its round, not caught up back to back with no baseline beside it)
 			target = (base_start if is_base else start.get(params_key(params), 1)) + round_
+			target = min(target, count_finished(runner, params) + 1)
 			measure_times(runner, ctx, params, ExperimentOrigin.REPEAT, target)
 			if runner._status == TaskStatus.INTERRUPTED:
 				return
