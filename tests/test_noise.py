@@ -418,7 +418,7 @@ def test_a_real_task_measures_its_noise_floor_first_and_interleaves_the_repeats(
 	assert summary.verdict.text.startswith(
 		("better than baseline by", "no detectable difference", "worse than baseline by", "the baseline is")
 	)
-	assert summary.gain is not None and summary.gain.method in ("paired", "welch", "single")
+	assert summary.gain is not None and summary.gain.method in ("blocked", "paired", "welch", "single")
 	run = next(r for r in summary.model_dump()["baseline"]["experiment_ids"])
 	assert run is not None
 	with store.session() as s:

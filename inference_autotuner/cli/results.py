@@ -38,7 +38,9 @@ def print_recommendation(summary: TaskSummary) -> None:
 	if summary.gain is not None and summary.baseline is not None:
 		base = summary.baseline
 		mean = f"mean {fmt(base.objective.mean)} {primary.unit}, " if base.objective else ""
-		how = {"paired": ", paired", "welch": "", "single": ""}[summary.gain.method]
+		how = {"blocked": ", side by side in rounds", "paired": ", paired", "welch": "", "single": ""}[
+			summary.gain.method
+		]
 		console.print(
 			f"  gain over the baseline (experiment {base.number}, {mean}n={base.n}{how}): "
 			f"[bold]{fmt_gain(summary.gain)}[/]"

@@ -38,17 +38,8 @@ def measure_times(
 		if todo:
 			exp_id, number, row_origin = todo.pop(0)
 		else:
+			done = count_finished(runner, params)
 			with runner.store.session() as s:
-				done = int(
-					s.scalar(
-						select(func.count()).where(
-							Experiment.task_id == runner.task_id,
-							Experiment.params_key == key,
-							Experiment.status.in_(FINAL),
-						)
-					)
-					or 0
-				)
 				has_baseline = bool(
 					s.scalar(
 						select(func.count()).where(
@@ -117,13 +108,14 @@ def noise_phase(runner: TaskRunner, ctx: RunContext) -> None:
 
 def repeat_phase(runner: TaskRunner, ctx: RunContext) -> None:
 	"""The top `repeat_top_k` configurations (by their best score) measured again in rounds interleaved with the
-	baseline (B, C1, C2, B, C1, C2, ...: gains come from pairs measured side by side, so drift cancels), up to
-	`repeats` rounds, and only while their 95% intervals overlap (scoring.noise.undecided) and their paired
-	difference to the leader (measured side by side in the rounds) is not settled (scoring.noise.settled: it
-	excludes 0, or is known to ±`gain_precision`): a configuration separated from or tied with the leader to that
-	precision is not measured again; the leader and the baseline go on until the paired gain is known to
-	`gain_precision` (gain_known)."""
-	from ..scoring.noise import gain_known, leader_of, paired_gain, settled, undecided
+	baseline (B, C1, C2, B, C1, C2, ...: a round is a block, drift cancels), up to `repeats` rounds. A runner-up
+	races the leader until their difference, from the rounds' fit (scoring.blocks), is settled (it excludes 0, or
+	is known to ±`gain_precision`: scoring.noise.settled_by) or their unpaired intervals separate; then the loser
+	leaves the race for good (the leader does not flip back to a configuration no longer measured). The leader and
+	the baseline go on until the leader's gain is known to `gain_precision` (gain_known); rounds without a gain to
+	narrow leave the baseline out."""
+	from ..scoring.blocks import fit_configs, side_by_side
+	from ..scoring.noise import gain_known, leader_of, separated, settled_by
 	from ..scoring.objectives import OBJECTIVE_INFO
 	from .summary import _baseline_key, _load, _measurements, group_configs
 
@@ -133,26 +125,7 @@ def repeat_phase(runner: TaskRunner, ctx: RunContext) -> None:
 	if runner.spec.deployment_mode == "predict":
 		runner._log("predicted figures do not vary: no repeats")
 		return
-	with runner.store.session() as s:
-		rows = s.execute(
-			select(Experiment.params_key, func.min(Experiment.score), func.min(Experiment.number))
-			.where(Experiment.task_id == runner.task_id, Experiment.status == ExperimentStatus.SUCCESS)
-			.where(Experiment.score.is_not(None), Experiment.origin.in_(ExperimentOrigin.BUDGETED))
-			.group_by(Experiment.params_key)
-			.order_by(func.min(Experiment.score), func.min(Experiment.number))
-			.limit(opt.repeat_top_k)
-		).all()
-		top = []
-		for key, _, number in rows:
-			row = s.scalar(select(Experiment).where(Experiment.task_id == runner.task_id, Experiment.number == number))
-			if row is not None and row.params_key == key:
-				top.append(dict(row.params))
-			else:
-				first = s.scalars(
-					select(Experiment).where(Experiment.task_id == runner.task_id, Experiment.params_key == key)
-				).first()
-				if first is not None:
-					top.append(dict(first.params))
+	top = _top_configs(runner, opt.repeat_top_k)
 	base = baseline_params(runner.spec, ctx.space) if opt.baseline is not False else None
 	if base is not None:
 		top = [p for p in top if params_key(p) != params_key(base)]
@@ -168,6 +141,8 @@ def repeat_phase(runner: TaskRunner, ctx: RunContext) -> None:
 	)
 	direction = OBJECTIVE_INFO[(opt.objectives or [opt.objective])[0]].direction
 	precision = opt.gain_precision
+	keys = {params_key(p): p for p in top}
+	out: set[str] = set()  # runner-ups (or former leaders) settled: not measured again
 	active, measure_base = list(top), base is not None
 	for round_ in range(1, opt.repeats + 1):
 		order = ([base] if measure_base and base is not None else []) + active
@@ -176,8 +151,8 @@ def repeat_phase(runner: TaskRunner, ctx: RunContext) -> None:
 				return
 			is_base = base is not None and params_key(params) == params_key(base)
 			# this round's measurement: the round's target on a resume (what a killed run already measured is not
-			# measured again), at most one more than it has (a runner-up left out of a round and back as the leader
-			# later is measured once in its round, not caught up back to back with no baseline beside it)
+			# measured again), at most one more than it has (a configuration left out of a round is measured once
+			# in a later one, never caught up back to back with no baseline beside it)
 			target = (base_start if is_base else start.get(params_key(params), 1)) + round_
 			target = min(target, count_finished(runner, params) + 1)
 			measure_times(runner, ctx, params, ExperimentOrigin.REPEAT, target)
@@ -186,32 +161,59 @@ def repeat_phase(runner: TaskRunner, ctx: RunContext) -> None:
 		_task, rows_ = _load(runner.store, runner.task_id)
 		configs = group_configs(_measurements(rows_))
 		bkey = _baseline_key(rows_)
-		left = undecided(configs, direction, baseline_key=bkey)
-		leader = leader_of(configs, direction, baseline_key=bkey)
+		fit = fit_configs(configs, bkey)
 		by_key = {c.params_key: c for c in configs}
-		cands = [
-			k
-			for k in left
-			if k != bkey
-			and not (leader is not None and k != leader.params_key and settled(by_key[k], leader, direction, precision))
-		]
-		if leader is not None and cands == [leader.params_key]:
-			cands = []  # the leader is undecided only against the baseline
-		basec = next((c for c in configs if c.params_key == bkey), None)
-		gain = paired_gain(leader.values, basec.values, direction) if leader and basec else None
-		keys = {params_key(p): p for p in top}
-		need_base = basec is not None and not gain_known(gain, opt.gain_precision)
-		need_base = need_base and leader is not None and leader.params_key in keys  # a leader this phase measures
-		if opt.gain_precision is None:
-			need_base = need_base and bkey in left  # only while the intervals overlap
+		while True:  # drop runner-ups whose race with the leader is settled, one at a time
+			racing = [by_key[k] for k in keys if k in by_key and k not in out]
+			leader = leader_of(racing, direction, baseline_key=bkey)
+			loser = None
+			for c in racing:
+				if leader is None or c is leader:
+					continue
+				diff = side_by_side(c, leader, direction, fit)
+				if separated(c, leader) or settled_by(diff, precision):
+					loser = leader if diff is not None and diff.ci_low is not None and diff.ci_low > 0 else c
+					break
+			if loser is None:
+				break
+			out.add(loser.params_key)
+		cands = [c.params_key for c in racing if c is not leader]
+		basec = by_key.get(bkey) if bkey is not None else None
+		gain = side_by_side(leader, basec, direction, fit) if leader is not None and basec is not None else None
+		need_base = basec is not None and leader is not None and not gain_known(gain, precision)
+		if precision is None and need_base and leader is not None and basec is not None:
+			need_base = not separated(leader, basec)  # only while the intervals overlap
 		if not cands and not need_base:
 			runner._log(f"repeats: decided after {round_} round(s)" + _gain_said(gain))
 			return
-		active = [keys[k] for k in cands if k in keys]
-		if need_base and leader is not None and keys[leader.params_key] not in active:
-			active.insert(0, keys[leader.params_key])
-		measure_base = need_base or bool(active)
+		active = [keys[c.params_key] for c in racing if c.params_key in keys]
+		measure_base = need_base
 	runner._log(f"repeats: {opt.repeats} round(s) spent, still undecided (see `autotuner best`)")
+
+
+def _top_configs(runner: TaskRunner, k: int) -> list[dict[str, Any]]:
+	"""The k configurations with the best score measured by the search (budgeted origins), best first."""
+	with runner.store.session() as s:
+		rows = s.execute(
+			select(Experiment.params_key, func.min(Experiment.score), func.min(Experiment.number))
+			.where(Experiment.task_id == runner.task_id, Experiment.status == ExperimentStatus.SUCCESS)
+			.where(Experiment.score.is_not(None), Experiment.origin.in_(ExperimentOrigin.BUDGETED))
+			.group_by(Experiment.params_key)
+			.order_by(func.min(Experiment.score), func.min(Experiment.number))
+			.limit(k)
+		).all()
+		top = []
+		for key, _, number in rows:
+			row = s.scalar(select(Experiment).where(Experiment.task_id == runner.task_id, Experiment.number == number))
+			if row is not None and row.params_key == key:
+				top.append(dict(row.params))
+			else:
+				first = s.scalars(
+					select(Experiment).where(Experiment.task_id == runner.task_id, Experiment.params_key == key)
+				).first()
+				if first is not None:
+					top.append(dict(first.params))
+	return top
 
 
 def _gain_said(gain: Gain | None) -> str:

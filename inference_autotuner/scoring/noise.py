@@ -246,12 +246,16 @@ class Gain(BaseModel):
 	value: float = Field(description="(best - baseline) / |baseline|, sign flipped for minimised objectives")
 	ci_low: float | None = Field(None, description="95 % interval; None without enough measurements")
 	ci_high: float | None = None
-	method: Literal["paired", "welch", "single"] = Field(
+	method: Literal["blocked", "paired", "welch", "single"] = Field(
 		"welch",
-		description="paired: mean of per-pair gains, each measurement paired with the baseline measured next to it "
-		"(drift cancels); welch: difference of the two means; single: one measurement each, no interval",
+		description="blocked: from the rounds in which configurations were measured side by side (a fit of "
+		"log value = round + configuration over every such round: drift cancels, and every configuration's "
+		"measurements inform the noise); paired: mean of per-pair gains, each measurement paired with the baseline "
+		"measured next to it (drift cancels); welch: difference of the two means; single: one measurement each, "
+		"no interval",
 	)
-	pairs: int = Field(0, description="Pairs the paired gain comes from")
+	pairs: int = Field(0, description="Rounds (blocked) or pairs (paired) in which both were measured side by side")
+	df: float | None = Field(None, description="Degrees of freedom of the interval (blocked, paired)")
 
 
 def gain_over(best: ValueStats, baseline: ValueStats, direction: Direction) -> Gain | None:
@@ -350,7 +354,10 @@ def verdict(gain: Gain | None, noise: NoiseFloor | None, *, is_baseline: bool = 
 	floor = f"noise ±{noise.floor:.1%}" if noise is not None else None
 	if gain.ci_low is not None and gain.ci_high is not None:
 		ci = f"95% CI {gain.ci_low:+.1%} to {gain.ci_high:+.1%}"
-		how = f"{ci}, {gain.pairs} paired measurements" if gain.method == "paired" else ci
+		how = {
+			"paired": f"{ci}, {gain.pairs} paired measurements",
+			"blocked": f"{ci}, {gain.pairs} rounds side by side",
+		}.get(gain.method, ci)
 		if gain.ci_low > 0:
 			return Verdict(kind="better", text=f"better than baseline by {pct} ({how})")
 		if gain.ci_high < 0:
@@ -414,16 +421,26 @@ def undecided(
 
 
 def settled(candidate: ConfigStats, leader: ConfigStats, direction: Direction, precision: float | None) -> bool:
-	"""Whether measuring `candidate` again beside the leader would not change what is recommended: their paired
-	difference (candidate over leader, from measurements taken side by side in the repeat rounds: drift cancels, as
-	for the gain over the baseline) has a 95 % interval that excludes 0 (one is better), or that is at most
-	±`precision` wide (a tie known to that precision: either is as good, and their gains over the baseline agree to
-	it). Unpaired intervals (`undecided`) need far more measurements to separate two configurations whose runs
-	drift together."""
-	diff = paired_gain(candidate.values, leader.values, direction)
+	"""Whether measuring `candidate` again beside the leader would not change what is recommended, judged on their
+	per-pair gains (`settled_by`)."""
+	return settled_by(paired_gain(candidate.values, leader.values, direction), precision)
+
+
+def settled_by(diff: Gain | None, precision: float | None) -> bool:
+	"""Whether a difference measured side by side (candidate over leader: drift cancels, as for the gain over the
+	baseline) is settled: its 95 % interval excludes 0 (one is better), or it is at most ±`precision` wide (a tie
+	known to that precision: either is as good, and their gains over the baseline agree to it). Unpaired intervals
+	(`undecided`) need far more measurements to separate two configurations whose runs drift together."""
 	if diff is None or diff.ci_low is None or diff.ci_high is None:
 		return False
 	return diff.ci_high < 0 or diff.ci_low > 0 or (precision is not None and gain_known(diff, precision))
+
+
+def separated(a: ConfigStats, b: ConfigStats) -> bool:
+	"""Both measured twice or more and their 95 % intervals of the objective do not overlap."""
+	if a.objective is None or b.objective is None or a.objective.n < 2 or b.objective.n < 2:
+		return False
+	return not _overlap(a.objective, b.objective)
 
 
 def _overlap(a: ValueStats, b: ValueStats) -> bool:

@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field
 from ..errors import Conflict
 from ..quality.show import quality_rejections
 from ..runner.summary import ParetoPoint, analyse, pareto_of
-from ..scoring.noise import ConfigStats, Gain, NoiseFloor, Verdict, gain_over, paired_gain, verdict
+from ..scoring.blocks import fit_configs, side_by_side
+from ..scoring.noise import ConfigStats, Gain, NoiseFloor, Verdict, gain_over, verdict
 from ..scoring.objectives import OBJECTIVE_INFO, Direction
 from ..store import ExperimentOrigin, Store
 from .views import ExperimentPublic, TaskPublic, experiment_views, find_task, task_view
@@ -98,7 +99,8 @@ def task_summary(store: Store, task_id: int) -> TaskSummary:
 	if best is not None and baseline is not None and best.objective and baseline.objective:
 		gain = gain_over(best.objective, baseline.objective, primary.direction)
 		if best.params_key != baseline.params_key:
-			gain = paired_gain(best.values, baseline.values, primary.direction) or gain
+			fit = fit_configs(a.configs, a.baseline_key)
+			gain = side_by_side(best, baseline, primary.direction, fit) or gain
 	said = None
 	if best is not None and baseline is not None:
 		said = verdict(gain, a.noise, is_baseline=best.params_key == baseline.params_key)

@@ -1328,15 +1328,20 @@ export interface components {
              */
             ci_low?: number | null;
             /**
+             * Df
+             * @description Degrees of freedom of the interval (blocked, paired)
+             */
+            df?: number | null;
+            /**
              * Method
-             * @description paired: mean of per-pair gains, each measurement paired with the baseline measured next to it (drift cancels); welch: difference of the two means; single: one measurement each, no interval
+             * @description blocked: from the rounds in which configurations were measured side by side (a fit of log value = round + configuration over every such round: drift cancels, and every configuration's measurements inform the noise); paired: mean of per-pair gains, each measurement paired with the baseline measured next to it (drift cancels); welch: difference of the two means; single: one measurement each, no interval
              * @default welch
              * @enum {string}
              */
-            method: "paired" | "welch" | "single";
+            method: "blocked" | "paired" | "welch" | "single";
             /**
              * Pairs
-             * @description Pairs the paired gain comes from
+             * @description Rounds (blocked) or pairs (paired) in which both were measured side by side
              * @default 0
              */
             pairs: number;

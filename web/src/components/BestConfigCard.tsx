@@ -8,7 +8,12 @@ import { Card, Empty } from "./States";
 export function gainText(gain: Pick<Gain, "value" | "ci_low" | "ci_high"> & Partial<Gain>): string {
   const pct = (v: number) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)}%`;
   const ci = gain.ci_low != null && gain.ci_high != null ? ` (95% CI ${pct(gain.ci_low)} to ${pct(gain.ci_high)})` : "";
-  const how = gain.method === "paired" && gain.pairs ? `, paired over ${gain.pairs} interleaved baseline runs` : "";
+  const how =
+    gain.method === "paired" && gain.pairs
+      ? `, paired over ${gain.pairs} interleaved baseline runs`
+      : gain.method === "blocked" && gain.pairs
+        ? `, measured side by side in ${gain.pairs} rounds`
+        : "";
   return pct(gain.value) + ci + how;
 }
 
