@@ -147,6 +147,18 @@ def test_record_semantics_on_one_clock() -> None:
 	assert server.connections == 1  # one kept-alive connection
 
 
+def test_the_time_cap_holds_for_the_whole_run() -> None:
+	"""Closed loop, requests of about 1 s, a 2.5 s cap: each worker sends a second request (it ends near 2 s) but no
+	third, which its previous request's E2E says would end near 3 s, past the cap (before: sent at 2 s, the run
+	lasted 3 s)."""
+	server = Server(delay=1.0)
+	records: list[RequestRecord] = []
+	m = _load(server, records, concurrency=2, max_requests=100, max_duration_s=2.5)
+	assert m.completed == 4 and m.errored == 0, m
+	first = min(r.sent for r in records)
+	assert max(r.end for r in records if r.end is not None) - first < 2.5
+
+
 def test_kept_alive_connection_closed_by_the_server_is_retried() -> None:
 	server = Server(mode="close-reused")
 	records: list[RequestRecord] = []

@@ -219,4 +219,7 @@ def _top_configs(runner: TaskRunner, k: int) -> list[dict[str, Any]]:
 def _gain_said(gain: Gain | None) -> str:
 	if gain is None or gain.ci_low is None or gain.ci_high is None:
 		return ""
-	return f": paired gain {gain.value:+.1%} (95% CI {gain.ci_low:+.1%} to {gain.ci_high:+.1%}, {gain.pairs} pairs)"
+	ci = f"95% CI {gain.ci_low:+.1%} to {gain.ci_high:+.1%}"
+	if gain.method == "blocked":
+		return f": gain {gain.value:+.1%} ({ci}, {gain.pairs} rounds side by side)"
+	return f": paired gain {gain.value:+.1%} ({ci}, {gain.pairs} pairs)"
