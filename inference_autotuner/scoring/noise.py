@@ -320,14 +320,30 @@ def paired_gain(
 	stats = value_stats(gains)
 	if stats is None or stats.n < 2:
 		return None
-	return Gain(value=stats.mean, ci_low=stats.ci_low, ci_high=stats.ci_high, method="paired", pairs=stats.n)
+	return Gain(
+		value=stats.mean, ci_low=stats.ci_low, ci_high=stats.ci_high, method="paired", pairs=stats.n, df=stats.n - 1
+	)
+
+
+MIN_ROUNDS = 2
+"""A difference measured side by side settles nothing from fewer rounds (pairs) with both in them."""
+MIN_DF = 3
+"""... nor from an interval with fewer degrees of freedom: the repeats stop on the interval's width, and a width from
+1 or 2 degrees of freedom is narrow by luck too often (a stop on a lucky draw: the interval then covers less than
+95 % of the time)."""
+
+
+def enough_rounds(gain: Gain) -> bool:
+	"""Whether a difference rests on MIN_ROUNDS rounds and MIN_DF degrees of freedom (df unknown: the rounds)."""
+	return gain.pairs >= MIN_ROUNDS and (gain.df is None or gain.df >= MIN_DF)
 
 
 def gain_known(gain: Gain | None, precision: float | None) -> bool:
 	"""Whether more paired measurements would not change the answer's precision: the paired gain's 95 % interval is
 	at most ±`precision` wide (whatever it says: better, worse or no detectable difference); with no precision, once
-	the interval excludes 0 (the verdict is decided)."""
-	if gain is None or gain.ci_low is None or gain.ci_high is None:
+	the interval excludes 0 (the verdict is decided). Never from fewer than MIN_ROUNDS rounds or MIN_DF degrees of
+	freedom (`enough_rounds`)."""
+	if gain is None or gain.ci_low is None or gain.ci_high is None or not enough_rounds(gain):
 		return False
 	if precision is None:
 		return gain.ci_low > 0 or gain.ci_high < 0
@@ -429,9 +445,10 @@ def settled(candidate: ConfigStats, leader: ConfigStats, direction: Direction, p
 def settled_by(diff: Gain | None, precision: float | None) -> bool:
 	"""Whether a difference measured side by side (candidate over leader: drift cancels, as for the gain over the
 	baseline) is settled: its 95 % interval excludes 0 (one is better), or it is at most ±`precision` wide (a tie
-	known to that precision: either is as good, and their gains over the baseline agree to it). Unpaired intervals
-	(`undecided`) need far more measurements to separate two configurations whose runs drift together."""
-	if diff is None or diff.ci_low is None or diff.ci_high is None:
+	known to that precision: either is as good, and their gains over the baseline agree to it); never from fewer
+	than MIN_ROUNDS rounds or MIN_DF degrees of freedom. Unpaired intervals (`undecided`) need far more measurements
+	to separate two configurations whose runs drift together."""
+	if diff is None or diff.ci_low is None or diff.ci_high is None or not enough_rounds(diff):
 		return False
 	return diff.ci_high < 0 or diff.ci_low > 0 or (precision is not None and gain_known(diff, precision))
 
