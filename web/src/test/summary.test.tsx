@@ -148,6 +148,9 @@ describe("BestConfigCard with a summary", () => {
   it("formats gains", () => {
     expect(gainText({ value: -0.123 })).toBe("-12.3%");
     expect(gainText({ value: 0.05, ci_low: -0.01, ci_high: 0.11 })).toBe("+5.0% (95% CI -1.0% to +11.0%)");
+    expect(gainText({ value: 0.381, ci_low: 0.333, ci_high: 0.431, method: "blocked", pairs: 4, df: 6 })).toBe(
+      "+38.1% (95% CI +33.3% to +43.1%), measured side by side in 4 rounds",
+    );
   });
 });
 
