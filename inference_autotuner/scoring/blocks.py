@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .noise import MAX_PAIR_GAP, ConfigStats, Direction, Gain, paired_gain, t95
+from .noise import MAX_PAIR_GAP, MIN_ROUNDS, ConfigStats, Direction, Gain, paired_gain, t95
 
 
 def rounds_of(
@@ -145,8 +145,12 @@ def side_by_side(
 	a: ConfigStats, b: ConfigStats, direction: Direction, fit: BlockFit | None, *, max_gap: int = MAX_PAIR_GAP
 ) -> Gain | None:
 	"""Gain of `a` over `b` from measurements taken side by side: the rounds' fit when it connects them, else the
-	mean of per-pair gains (`paired_gain`: the fit needs a residual degree of freedom and positive values)."""
+	mean of per-pair gains (`paired_gain`: the fit needs a residual degree of freedom and positive values). Like
+	per-pair gains (2 pairs at least), the fit's difference is used only when the two share MIN_ROUNDS rounds:
+	from one round the difference is that round's ratio, whatever the others say of the noise."""
 	gain = fit.diff(a.params_key, b.params_key, direction) if fit is not None else None
+	if gain is not None and gain.pairs < MIN_ROUNDS:
+		gain = None
 	return gain or paired_gain(a.values, b.values, direction, max_gap=max_gap)
 
 
