@@ -328,7 +328,10 @@ def test_gain_known_to_the_asked_precision() -> None:
 def test_settled_by_paired_differences_where_unpaired_intervals_still_overlap() -> None:
 	"""Two candidates that drift together (the machine slows down over the rounds): measured side by side, b is
 	7-8 % below a every round, yet their unpaired intervals overlap widely; the paired difference settles it."""
-	from inference_autotuner.scoring.noise import leader_of, settled
+	from inference_autotuner.scoring.noise import ConfigStats, Direction, leader_of, settled_by
+
+	def settled(c: ConfigStats, leader: ConfigStats, direction: Direction, precision: float | None) -> bool:
+		return settled_by(paired_gain(c.values, leader.values, direction), precision)
 
 	rows = [
 		m(1, "a", 150.0), m(2, "b", 139.0),  # search

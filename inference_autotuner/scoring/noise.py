@@ -436,12 +436,6 @@ def undecided(
 	return out
 
 
-def settled(candidate: ConfigStats, leader: ConfigStats, direction: Direction, precision: float | None) -> bool:
-	"""Whether measuring `candidate` again beside the leader would not change what is recommended, judged on their
-	per-pair gains (`settled_by`)."""
-	return settled_by(paired_gain(candidate.values, leader.values, direction), precision)
-
-
 def settled_by(diff: Gain | None, precision: float | None) -> bool:
 	"""Whether a difference measured side by side (candidate over leader: drift cancels, as for the gain over the
 	baseline) is settled: its 95 % interval excludes 0 (one is better), or it is at most ±`precision` wide (a tie
