@@ -9,6 +9,7 @@ import pytest
 from inference_autotuner.runner.events import LogMessage, TaskEvent
 from inference_autotuner.scoring.noise import (
 	T95,
+	ConfigStats,
 	Measurement,
 	ValueStats,
 	gain_over,
@@ -17,8 +18,8 @@ from inference_autotuner.scoring.noise import (
 	paired_gain,
 	pessimistic_bound,
 	recommend,
+	separated,
 	t95,
-	undecided,
 	value_stats,
 	verdict,
 )
@@ -293,17 +294,21 @@ def test_verdict_statements() -> None:
 	assert kept is not None and kept.kind == "baseline"
 
 
-def test_undecided_while_intervals_overlap() -> None:
+def test_separated_only_when_intervals_part() -> None:
+	def pair(rows: list[Measurement]) -> tuple[ConfigStats, ConfigStats, ConfigStats]:
+		by = {c.params_key: c for c in group_configs(rows)}
+		return by["a"], by["b"], by["base"]
+
 	base = [m(1, "base", 100.0), m(2, "base", 102.0), m(3, "base", 98.0)]
-	# a (120, 130: 125 +- 63.5) overlaps b (118, 126) and the baseline (100 +- 4.97): all undecided, the leader first
-	rows = base + [m(4, "a", 120.0), m(5, "a", 130.0), m(6, "b", 118.0), m(7, "b", 126.0)]
-	assert undecided(group_configs(rows), "maximize", baseline_key="base") == ["a", "b", "base"]
-	# a far ahead of b and of the baseline, intervals apart: decided
-	rows = base + [m(4, "a", 200.0), m(5, "a", 201.0), m(6, "b", 150.0), m(7, "b", 151.0)]
-	assert undecided(group_configs(rows), "maximize", baseline_key="base") == []
-	# one measurement each: nothing is decided yet
-	rows = base + [m(4, "a", 200.0), m(6, "b", 150.0)]
-	assert set(undecided(group_configs(rows), "maximize", baseline_key="base")) == {"a", "b", "base"}
+	# a (120, 130: 125 +- 63.5) overlaps b (118, 126) and the baseline (100 +- 4.97): nothing separated
+	a, b, bs = pair(base + [m(4, "a", 120.0), m(5, "a", 130.0), m(6, "b", 118.0), m(7, "b", 126.0)])
+	assert not separated(a, b) and not separated(b, a) and not separated(a, bs)
+	# a far ahead of b and of the baseline, intervals apart: separated both ways
+	a, b, bs = pair(base + [m(4, "a", 200.0), m(5, "a", 201.0), m(6, "b", 150.0), m(7, "b", 151.0)])
+	assert separated(a, b) and separated(b, a) and separated(a, bs) and separated(b, bs)
+	# one measurement each: nothing is separated yet, however far apart
+	a, b, bs = pair(base + [m(4, "a", 200.0), m(6, "b", 150.0)])
+	assert not separated(a, b) and not separated(a, bs)
 
 
 def test_gain_known_to_the_asked_precision() -> None:
@@ -328,7 +333,7 @@ def test_gain_known_to_the_asked_precision() -> None:
 def test_settled_by_paired_differences_where_unpaired_intervals_still_overlap() -> None:
 	"""Two candidates that drift together (the machine slows down over the rounds): measured side by side, b is
 	7-8 % below a every round, yet their unpaired intervals overlap widely; the paired difference settles it."""
-	from inference_autotuner.scoring.noise import ConfigStats, Direction, leader_of, settled_by
+	from inference_autotuner.scoring.noise import Direction, leader_of, settled_by
 
 	def settled(c: ConfigStats, leader: ConfigStats, direction: Direction, precision: float | None) -> bool:
 		return settled_by(paired_gain(c.values, leader.values, direction), precision)
@@ -340,8 +345,8 @@ def test_settled_by_paired_differences_where_unpaired_intervals_still_overlap() 
 		m(9, "base", 100.0), m(10, "a", 117.0), m(11, "b", 108.0),  # round 3
 	]  # fmt: skip
 	configs = group_configs(rows)
-	assert "b" in undecided(configs, "maximize", baseline_key="base")  # unpaired: 123.8 +- 21.6 vs 133.8 +- 22.8
 	a, b = (next(c for c in configs if c.params_key == k) for k in ("a", "b"))
+	assert not separated(a, b)  # unpaired: 123.8 +- 21.6 vs 133.8 +- 22.8
 	assert leader_of(configs, "maximize", baseline_key="base") is a
 	# pairs (1,2) -7.33 %, (4,5) -7.14 %, (7,8) -7.81 %, (10,11) -7.69 %: mean -7.50 %, interval -7.99 % to -7.00 %
 	assert settled(b, a, "maximize", 0.10) and settled(b, a, "maximize", None)

@@ -406,41 +406,11 @@ def leader_of(stats: Sequence[ConfigStats], direction: Direction, *, baseline_ke
 	return min(cands, key=lambda c: (sign * c.objective.mean, c.number))  # type: ignore[union-attr]
 
 
-def undecided(
-	stats: Sequence[ConfigStats], direction: Direction, *, baseline_key: str | None, noise: float | None = None
-) -> list[str]:
-	"""Configurations (params_keys) whose rank is not yet decided: each candidate whose 95 % interval of the
-	objective overlaps the leader's (and then the leader too), and the baseline while the leader's interval overlaps
-	its own. Empty when one is separated from the rest (or nothing has an interval yet to compare)."""
-	cands = [c for c in stats if c.objective is not None and c.params_key != baseline_key]
-	leader = leader_of(stats, direction, baseline_key=baseline_key)
-	if leader is None:
-		return []
-	lo = leader.objective
-	assert lo is not None
-	out: list[str] = []
-	for c in cands:
-		if c is leader or c.objective is None:
-			continue
-		if c.objective.n < 2 or lo.n < 2 or _overlap(c.objective, lo):
-			out.append(c.params_key)
-	base = next((c for c in stats if c.params_key == baseline_key and c.objective is not None), None)
-	if (
-		base is not None
-		and base.objective is not None
-		and (base.objective.n < 2 or lo.n < 2 or _overlap(base.objective, lo))
-	):
-		out.append(base.params_key)
-	if out:
-		out.insert(0, leader.params_key)
-	return out
-
-
 def settled_by(diff: Gain | None, precision: float | None) -> bool:
 	"""Whether a difference measured side by side (candidate over leader: drift cancels, as for the gain over the
 	baseline) is settled: its 95 % interval excludes 0 (one is better), or it is at most ±`precision` wide (a tie
 	known to that precision: either is as good, and their gains over the baseline agree to it); never from fewer
-	than MIN_ROUNDS rounds or MIN_DF degrees of freedom. Unpaired intervals (`undecided`) need far more measurements
+	than MIN_ROUNDS rounds or MIN_DF degrees of freedom. Unpaired intervals (`separated`) need far more measurements
 	to separate two configurations whose runs drift together."""
 	if diff is None or diff.ci_low is None or diff.ci_high is None or not enough_rounds(diff):
 		return False
